@@ -1,0 +1,158 @@
+"""Fast fixed-point LSTM kernels: numpy integer arithmetic, bit-exact with the spec.
+
+These kernels define, with :mod:`golden.activations`, exactly what the hardware
+computes.  They are vectorized over the batch and are what the workload runs on;
+:mod:`golden.lstm_spec` states the same arithmetic in fxpmath and the tests prove the
+two equal as integers.
+
+One step, every quantity an integer of the named format (``fmts = LSTMFormats``)::
+
+    acc = x @ Wk + h @ Wr + (b << vec.frac)          exact, acc_frac = weight.frac + vec.frac
+    z   = preact.requantize(acc, acc_frac)           requantization 1: round, saturate
+    i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o)   act format (table, see activations)
+    g   = tanh(z_g)
+    c   = preact.requantize((f*c_prev << a) + (i*g << b), F)   requantization 2
+    h   = vec.requantize(o * tanh(c), 2*act.frac)                requantization 3
+
+where ``F = max(act.frac + preact.frac, 2*act.frac)`` and ``a``, ``b`` align the two
+products to ``F`` fractional bits.  The matrix products run in float64, which is exact
+while every partial sum stays below 2^53: :func:`check_exact` proves that from the
+accumulator width before any product is taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formats import LSTMFormats, DEFAULT_FORMATS, FormatError, accumulator_bits
+from .activations import activate, SIGMOID, TANH
+from .lstm_float import LSTMWeights, ShapeError
+
+
+@dataclass(frozen=True)
+class FixedLSTMWeights:
+    """One layer's weights as integers of ``fmts.weight`` (Keras layout, see lstm_float)."""
+
+    kernel: np.ndarray      # (D, 4H) int64
+    recurrent: np.ndarray   # (H, 4H) int64
+    bias: np.ndarray        # (4H,)   int64
+    fmts: LSTMFormats
+
+    @property
+    def input_size(self) -> int:
+        return self.kernel.shape[0]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.recurrent.shape[0]
+
+    @classmethod
+    def from_float(cls, w: LSTMWeights, fmts: LSTMFormats = DEFAULT_FORMATS,
+                   layer: str = "layer") -> "FixedLSTMWeights":
+        """Quantize; a tensor outside ``fmts.weight`` raises, naming tensor and excess."""
+        parts = {}
+        for name in ("kernel", "recurrent", "bias"):
+            t = getattr(w, name)
+            fmts.weight.check_fits(t, f"{layer} {name}")
+            parts[name] = fmts.weight.quantize(t, f"{layer} {name}")
+        return cls(parts["kernel"], parts["recurrent"], parts["bias"], fmts)
+
+    @classmethod
+    def from_ints(cls, kernel, recurrent, bias, fmts: LSTMFormats = DEFAULT_FORMATS,
+                  layer: str = "layer") -> "FixedLSTMWeights":
+        """Integer weights; shapes and the weight format's range are checked."""
+        w = LSTMWeights(np.asarray(kernel, dtype=np.float64), np.asarray(recurrent, dtype=np.float64),
+                        np.asarray(bias, dtype=np.float64))  # shape checks
+        parts = {}
+        for name, t in (("kernel", kernel), ("recurrent", recurrent), ("bias", bias)):
+            a = np.asarray(t)
+            if not np.issubdtype(a.dtype, np.integer):
+                raise FormatError(f"{layer} {name}: expected integers, got dtype {a.dtype}")
+            a = a.astype(np.int64)
+            if a.size and (a.min() < fmts.weight.int_min or a.max() > fmts.weight.int_max):
+                raise FormatError(f"{layer} {name}: integers span [{a.min()}, {a.max()}], outside "
+                                  f"{fmts.weight.describe()}")
+            parts[name] = a
+        del w
+        return cls(parts["kernel"], parts["recurrent"], parts["bias"], fmts)
+
+    def to_float(self) -> LSTMWeights:
+        f = self.fmts.weight
+        return LSTMWeights(f.to_float(self.kernel), f.to_float(self.recurrent), f.to_float(self.bias))
+
+
+def check_exact(fmts: LSTMFormats, terms: int) -> int:
+    """Accumulator bits for ``terms`` products; raises if float64 could not hold them exactly."""
+    bits = accumulator_bits(fmts, terms)
+    if bits > 53:
+        raise FormatError(f"accumulator of {bits} bits exceeds the 53 bits float64 holds exactly; "
+                          "narrow the formats or the layer")
+    return bits
+
+
+def _matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.rint(a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+
+
+def cell_update(i, f, g, o, c_prev, fmts: LSTMFormats):
+    """Fixed-point c' = f*c + i*g and h' = o*tanh(c') (requantizations 2 and 3)."""
+    fc_frac = fmts.act.frac_bits + fmts.preact.frac_bits
+    ig_frac = 2 * fmts.act.frac_bits
+    big = max(fc_frac, ig_frac)
+    s = (f * c_prev << (big - fc_frac)) + (i * g << (big - ig_frac))
+    c = fmts.preact.requantize(s, big)
+    h = fmts.vec.requantize(o * activate(c, TANH, fmts), 2 * fmts.act.frac_bits)
+    return h, c
+
+
+def gate_preact(x, h, w: FixedLSTMWeights):
+    """z = preact.requantize(x Wk + h Wr + (b << vec.frac)) for a batch; (B, 4H) ints."""
+    fmts = w.fmts
+    acc = _matmul_exact(x, w.kernel) + _matmul_exact(h, w.recurrent) + (w.bias << fmts.vec.frac_bits)
+    return fmts.preact.requantize(acc, fmts.acc_frac)
+
+
+def step(x, h_prev, c_prev, w: FixedLSTMWeights):
+    """One fixed-point step on integer arrays of shape (B, D), (B, H), (B, H)."""
+    fmts = w.fmts
+    hs = w.hidden_size
+    z = gate_preact(x, h_prev, w)
+    i = activate(z[:, 0:hs], SIGMOID, fmts)
+    f = activate(z[:, hs:2 * hs], SIGMOID, fmts)
+    g = activate(z[:, 2 * hs:3 * hs], TANH, fmts)
+    o = activate(z[:, 3 * hs:], SIGMOID, fmts)
+    return cell_update(i, f, g, o, c_prev, fmts)
+
+
+def check_int_sequences(x, input_size: int, fmt, what: str = "input") -> np.ndarray:
+    a = np.asarray(x)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3 or a.shape[2] != input_size:
+        raise ShapeError(f"{what}: expected shape (batch, time, {input_size}), got {a.shape}")
+    if not np.issubdtype(a.dtype, np.integer):
+        raise FormatError(f"{what}: expected integers of {fmt.describe()}, got dtype {a.dtype}")
+    a = a.astype(np.int64)
+    if a.size and (a.min() < fmt.int_min or a.max() > fmt.int_max):
+        raise FormatError(f"{what}: integers span [{a.min()}, {a.max()}], outside {fmt.describe()}")
+    return a
+
+
+def lstm_layer_fixed(x, w: FixedLSTMWeights, h0=None, c0=None):
+    """Run a layer over integer sequences (B, T, D) -> (h_seq, c_seq) int64 (B, T, H)."""
+    fmts = w.fmts
+    check_exact(fmts, w.input_size + w.hidden_size)
+    x = check_int_sequences(x, w.input_size, fmts.vec)
+    b, t, _ = x.shape
+    hs = w.hidden_size
+    h = np.zeros((b, hs), np.int64) if h0 is None else np.broadcast_to(h0, (b, hs)).astype(np.int64)
+    c = np.zeros((b, hs), np.int64) if c0 is None else np.broadcast_to(c0, (b, hs)).astype(np.int64)
+    hseq = np.empty((b, t, hs), np.int64)
+    cseq = np.empty((b, t, hs), np.int64)
+    for s in range(t):
+        h, c = step(x[:, s], h, c, w)
+        hseq[:, s] = h
+        cseq[:, s] = c
+    return hseq, cseq

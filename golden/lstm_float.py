@@ -1,0 +1,157 @@
+"""Float reference LSTM: the function the fixed-point model is measured against.
+
+Weights are held in the Keras layout (the project's canonical one):
+
+* ``kernel``    (D, 4H)  input weights,      columns in gate order i, f, g (Keras "c"), o
+* ``recurrent`` (H, 4H)  recurrent weights,  same column order
+* ``bias``      (4H,)
+
+Equations (``*`` elementwise)::
+
+    z = x @ kernel + h_prev @ recurrent + bias
+    i = sigmoid(z_i)   f = sigmoid(z_f)   g = tanh(z_g)   o = sigmoid(z_o)
+    c = f * c_prev + i * g
+    h = o * tanh(c)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formats import FormatError
+
+GATES = ("i", "f", "g", "o")
+
+
+class ShapeError(ValueError):
+    """A tensor has the wrong shape or gate count; the message names it."""
+
+
+def _finite(name: str, a: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(a)):
+        bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+        raise FormatError(f"{name}: {bad} value(s) are NaN or infinite")
+    return a
+
+
+@dataclass(frozen=True)
+class LSTMWeights:
+    """One LSTM layer's float weights in the Keras layout (see module docstring)."""
+
+    kernel: np.ndarray
+    recurrent: np.ndarray
+    bias: np.ndarray
+
+    def __post_init__(self):
+        k = np.asarray(self.kernel, dtype=np.float64)
+        r = np.asarray(self.recurrent, dtype=np.float64)
+        b = np.asarray(self.bias, dtype=np.float64)
+        if r.ndim != 2 or r.shape[1] != 4 * r.shape[0]:
+            raise ShapeError(f"recurrent kernel: expected shape (H, 4H), got {r.shape}")
+        h = r.shape[0]
+        if k.ndim != 2 or k.shape[1] != 4 * h:
+            raise ShapeError(f"kernel: expected shape (D, 4H) = (D, {4 * h}), got {k.shape}")
+        if b.shape != (4 * h,):
+            raise ShapeError(f"bias: expected shape (4H,) = ({4 * h},), got {b.shape}")
+        object.__setattr__(self, "kernel", _finite("kernel", k))
+        object.__setattr__(self, "recurrent", _finite("recurrent kernel", r))
+        object.__setattr__(self, "bias", _finite("bias", b))
+
+    @property
+    def input_size(self) -> int:
+        return self.kernel.shape[0]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.recurrent.shape[0]
+
+    @classmethod
+    def from_keras(cls, kernel, recurrent, bias) -> "LSTMWeights":
+        """Keras ``LSTM.get_weights()``: kernel (D,4H), recurrent (H,4H), bias (4H); i,f,c,o."""
+        return cls(kernel, recurrent, bias)
+
+    @classmethod
+    def from_pytorch(cls, weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> "LSTMWeights":
+        """PyTorch ``nn.LSTM``: weight_ih (4H,D), weight_hh (4H,H), biases (4H); i,f,g,o.
+
+        PyTorch's gate order equals Keras's (its "g" is Keras's "c"), so the import is
+        a transposition and the sum of the two biases.
+        """
+        wih = np.asarray(weight_ih, dtype=np.float64)
+        whh = np.asarray(weight_hh, dtype=np.float64)
+        if whh.ndim != 2 or whh.shape[0] != 4 * whh.shape[1]:
+            raise ShapeError(f"weight_hh: expected shape (4H, H), got {whh.shape}")
+        h = whh.shape[1]
+        if wih.ndim != 2 or wih.shape[0] != 4 * h:
+            raise ShapeError(f"weight_ih: expected shape (4H, D) = ({4 * h}, D), got {wih.shape}")
+        bias = np.zeros(4 * h)
+        for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+            if b is not None:
+                b = np.asarray(b, dtype=np.float64)
+                if b.shape != (4 * h,):
+                    raise ShapeError(f"{name}: expected shape ({4 * h},), got {b.shape}")
+                bias = bias + b
+        return cls(wih.T.copy(), whh.T.copy(), bias)
+
+    def to_pytorch(self) -> dict:
+        """The same function as PyTorch tensors (bias all in ``bias_ih``)."""
+        return {"weight_ih": self.kernel.T.copy(), "weight_hh": self.recurrent.T.copy(),
+                "bias_ih": self.bias.copy(), "bias_hh": np.zeros_like(self.bias)}
+
+
+def sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class LSTMCell:
+    """Float LSTM cell; ``step`` works on one vector or a batch (leading axes)."""
+
+    def __init__(self, weights: LSTMWeights):
+        self.w = weights
+
+    def step(self, x, h_prev, c_prev):
+        """One time step: returns ``(h, c)``."""
+        w = self.w
+        hs = w.hidden_size
+        z = np.asarray(x) @ w.kernel + np.asarray(h_prev) @ w.recurrent + w.bias
+        i = sigmoid(z[..., 0:hs])
+        f = sigmoid(z[..., hs:2 * hs])
+        g = np.tanh(z[..., 2 * hs:3 * hs])
+        o = sigmoid(z[..., 3 * hs:4 * hs])
+        c = f * c_prev + i * g
+        h = o * np.tanh(c)
+        return h, c
+
+
+def check_sequences(x, input_size: int, what: str = "input") -> np.ndarray:
+    """Validate a (batch, time, features) array; returns it as float64."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3:
+        raise ShapeError(f"{what}: expected shape (batch, time, {input_size}), got {a.shape}")
+    if a.shape[2] != input_size:
+        raise ShapeError(f"{what}: expected {input_size} features per step, got {a.shape[2]} "
+                         f"(shape {a.shape})")
+    if a.shape[1] < 1:
+        raise ShapeError(f"{what}: sequences have no time steps (shape {a.shape})")
+    return _finite(what, a)
+
+
+def lstm_layer(x, weights: LSTMWeights, h0=None, c0=None):
+    """Run one layer over (batch, time, D) -> (h_seq, c_seq), each (batch, time, H)."""
+    x = check_sequences(x, weights.input_size)
+    b, t, _ = x.shape
+    hs = weights.hidden_size
+    h = np.zeros((b, hs)) if h0 is None else np.broadcast_to(h0, (b, hs)).astype(np.float64)
+    c = np.zeros((b, hs)) if c0 is None else np.broadcast_to(c0, (b, hs)).astype(np.float64)
+    cell = LSTMCell(weights)
+    hseq = np.empty((b, t, hs))
+    cseq = np.empty((b, t, hs))
+    for s in range(t):
+        h, c = cell.step(x[:, s], h, c)
+        hseq[:, s] = h
+        cseq[:, s] = c
+    return hseq, cseq

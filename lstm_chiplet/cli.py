@@ -1,0 +1,48 @@
+"""``lstm-chiplet``: the user's entry point.
+
+Each subcommand lives in the package that owns its work; this front end only knows
+where.  A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``
+and is imported only when its command runs, so start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: name -> (module, one-line help)
+COMMANDS = {
+    "bench-golden": ("golden.benchmark", "accuracy and speed of the golden models (float vs fixed)"),
+}
+
+
+class UserError(Exception):
+    """An error the user can act on; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lstm-chiplet", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(sp)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except (UserError, ValueError, OSError) as exc:
+        print(f"lstm-chiplet {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
