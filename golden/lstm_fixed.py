@@ -18,11 +18,25 @@ where ``F = max(act.frac + preact.frac, 2*act.frac)`` and ``a``, ``b`` align the
 products to ``F`` fractional bits.  The matrix products run in float64, which is exact
 while every partial sum stays below 2^53: :func:`check_exact` proves that from the
 accumulator width before any product is taken.
+
+Peephole connections (optional, ``FixedLSTMWeights.peephole`` (3, H) in the weight
+format, rows i, f, o)::
+
+    acc_i += align(p_i * c_prev)     acc_f += align(p_f * c_prev)      before requantization 1
+    z_o    = preact.requantize(acc_o + align(p_o * c), acc_frac)   after c is known
+
+The product ``p * c`` has ``weight.frac + preact.frac`` fractional bits; ``align``
+brings it to ``acc_frac = weight.frac + vec.frac``: a left shift (exact) when
+``vec.frac >= preact.frac`` (the defaults: 3 bits), otherwise a right shift with the
+preact rounding mode (the only place a peephole loses bits; no overflow, the
+accumulator is wide).  The output gate's accumulator is held exact until the new c
+arrives, so z_o is still requantized once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -39,6 +53,7 @@ class FixedLSTMWeights:
     recurrent: np.ndarray   # (H, 4H) int64
     bias: np.ndarray        # (4H,)   int64
     fmts: LSTMFormats
+    peephole: Optional[np.ndarray] = None   # (3, H) int64, rows i, f, o; None: no peepholes
 
     @property
     def input_size(self) -> int:
@@ -53,20 +68,24 @@ class FixedLSTMWeights:
                    layer: str = "layer") -> "FixedLSTMWeights":
         """Quantize; a tensor outside ``fmts.weight`` raises, naming tensor and excess."""
         parts = {}
-        for name in ("kernel", "recurrent", "bias"):
-            t = getattr(w, name)
+        for name, t in w.tensors().items():
             fmts.weight.check_fits(t, f"{layer} {name}")
             parts[name] = fmts.weight.quantize(t, f"{layer} {name}")
-        return cls(parts["kernel"], parts["recurrent"], parts["bias"], fmts)
+        return cls(parts["kernel"], parts["recurrent"], parts["bias"], fmts,
+                   parts.get("peephole"))
 
     @classmethod
     def from_ints(cls, kernel, recurrent, bias, fmts: LSTMFormats = DEFAULT_FORMATS,
-                  layer: str = "layer") -> "FixedLSTMWeights":
+                  layer: str = "layer", peephole=None) -> "FixedLSTMWeights":
         """Integer weights; shapes and the weight format's range are checked."""
         w = LSTMWeights(np.asarray(kernel, dtype=np.float64), np.asarray(recurrent, dtype=np.float64),
-                        np.asarray(bias, dtype=np.float64))  # shape checks
+                        np.asarray(bias, dtype=np.float64),
+                        None if peephole is None else np.asarray(peephole, dtype=np.float64))
         parts = {}
-        for name, t in (("kernel", kernel), ("recurrent", recurrent), ("bias", bias)):
+        named = [("kernel", kernel), ("recurrent", recurrent), ("bias", bias)]
+        if peephole is not None:
+            named.append(("peephole", peephole))
+        for name, t in named:
             a = np.asarray(t)
             if not np.issubdtype(a.dtype, np.integer):
                 raise FormatError(f"{layer} {name}: expected integers, got dtype {a.dtype}")
@@ -76,11 +95,16 @@ class FixedLSTMWeights:
                                   f"{fmts.weight.describe()}")
             parts[name] = a
         del w
-        return cls(parts["kernel"], parts["recurrent"], parts["bias"], fmts)
+        return cls(parts["kernel"], parts["recurrent"], parts["bias"], fmts, parts.get("peephole"))
+
+    @property
+    def has_peephole(self) -> bool:
+        return self.peephole is not None
 
     def to_float(self) -> LSTMWeights:
         f = self.fmts.weight
-        return LSTMWeights(f.to_float(self.kernel), f.to_float(self.recurrent), f.to_float(self.bias))
+        return LSTMWeights(f.to_float(self.kernel), f.to_float(self.recurrent), f.to_float(self.bias),
+                           None if self.peephole is None else f.to_float(self.peephole))
 
 
 def check_exact(fmts: LSTMFormats, terms: int) -> int:
@@ -96,34 +120,71 @@ def _matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.rint(a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
 
 
-def cell_update(i, f, g, o, c_prev, fmts: LSTMFormats):
-    """Fixed-point c' = f*c + i*g and h' = o*tanh(c') (requantizations 2 and 3)."""
+def cell_state(i, f, g, c_prev, fmts: LSTMFormats):
+    """Fixed-point c' = f*c + i*g (requantization 2)."""
     fc_frac = fmts.act.frac_bits + fmts.preact.frac_bits
     ig_frac = 2 * fmts.act.frac_bits
     big = max(fc_frac, ig_frac)
     s = (f * c_prev << (big - fc_frac)) + (i * g << (big - ig_frac))
-    c = fmts.preact.requantize(s, big)
-    h = fmts.vec.requantize(o * activate(c, TANH, fmts), 2 * fmts.act.frac_bits)
-    return h, c
+    return fmts.preact.requantize(s, big)
+
+
+def hidden_output(o, c, fmts: LSTMFormats):
+    """Fixed-point h' = o*tanh(c') (requantization 3)."""
+    return fmts.vec.requantize(o * activate(c, TANH, fmts), 2 * fmts.act.frac_bits)
+
+
+def cell_update(i, f, g, o, c_prev, fmts: LSTMFormats):
+    """Fixed-point c' = f*c + i*g and h' = o*tanh(c') (requantizations 2 and 3)."""
+    c = cell_state(i, f, g, c_prev, fmts)
+    return hidden_output(o, c, fmts), c
+
+
+def gate_accumulators(x, h, w: FixedLSTMWeights):
+    """Exact x Wk + h Wr + (b << vec.frac) for a batch; (B, 4H) ints at ``acc_frac``."""
+    fmts = w.fmts
+    return _matmul_exact(x, w.kernel) + _matmul_exact(h, w.recurrent) + (w.bias << fmts.vec.frac_bits)
 
 
 def gate_preact(x, h, w: FixedLSTMWeights):
     """z = preact.requantize(x Wk + h Wr + (b << vec.frac)) for a batch; (B, 4H) ints."""
-    fmts = w.fmts
-    acc = _matmul_exact(x, w.kernel) + _matmul_exact(h, w.recurrent) + (w.bias << fmts.vec.frac_bits)
-    return fmts.preact.requantize(acc, fmts.acc_frac)
+    return w.fmts.preact.requantize(gate_accumulators(x, h, w), w.fmts.acc_frac)
+
+
+def peephole_term(p, c, fmts: LSTMFormats):
+    """``p * c`` aligned to the accumulator's ``acc_frac`` fractional bits (see module doc)."""
+    prod = np.asarray(p, dtype=np.int64) * np.asarray(c, dtype=np.int64)
+    return fmts.preact.shift_round(prod, fmts.weight.frac_bits + fmts.preact.frac_bits - fmts.acc_frac)
 
 
 def step(x, h_prev, c_prev, w: FixedLSTMWeights):
     """One fixed-point step on integer arrays of shape (B, D), (B, H), (B, H)."""
     fmts = w.fmts
     hs = w.hidden_size
+    if w.peephole is not None:
+        return _step_peephole(x, h_prev, c_prev, w)
     z = gate_preact(x, h_prev, w)
     i = activate(z[:, 0:hs], SIGMOID, fmts)
     f = activate(z[:, hs:2 * hs], SIGMOID, fmts)
     g = activate(z[:, 2 * hs:3 * hs], TANH, fmts)
     o = activate(z[:, 3 * hs:], SIGMOID, fmts)
     return cell_update(i, f, g, o, c_prev, fmts)
+
+
+def _step_peephole(x, h_prev, c_prev, w: FixedLSTMWeights):
+    fmts = w.fmts
+    hs = w.hidden_size
+    p = w.peephole
+    acc = gate_accumulators(x, h_prev, w)
+    acc_i = acc[:, 0:hs] + peephole_term(p[0], c_prev, fmts)
+    acc_f = acc[:, hs:2 * hs] + peephole_term(p[1], c_prev, fmts)
+    i = activate(fmts.preact.requantize(acc_i, fmts.acc_frac), SIGMOID, fmts)
+    f = activate(fmts.preact.requantize(acc_f, fmts.acc_frac), SIGMOID, fmts)
+    g = activate(fmts.preact.requantize(acc[:, 2 * hs:3 * hs], fmts.acc_frac), TANH, fmts)
+    c = cell_state(i, f, g, c_prev, fmts)
+    acc_o = acc[:, 3 * hs:] + peephole_term(p[2], c, fmts)
+    o = activate(fmts.preact.requantize(acc_o, fmts.acc_frac), SIGMOID, fmts)
+    return hidden_output(o, c, fmts), c
 
 
 def check_int_sequences(x, input_size: int, fmt, what: str = "input") -> np.ndarray:
@@ -156,3 +217,21 @@ def lstm_layer_fixed(x, w: FixedLSTMWeights, h0=None, c0=None):
         hseq[:, s] = h
         cseq[:, s] = c
     return hseq, cseq
+
+
+def bidirectional_layer_fixed(x, forward: FixedLSTMWeights, backward: FixedLSTMWeights):
+    """Bidirectional layer on integers: (B, T, D) -> (h_seq, c_seq), each (B, T, 2H).
+
+    ``[..., :H]`` is ``forward`` over the sequence, ``[..., H:]`` is ``backward`` over
+    the time-reversed sequence, reversed back (see ``lstm_float.bidirectional_layer``).
+    """
+    if forward.input_size != backward.input_size:
+        raise ShapeError(f"bidirectional: forward layer takes {forward.input_size} features, "
+                         f"backward layer {backward.input_size}")
+    if forward.fmts != backward.fmts:
+        raise FormatError("bidirectional: forward and backward layers use different formats")
+    x = check_int_sequences(x, forward.input_size, forward.fmts.vec)
+    hf, cf = lstm_layer_fixed(x, forward)
+    hb, cb = lstm_layer_fixed(x[:, ::-1], backward)
+    return (np.concatenate([hf, hb[:, ::-1]], axis=-1),
+            np.concatenate([cf, cb[:, ::-1]], axis=-1))

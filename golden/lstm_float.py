@@ -12,17 +12,31 @@ Equations (``*`` elementwise)::
     i = sigmoid(z_i)   f = sigmoid(z_f)   g = tanh(z_g)   o = sigmoid(z_o)
     c = f * c_prev + i * g
     h = o * tanh(c)
+
+Optional extensions (off by default):
+
+* peephole connections (``LSTMWeights.peephole``, shape (3, H), rows i, f, o): the
+  input and forget gates see the previous cell state, the output gate the new one::
+
+      z_i += p_i * c_prev    z_f += p_f * c_prev    z_o += p_o * c
+
+* a bidirectional runner (:func:`bidirectional_layer`): a forward layer plus a second
+  layer with its own weights on the time-reversed sequence, whose outputs are reversed
+  back; the two are concatenated on the feature axis, (B, T, 2H).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
 from .formats import FormatError
 
 GATES = ("i", "f", "g", "o")
+#: Rows of the peephole weights: the gates that see the cell state.
+PEEPHOLE_GATES = ("i", "f", "o")
 
 
 class ShapeError(ValueError):
@@ -38,11 +52,21 @@ def _finite(name: str, a: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LSTMWeights:
-    """One LSTM layer's float weights in the Keras layout (see module docstring)."""
+    """One LSTM layer's float weights in the Keras layout (see module docstring).
+
+    Attributes
+    ----------
+    kernel : ndarray, (D, 4H)
+    recurrent : ndarray, (H, 4H)
+    bias : ndarray, (4H,)
+    peephole : ndarray, (3, H), optional
+        Peephole weights, rows i, f, o; ``None`` (the default) means no peepholes.
+    """
 
     kernel: np.ndarray
     recurrent: np.ndarray
     bias: np.ndarray
+    peephole: Optional[np.ndarray] = None
 
     def __post_init__(self):
         k = np.asarray(self.kernel, dtype=np.float64)
@@ -58,6 +82,23 @@ class LSTMWeights:
         object.__setattr__(self, "kernel", _finite("kernel", k))
         object.__setattr__(self, "recurrent", _finite("recurrent kernel", r))
         object.__setattr__(self, "bias", _finite("bias", b))
+        if self.peephole is not None:
+            p = np.asarray(self.peephole, dtype=np.float64)
+            if p.shape != (3, h):
+                raise ShapeError(f"peephole: expected shape (3, H) = (3, {h}) (rows i, f, o), "
+                                 f"got {p.shape}")
+            object.__setattr__(self, "peephole", _finite("peephole", p))
+
+    @property
+    def has_peephole(self) -> bool:
+        return self.peephole is not None
+
+    def tensors(self) -> dict:
+        """The layer's tensors by name (``peephole`` only when present)."""
+        d = {"kernel": self.kernel, "recurrent": self.recurrent, "bias": self.bias}
+        if self.peephole is not None:
+            d["peephole"] = self.peephole
+        return d
 
     @property
     def input_size(self) -> int:
@@ -68,9 +109,12 @@ class LSTMWeights:
         return self.recurrent.shape[0]
 
     @classmethod
-    def from_keras(cls, kernel, recurrent, bias) -> "LSTMWeights":
-        """Keras ``LSTM.get_weights()``: kernel (D,4H), recurrent (H,4H), bias (4H); i,f,c,o."""
-        return cls(kernel, recurrent, bias)
+    def from_keras(cls, kernel, recurrent, bias, peephole=None) -> "LSTMWeights":
+        """Keras ``LSTM.get_weights()``: kernel (D,4H), recurrent (H,4H), bias (4H); i,f,c,o.
+
+        ``peephole`` (3, H), rows i, f, o, is optional (Keras's plain LSTM has none).
+        """
+        return cls(kernel, recurrent, bias, peephole)
 
     @classmethod
     def from_pytorch(cls, weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> "LSTMWeights":
@@ -97,6 +141,9 @@ class LSTMWeights:
 
     def to_pytorch(self) -> dict:
         """The same function as PyTorch tensors (bias all in ``bias_ih``)."""
+        if self.peephole is not None:
+            raise ShapeError("peephole: PyTorch nn.LSTM has no peephole weights; "
+                             "this layer cannot be exported to its layout")
         return {"weight_ih": self.kernel.T.copy(), "weight_hh": self.recurrent.T.copy(),
                 "bias_ih": self.bias.copy(), "bias_hh": np.zeros_like(self.bias)}
 
@@ -116,11 +163,18 @@ class LSTMCell:
         w = self.w
         hs = w.hidden_size
         z = np.asarray(x) @ w.kernel + np.asarray(h_prev) @ w.recurrent + w.bias
-        i = sigmoid(z[..., 0:hs])
-        f = sigmoid(z[..., hs:2 * hs])
         g = np.tanh(z[..., 2 * hs:3 * hs])
-        o = sigmoid(z[..., 3 * hs:4 * hs])
-        c = f * c_prev + i * g
+        if w.peephole is None:
+            i = sigmoid(z[..., 0:hs])
+            f = sigmoid(z[..., hs:2 * hs])
+            o = sigmoid(z[..., 3 * hs:4 * hs])
+            c = f * c_prev + i * g
+        else:
+            p = w.peephole
+            i = sigmoid(z[..., 0:hs] + p[0] * c_prev)
+            f = sigmoid(z[..., hs:2 * hs] + p[1] * c_prev)
+            c = f * c_prev + i * g
+            o = sigmoid(z[..., 3 * hs:4 * hs] + p[2] * c)
         h = o * np.tanh(c)
         return h, c
 
@@ -155,3 +209,20 @@ def lstm_layer(x, weights: LSTMWeights, h0=None, c0=None):
         hseq[:, s] = h
         cseq[:, s] = c
     return hseq, cseq
+
+
+def bidirectional_layer(x, forward: LSTMWeights, backward: LSTMWeights):
+    """Bidirectional layer: (B, T, D) -> (h_seq, c_seq), each (B, T, 2H).
+
+    Features ``[:H]`` come from ``forward`` run over the sequence, ``[H:]`` from
+    ``backward`` run over the time-reversed sequence and reversed back, so step ``t``
+    of the backward half has seen ``x[t:]``.  Both start from zero states.
+    """
+    if forward.input_size != backward.input_size:
+        raise ShapeError(f"bidirectional: forward layer takes {forward.input_size} features, "
+                         f"backward layer {backward.input_size}")
+    x = check_sequences(x, forward.input_size)
+    hf, cf = lstm_layer(x, forward)
+    hb, cb = lstm_layer(x[:, ::-1], backward)
+    return (np.concatenate([hf, hb[:, ::-1]], axis=-1),
+            np.concatenate([cf, cb[:, ::-1]], axis=-1))
