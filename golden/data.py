@@ -261,7 +261,8 @@ class Windows:
     ----------
     sequences : ndarray of float64, (N, T, F)
     stations : ndarray of str, (N,)
-    start, end : ndarray of datetime64[s], (N,)
+    times : ndarray of datetime64[s], (N, T)
+        Report time of every step (``start`` and ``end`` are its first and last column).
     features : tuple of str
     summary : dict
         The dataset's load summary with a ``windows`` entry (and ``scaler`` once scaled).
@@ -269,13 +270,20 @@ class Windows:
 
     sequences: np.ndarray
     stations: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
+    times: np.ndarray
     features: Tuple[str, ...]
     summary: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sequences)
+
+    @property
+    def start(self) -> np.ndarray:
+        return self.times[:, 0]
+
+    @property
+    def end(self) -> np.ndarray:
+        return self.times[:, -1]
 
     def scaled(self, scaler: "MinMaxScaler") -> "Windows":
         """The same windows scaled by ``scaler``; out-of-range counts go to the summary."""
@@ -548,7 +556,7 @@ def make_windows(data: Dataset, steps: int = WINDOW_STEPS, stride: int = 1,
         raise DataError(f"{data.path}: steps must be a positive integer, got {steps!r}")
     if not isinstance(stride, (int, np.integer)) or stride < 1:
         raise DataError(f"{data.path}: stride must be a positive integer, got {stride!r}")
-    seqs, names, starts, ends = [], [], [], []
+    seqs, names, times = [], [], []
     per_station = {}
     for station, s in data.stations.items():
         runs = s.runs(data.policy.max_gap_hours)
@@ -558,8 +566,7 @@ def make_windows(data: Dataset, steps: int = WINDOW_STEPS, stride: int = 1,
             for k in range(a, b - steps + 1, stride):
                 seqs.append(s.values[k:k + steps])
                 names.append(station)
-                starts.append(s.times[k])
-                ends.append(s.times[k + steps - 1])
+                times.append(s.times[k:k + steps])
                 count += 1
         per_station[station] = {"kept": len(s), "runs": len(runs), "longest_run": longest,
                                 "windows": count}
@@ -576,13 +583,15 @@ def make_windows(data: Dataset, steps: int = WINDOW_STEPS, stride: int = 1,
             f"{data.rows} usable row(s) in {len(per_station)} station(s) ({detail}); "
             f"policy: {data.policy.describe()}")
     nf = len(data.features)
-    order = sorted(range(len(seqs)), key=lambda i: (starts[i], names[i]))
-    seq = (np.stack([seqs[i] for i in order]) if seqs else np.zeros((0, steps, nf)))
+    order = sorted(range(len(seqs)), key=lambda i: (times[i][0], names[i]))
+    if seqs:
+        seq = np.stack([seqs[i] for i in order])
+        when = np.stack([times[i] for i in order]).astype("datetime64[s]")
+    else:
+        seq, when = np.zeros((0, steps, nf)), np.zeros((0, steps), dtype="datetime64[s]")
     return Windows(sequences=seq.astype(np.float64),
                    stations=np.array([names[i] for i in order], dtype=str),
-                   start=np.array([starts[i] for i in order], dtype="datetime64[s]"),
-                   end=np.array([ends[i] for i in order], dtype="datetime64[s]"),
-                   features=tuple(data.features), summary=summary)
+                   times=when, features=tuple(data.features), summary=summary)
 
 
 def load_windows(path, fmt: Optional[str] = None, features: Optional[Sequence[str]] = None,
