@@ -1,4 +1,4 @@
-"""Stimulus, traces, and the host model that drives the stream ports cycle by cycle.
+r"""Stimulus, traces, and the host model that drives the stream ports cycle by cycle.
 
 One host model serves both simulators: :class:`HostModel` is plain Python and runs
 inside the MyHDL bench (:func:`host_bench`, used with the Icarus VPI cosimulation); the
@@ -21,9 +21,10 @@ What the host does, cycle by cycle (all decisions are taken right after a rising
   its *first* cycle is the edge at which it was first seen valid (latency measurement);
 * while ``out_tvalid && !out_tready``, out_tdata/out_tlast must not change and
   out_tvalid must stay high (AXI4-Stream rule), else a violation is recorded;
-* after beat ``k`` is accepted, a scheduled reset waits ``reset_wait[k]`` cycles and
-  drives rst for ``reset_len[k]`` cycles: beats in flight are legitimately lost, the
-  next beat starts a new sequence from h = c = 0;
+* after beat ``k`` is accepted, a scheduled reset waits ``reset_wait[k]`` cycles (no
+  new beat is offered meanwhile, so the reset cuts the stream exactly after beat
+  ``k``) and drives rst for ``reset_len[k]`` cycles: beats in flight are legitimately
+  lost, the next beat starts a new sequence from h = c = 0;
 * the run ends ``tail_cycles`` after the last expected output (extra beats in the tail
   are caught as duplicates), or at ``max_cycles`` with status ``timeout``.
 
@@ -128,6 +129,33 @@ class Stimulus:
         for (data, last), gap, w, ln in zip(self.beats, self.gaps, self.reset_wait, self.reset_len):
             lines.append(f"{gap} {int(bool(last))} {data:x} {w} {ln}")
         return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_text(cls, text: str) -> "Stimulus":
+        """Read the text written by :meth:`to_text`."""
+        tok = text.split()
+        pos = 0
+
+        def take(key=None):
+            nonlocal pos
+            if key is not None:
+                if tok[pos] != key:
+                    raise ValueError(f"stimulus text: expected {key!r}, found {tok[pos]!r}")
+                pos += 1
+            pos += 1
+            return tok[pos - 1]
+
+        head = {k: int(take(k)) for k in ("reset_cycles", "max_cycles", "tail_cycles", "expect_final")}
+        nready = int(take("ready"))
+        ready = ""
+        while len(ready) < nready:
+            ready += take()
+        image = tuple((int(take(), 16), int(take(), 16)) for _ in range(int(take("image"))))
+        rows = [(int(take()), take() == "1", int(take(), 16), int(take()), int(take()))
+                for _ in range(int(take("beats")))]
+        return cls(image, tuple((d, last) for _, last, d, _, _ in rows), tuple(r[0] for r in rows),
+                   tuple(ch == "1" for ch in ready), tuple(r[3] for r in rows), tuple(r[4] for r in rows),
+                   head["reset_cycles"], head["tail_cycles"], head["max_cycles"])
 
 
 @dataclass(frozen=True)
@@ -297,7 +325,7 @@ class HostModel:
         elif self.wr_idx < len(st.image):
             nd.wr_en = 1
             nd.wr_addr, nd.wr_data = st.image[self.wr_idx]
-        elif self.beat < len(st.beats):
+        elif self.beat < len(st.beats) and self.reset_wait < 0:
             if not self.offering:
                 if self.gap_left > 0:
                     self.gap_left -= 1

@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
             --rst_left; nd = idle(1); offering = false;
         } else if (wr_idx < nimage) {
             nd.wr_en = 1; nd.wr_addr = img_addr[wr_idx]; nd.wr_data = img_data[wr_idx];
-        } else if (beat < nbeats) {
+        } else if (beat < nbeats && reset_wait < 0) {
             if (!offering) {
                 if (gap_left > 0) --gap_left; else offering = true;
             }

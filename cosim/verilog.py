@@ -62,10 +62,13 @@ def to_unsigned(value: int, width: int) -> int:
 
 
 def pack_words(values, word_bits: int) -> int:
-    """Element k in bits [(k+1)W-1 : kW], two's complement (the engine's packing)."""
+    """Signed elements, element k in bits [(k+1)W-1 : kW], two's complement (the engine's packing)."""
     word = 0
+    lo, hi = -(1 << (word_bits - 1)), (1 << (word_bits - 1)) - 1
     for k, v in enumerate(values):
-        word |= to_unsigned(int(v), word_bits) << (k * word_bits)
+        if not lo <= int(v) <= hi:
+            raise ValueError(f"element {k}: value {int(v)} does not fit {word_bits}-bit two's complement")
+        word |= (int(v) & ((1 << word_bits) - 1)) << (k * word_bits)
     return word
 
 

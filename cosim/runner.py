@@ -1,0 +1,64 @@
+"""Run a design under a stimulus on either simulator and hold it to a reference.
+
+:func:`simulate` picks the simulator; :func:`verify` runs, checks with the scoreboard
+and, on a mismatch, saves the case (stimulus, expected beats, report) under
+``build/cosim/failures/<name>/``, re-runs it on Icarus with a VCD beside it (a
+Verilator failure is replayed on Icarus: same Verilog), and raises
+:class:`cosim.scoreboard.MismatchError` whose message is the report.
+
+A VCD of every Icarus run can be requested with ``LSTM_CHIPLET_VCD=1`` (files go to
+``build/cosim/vcd/``) or per call with ``vcd=``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+from .compile import Design
+from .paths import build_root
+from .scoreboard import MismatchError, check, expected_segments, save_failure, _safe
+from .stream import Stimulus, Trace
+
+SIMULATORS = ("icarus", "verilator")
+VCD_ENV = "LSTM_CHIPLET_VCD"
+_counter = itertools.count()
+
+
+def simulate(design: Design, stim: Stimulus, simulator: str = "icarus", vcd=None,
+             name: str = "") -> Trace:
+    """One run of ``design`` under ``stim`` on ``simulator``."""
+    if simulator == "icarus":
+        from .icarus import run_icarus
+        if vcd is None and os.environ.get(VCD_ENV) == "1":
+            vcd = build_root() / "vcd" / f"{_safe(name or design.label)}-{os.getpid()}-{next(_counter)}.vcd"
+        return run_icarus(design, stim, vcd=vcd)
+    if simulator == "verilator":
+        from .verilator import run_verilator
+        return run_verilator(design, stim)
+    raise ValueError(f"simulator must be one of {SIMULATORS}, got {simulator!r}")
+
+
+def verify(design: Design, stim: Stimulus, reference, *, simulator: str = "icarus",
+           context: dict | None = None, name: str = "", max_lost_at_reset: int = 3,
+           keep_vcd: bool = True) -> Trace:
+    """Simulate and check; raise :class:`MismatchError` (case saved, VCD kept) on failure."""
+    expected = expected_segments(stim, design.shape, reference)
+    trace = simulate(design, stim, simulator, name=name)
+    report = check(trace, stim, design.shape, reference, label=design.label,
+                   max_lost_at_reset=max_lost_at_reset, context=context, expected=expected)
+    if report.ok:
+        return trace
+    folder = save_failure(report, stim, design.shape, expected, design.verilog, design.module,
+                          name or design.label)
+    if keep_vcd:
+        vcd = Path(folder) / "wave.vcd"
+        try:
+            from .icarus import run_icarus
+            run_icarus(design, stim, vcd=vcd)
+            report.vcd = str(vcd)
+        except Exception as exc:  # the report matters more than the waveform
+            report.problems.append(f"(could not write the VCD: {exc})")
+        (Path(folder) / "report.txt").write_text(report.text() + "\n")
+    raise MismatchError(report)
