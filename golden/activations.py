@@ -131,8 +131,9 @@ def error_bound_lsb(kind: str, fmts: LSTMFormats = DEFAULT_FORMATS) -> float:
     scale = 2.0 if kind == TANH else 1.0
     final = 0.5 if fmts.act.rounding == "nearest_posinf" else 1.0
     # Saturation at the end of the table: sigmoid(u_max) or tanh(u_max/2) short of 1.
+    # tanh looks up 2|z|, so its table (and its clamp) ends at |z| = preact.max / 2.
     z_end = fmts.preact.max
-    tail = 1.0 - 1.0 / (1.0 + math.exp(-z_end)) if kind == SIGMOID else 1.0 - math.tanh(z_end)
+    tail = 1.0 - 1.0 / (1.0 + math.exp(-z_end)) if kind == SIGMOID else 1.0 - math.tanh(z_end / 2)
     return final + (scale * (interp + entry) + tail) / fmts.act.lsb
 
 
