@@ -578,6 +578,8 @@ def make_windows(data: Dataset, steps: int = WINDOW_STEPS, stride: int = 1,
         best = sorted(per_station.items(), key=lambda kv: (-kv[1]["longest_run"], kv[0]))[:5]
         detail = "; ".join(f"{k}: {v['kept']} usable, longest gap-free run {v['longest_run']}"
                            for k, v in best) or "none"
+        if len(per_station) > len(best):
+            detail += f"; the {len(best)} longest runs of {len(per_station)} stations shown"
         raise DataError(
             f"{data.path}: too few usable rows for one window of {steps} steps: "
             f"{data.rows} usable row(s) in {len(per_station)} station(s) ({detail}); "

@@ -416,9 +416,9 @@ def test_real_lcd_sample(noaa_dir):
     assert len(w) == 1265 - 23 == 1242
     idx = [header.index(f) for f in LCD_FEATURES]
     for n in (0, 500, 1241):
+        assert str(w.start[n]) == fm15[n][1]
         for k in range(24):
             r = fm15[n + k]
-            assert str(w.start[n]) == fm15[n][1]
             assert w.sequences[n, k].tolist() == [float(r[i].rstrip("sV")) for i in idx]
 
 
