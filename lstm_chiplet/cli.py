@@ -14,6 +14,7 @@ import sys
 #: name -> (module, one-line help)
 COMMANDS = {
     "bench-golden": ("golden.benchmark", "accuracy and speed of the golden models (float vs fixed)"),
+    "convert": ("hdl.convert", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
 }
 

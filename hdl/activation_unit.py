@@ -1,0 +1,127 @@
+"""Sigmoid or tanh from the golden interpolated table, pipelined."""
+
+from __future__ import annotations
+
+from myhdl import Signal, always, always_comb, block, instances, intbv
+
+from golden.activations import SIGMOID, TANH, activation_table
+
+from .requantize import requantize
+
+
+def table_roms(fmts):
+    """The table as two ROMs of Python ints: samples ``T[k]`` and slopes ``T[k+1] - T[k]``.
+
+    For k = 0 .. N-1 (the last sample is only ever reached through the slope of the
+    interval before it).  The table is monotonic, so no slope is negative.
+    """
+    t = activation_table(fmts)
+    e = t.entries
+    samples = tuple(int(v) for v in e[:-1])
+    slopes = tuple(int(b - a) for a, b in zip(e[:-1], e[1:]))
+    if min(slopes) < 0:
+        raise ValueError("activation table: samples must not decrease")
+    return samples, slopes
+
+
+@block
+def activation_unit(clk, z, y, *, kind, fmts):
+    """y = golden.activations.activate(z, kind): interpolated sigmoid table.
+
+    u = min(|z| (2|z| for tanh), u_max);  k = u >> shift;  r = u & (2^shift - 1)
+    s = (T[k] << shift) + (T[k+1] - T[k]) * r
+    sigmoid: z >= 0 ? s : ONE - s        tanh: z >= 0 ? 2s - ONE : ONE - 2s
+    y = act.requantize(value, table_frac + shift)        (round, saturate)
+
+    Ports
+      clk  in   1
+      z    in   signed preact word (e.g. Q5.11 s16): pre-activation or cell state
+      y    out  signed act word (e.g. Q2.14 s16), registered
+    Latency: 2 cycles (table read register, interpolation + requantize register);
+    one new z every cycle.  The table (golden.activations.activation_table) is two
+    ROMs, samples and slopes, each read in its own registered assignment.
+    """
+    if kind not in (SIGMOID, TANH):
+        raise ValueError(f"activation_unit: kind must be {SIGMOID!r} or {TANH!r}, got {kind!r}")
+    t = activation_table(fmts)
+    samples, slopes = table_roms(fmts)
+    shift = t.shift
+    eb, db = t.entry_bits, t.delta_bits
+    u_max = t.u_max
+    ub = u_max.bit_length()
+    zb = len(z)
+    one = t.one
+    is_tanh = kind == TANH
+    # |z| of a zb-bit two's-complement number needs zb bits unsigned (|int_min| = 2^(zb-1)).
+    magnitude = Signal(intbv(0, min=0, max=(1 << (zb - 1)) + 1))
+    u = Signal(intbv(0, min=0, max=u_max + 1))
+    index = u(ub, shift)
+    frac = u(shift, 0)
+    negative = Signal(bool(0))
+
+    # MyHDL writes constants of 2^30 and more with an extra sign bit: size the sample
+    # register to match so that lint sees no truncation (never for the defaults).
+    sample_bits = eb + 1 if max(samples) >= (1 << 30) else eb
+    sample = Signal(intbv(0)[sample_bits:])
+    slope = Signal(intbv(0)[db:])
+    frac_r = Signal(intbv(0)[shift:])
+    negative_r = Signal(bool(0))
+    y_max = (max(t.entries) << shift) + ((1 << db) - 1) * ((1 << shift) - 1)
+    interp = Signal(intbv(0, min=0, max=y_max + 1))
+    vb = max(y_max * 2, one).bit_length() + 2
+    value = Signal(intbv(0, min=-(1 << (vb - 1)), max=1 << (vb - 1)))
+
+    @always_comb
+    def comb_magnitude():
+        negative.next = z < 0
+        if z < 0:
+            magnitude.next = -z
+        else:
+            magnitude.next = z
+
+    if is_tanh:
+        half_max = u_max >> 1
+
+        @always_comb
+        def comb_clamp():
+            if magnitude > half_max:
+                u.next = u_max
+            else:
+                u.next = magnitude[ub - 1:] << 1
+    else:
+        @always_comb
+        def comb_clamp():
+            if magnitude > u_max:
+                u.next = u_max
+            else:
+                u.next = magnitude[ub:]
+
+    @always(clk.posedge)
+    def seq_table():
+        sample.next = samples[index]
+        slope.next = slopes[index]
+        frac_r.next = frac
+        negative_r.next = negative
+
+    @always_comb
+    def comb_interpolate():
+        interp.next = (sample << shift) + slope * frac_r
+
+    if is_tanh:
+        @always_comb
+        def comb_symmetry():
+            if negative_r:
+                value.next = one - (interp << 1)
+            else:
+                value.next = (interp << 1) - one
+    else:
+        @always_comb
+        def comb_symmetry():
+            if negative_r:
+                value.next = one - interp
+            else:
+                value.next = interp
+
+    requantization = requantize(clk, value, y, from_frac=t.value_frac, fmt=fmts.act)
+
+    return instances()

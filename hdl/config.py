@@ -1,0 +1,292 @@
+"""Engine configuration: sizes, lanes and number formats, validated, with derived widths.
+
+:class:`EngineConfig` is the one object every hardware block, the conversion script
+and the co-simulation read their parameters from.  It refuses impossible combinations
+before any hardware is elaborated, naming the parameter and the reason, and derives
+every port width, memory depth and latency from the golden formats
+(:mod:`golden.formats`) so that no width is typed twice.
+
+Cycle budget of one step (see :mod:`hdl.lstm_engine` for the pipeline)::
+
+    cycles_per_step = (H / P) * (D + H)  +  P  +  STEP_OVERHEAD
+
+* ``(H/P)*(D+H)``: every lane multiplies one weight per cycle, back to back (the ideal
+  ``ceil(H*(D+H)/P)``, exact because ``P`` divides ``H``);
+* ``P``: the rows of the last row-block leave the lanes one per cycle;
+* ``STEP_OVERHEAD``: the fixed pipeline depth (address, multiply, accumulate, bias and
+  requantization, activation, cell update, tanh, output product, output register).
+
+It is counted from the rising edge that takes the input beat to the first rising edge
+that samples ``out_tvalid`` high, and it is also the spacing of accepted inputs when the
+host streams back to back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats, QFormat, accumulator_bits
+
+#: Rounding modes the RTL implements at every requantization.
+RTL_ROUNDING = ("nearest_posinf", "floor")
+
+#: Pipeline latencies in cycles of the post-accumulation path (documented in each block).
+MAC_LATENCY = 3          # address issue -> weight read -> product register -> accumulator
+REQUANT_LATENCY = 1      # hdl.requantize: one register
+ACTIVATION_LATENCY = 2   # hdl.activation_unit: table read, interpolate + requantize
+CELL_STATE_LATENCY = 2   # hdl.cell_update: products, sum + requantize -> c'
+CELL_OUTPUT_LATENCY = CELL_STATE_LATENCY + ACTIVATION_LATENCY + 2   # -> h'
+
+
+def _bits_for(n: int) -> int:
+    """Unsigned bits that index ``n`` items (at least one)."""
+    return max(1, (n - 1).bit_length())
+
+
+def _q_tag(f: QFormat) -> str:
+    int_part = f.word_bits - f.frac_bits
+    frac = f"{f.frac_bits}" if f.frac_bits >= 0 else f"m{-f.frac_bits}"
+    ints = f"{int_part}" if int_part >= 0 else f"m{-int_part}"
+    return f"{ints}q{frac}"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Parameters of one LSTM engine (one layer, weights resident on chip).
+
+    Parameters
+    ----------
+    input_size : int
+        ``D``, elements of x per step (>= 1).
+    hidden_size : int
+        ``H``, elements of h and c (>= 1).
+    lanes : int
+        ``P``, multiply-accumulate lanes per gate unit (4P multipliers in all);
+        ``P`` must divide ``H`` and must not exceed ``D + H``.
+    fmts : golden.formats.LSTMFormats
+        Number formats; overflow must be ``saturate`` and rounding ``nearest_posinf``
+        or ``floor`` in every format.
+
+    Raises
+    ------
+    golden.formats.FormatError
+        On any refused parameter; the message names it and says why.
+    """
+
+    input_size: int
+    hidden_size: int
+    lanes: int
+    fmts: LSTMFormats = field(default=DEFAULT_FORMATS)
+
+    def __post_init__(self):
+        for name in ("input_size", "hidden_size", "lanes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise FormatError(f"engine: {name} must be an integer, got {v!r}")
+        d, h, p = self.input_size, self.hidden_size, self.lanes
+        if d < 1:
+            raise FormatError(f"engine: input_size must be at least 1, got {d}")
+        if h < 1:
+            raise FormatError(f"engine: hidden_size must be at least 1, got {h}")
+        if p < 1:
+            raise FormatError(f"engine: lanes must be at least 1, got {p}")
+        if h % p:
+            divisors = [k for k in range(1, h + 1) if h % k == 0]
+            raise FormatError(
+                f"engine: lanes ({p}) must divide hidden_size ({h}) so every lane serves "
+                f"the same number of rows; possible lane counts: {divisors}")
+        if p > d + h:
+            raise FormatError(
+                f"engine: lanes ({p}) must not exceed input_size + hidden_size ({d + h}): the "
+                "activation and cell-update pipeline takes one row per cycle and must finish "
+                "a row-block's rows while the next block accumulates")
+        if not isinstance(self.fmts, LSTMFormats):
+            raise FormatError(f"engine: fmts must be a golden.formats.LSTMFormats, got {type(self.fmts).__name__}")
+        for role in ("vec", "weight", "preact", "act"):
+            f = getattr(self.fmts, role)
+            if f.overflow != "saturate":
+                raise FormatError(
+                    f"engine: format {role} has overflow {f.overflow!r}; the RTL implements "
+                    "'saturate' only (a wrapping datapath would hide overflows)")
+            if f.rounding not in RTL_ROUNDING:
+                raise FormatError(
+                    f"engine: format {role} has rounding {f.rounding!r}; the RTL implements "
+                    f"{RTL_ROUNDING}")
+        shift = self.fmts.acc_frac - self.fmts.preact.frac_bits
+        if shift < 0:  # LSTMFormats already refuses this; keep the RTL's assumption explicit
+            raise FormatError("engine: preact.frac_bits must not exceed weight.frac_bits + vec.frac_bits")
+
+    # ----------------------------------------------------------------- sizes
+    @property
+    def columns(self) -> int:
+        """``D + H``: elements of v = [x; h_prev], cycles per row-block."""
+        return self.input_size + self.hidden_size
+
+    @property
+    def row_blocks(self) -> int:
+        """``H / P``: row-blocks per step (rows a lane serves)."""
+        return self.hidden_size // self.lanes
+
+    @property
+    def multipliers(self) -> int:
+        return 4 * self.lanes
+
+    # ---------------------------------------------------------------- widths
+    @property
+    def vec_bits(self) -> int:
+        return self.fmts.vec.word_bits
+
+    @property
+    def weight_bits(self) -> int:
+        return self.fmts.weight.word_bits
+
+    @property
+    def in_bits(self) -> int:
+        """Width of ``in_tdata``: D words of the vec format."""
+        return self.input_size * self.vec_bits
+
+    @property
+    def out_bits(self) -> int:
+        """Width of ``out_tdata``: H words of the vec format."""
+        return self.hidden_size * self.vec_bits
+
+    @property
+    def product_bits(self) -> int:
+        return self.fmts.weight.word_bits + self.fmts.vec.word_bits
+
+    @property
+    def acc_bits(self) -> int:
+        """Accumulator bits: D+H products plus the bias never overflow.
+
+        ``golden.formats.accumulator_bits`` counts the bias as one more product; when the
+        vec format has more fraction bits than a product operand can shift in
+        (``vec.frac > vec.word - 1``) the exact bound below is wider and wins.
+        """
+        f = self.fmts
+        bound = (self.columns * (1 << (self.product_bits - 2))
+                 + (1 << (f.weight.word_bits - 1 + max(0, f.vec.frac_bits))))
+        return max(accumulator_bits(f, self.columns), bound.bit_length() + 1)
+
+    # ---------------------------------------------------------------- memory
+    @property
+    def bank_depth(self) -> int:
+        """Words in one lane's weight bank: its rows times ``D + H`` columns."""
+        return self.row_blocks * self.columns
+
+    @property
+    def bank_addr_bits(self) -> int:
+        return _bits_for(self.bank_depth)
+
+    @property
+    def weight_words(self) -> int:
+        """Kernel and recurrent-kernel words: ``4 H (D + H)``."""
+        return 4 * self.hidden_size * self.columns
+
+    @property
+    def bias_base(self) -> int:
+        return self.weight_words
+
+    @property
+    def memory_words(self) -> int:
+        """Words of the whole write-port address space (weights then biases)."""
+        return self.weight_words + 4 * self.hidden_size
+
+    @property
+    def addr_bits(self) -> int:
+        """Width of ``wr_addr``."""
+        return _bits_for(self.memory_words)
+
+    @property
+    def row_bits(self) -> int:
+        """Bits of a row index ``j`` in ``0 .. H-1``."""
+        return _bits_for(self.hidden_size)
+
+    @property
+    def memory_bits(self) -> dict:
+        """Storage bits by memory: weights and biases, h double buffer, c, tables."""
+        from golden.activations import activation_table
+
+        t = activation_table(self.fmts)
+        rom_words = len(t.entries) - 1
+        rom_bits = rom_words * (t.entry_bits + t.delta_bits)
+        return {
+            "weights": self.weight_words * self.weight_bits,
+            "biases": 4 * self.hidden_size * self.weight_bits,
+            "h_double_buffer": 2 * (1 << self.row_bits) * self.vec_bits,
+            "c_state": self.hidden_size * self.fmts.preact.word_bits,
+            "activation_tables": 5 * rom_bits,
+        }
+
+    # ---------------------------------------------------------------- cycles
+    @property
+    def ideal_cycles(self) -> int:
+        """``ceil(H (D + H) / P)``: one MAC per lane per cycle, nothing else."""
+        return math.ceil(self.hidden_size * self.columns / self.lanes)
+
+    @property
+    def post_latency(self) -> int:
+        """Cycles from a row leaving the lanes to its h being registered (see lstm_engine)."""
+        # bias read + requantize, activation, cell state, tanh + output product + h register
+        return 1 + REQUANT_LATENCY + ACTIVATION_LATENCY + CELL_OUTPUT_LATENCY
+
+    @property
+    def step_overhead(self) -> int:
+        """The constant part of :attr:`cycles_per_step` beyond ``(H/P)(D+H) + P``.
+
+        The last weight address goes out ``(H/P)(D+H)`` cycles after the handshake
+        edge; its block's first row leaves the lanes ``MAC_LATENCY - 1`` cycles later
+        and its last row ``P - 1`` after that; that row's h is registered
+        :attr:`post_latency` cycles later and ``out_tvalid`` rises one cycle after it.
+        """
+        return (MAC_LATENCY - 1) + self.post_latency
+
+    @property
+    def cycles_per_step(self) -> int:
+        """Input handshake edge -> first edge sampling ``out_tvalid`` high (module docstring)."""
+        return self.row_blocks * self.columns + self.lanes + self.step_overhead
+
+    @property
+    def target_cycles(self) -> float:
+        """The project's target: at most ``1.1 * ideal + 16`` cycles per step."""
+        return 1.1 * self.ideal_cycles + 16
+
+    @property
+    def meets_target(self) -> bool:
+        return self.cycles_per_step <= self.target_cycles
+
+    @property
+    def mac_utilisation(self) -> float:
+        """Fraction of multiplier-cycles doing useful work in a step."""
+        return self.hidden_size * self.columns / (self.lanes * self.cycles_per_step)
+
+    # ------------------------------------------------------------------ names
+    @property
+    def format_tag(self) -> str:
+        f = self.fmts
+        tag = (f"v{_q_tag(f.vec)}_w{_q_tag(f.weight)}_z{_q_tag(f.preact)}_a{_q_tag(f.act)}")
+        modes = {getattr(f, r).rounding for r in ("vec", "weight", "preact", "act")}
+        if modes != {"nearest_posinf"}:
+            tag += "_r" + "".join("f" if getattr(f, r).rounding == "floor" else "n"
+                                  for r in ("vec", "weight", "preact", "act"))
+        return tag
+
+    @property
+    def module_name(self) -> str:
+        """Verilog/VHDL module name carrying D, H, P and the formats."""
+        return (f"lstm_engine_d{self.input_size}_h{self.hidden_size}_p{self.lanes}_"
+                f"{self.format_tag}")
+
+    def to_dict(self) -> dict:
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size,
+                "lanes": self.lanes, "fmts": self.fmts.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EngineConfig":
+        fm = LSTMFormats.from_dict(d["fmts"]) if "fmts" in d else DEFAULT_FORMATS
+        return cls(int(d["input_size"]), int(d["hidden_size"]), int(d["lanes"]), fm)
+
+    def describe(self) -> str:
+        return (f"D={self.input_size} H={self.hidden_size} P={self.lanes}: "
+                f"{self.cycles_per_step} cycles/step (ideal {self.ideal_cycles}), "
+                f"{self.memory_words} weight words, {self.multipliers} multipliers")

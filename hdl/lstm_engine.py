@@ -1,0 +1,326 @@
+"""The LSTM engine: one layer, weights on chip, one time step per input beat.
+
+Structure (one clock, synchronous active-high reset)::
+
+    in stream --> x register --+                    +--> 4 x activation unit --+
+                               v = [x; h_prev] -->  | 4 x gate unit            |
+    h double buffer (RAM) -----+   (one element      |   (P lanes, weight banks,|
+                                    per cycle)       |    bias, requantize)     v
+    c RAM <---------------------------------------- cell update (c', tanh, h') <-- c RAM
+                                                         |
+    out stream <-- output register <-- h assembly <------+--> h double buffer
+
+See :func:`lstm_engine` for the ports, the timing and the handshakes, and
+:mod:`hdl.config` for the cycle formula.
+"""
+
+from __future__ import annotations
+
+from myhdl import (Signal, always, always_comb, always_seq, block, concat, enum, instances,
+                   intbv)
+
+from golden.activations import SIGMOID, TANH
+
+from .activation_unit import activation_unit
+from .cell_update import cell_update
+from .config import (ACTIVATION_LATENCY, CELL_OUTPUT_LATENCY, CELL_STATE_LATENCY,
+                     REQUANT_LATENCY, EngineConfig)
+from .gate_unit import gate_unit
+from .stream import Stream
+from .weight_memory import weight_memory
+
+
+def _signed(bits):
+    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+
+
+def post_stages() -> dict:
+    """Stage numbers of the row pipeline, counted from S0 (the row's bias read)."""
+    z = 1 + REQUANT_LATENCY                  # gate pre-activations z registered
+    act = z + ACTIVATION_LATENCY             # i, f, g, o registered; c_prev read back
+    return {"z": z, "act": act, "c_read": act - 1, "c": act + CELL_STATE_LATENCY,
+            "h": act + CELL_OUTPUT_LATENCY}
+
+
+@block
+def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
+                out_tdata, out_tvalid, out_tready, out_tlast,
+                wr_en, wr_addr, wr_data, *, cfg):
+    """One LSTM layer: per input beat x, h' and c' = step(x, h, c) with on-chip weights.
+
+    acc = x @ Wk + h @ Wr + (b << vec.frac);  z = preact.requantize(acc, acc_frac)
+    i, f, o = sigmoid(z_i, z_f, z_o);  g = tanh(z_g)        (golden.activations)
+    c' = f*c + i*g;  h' = o*tanh(c')                        (golden.lstm_fixed)
+
+    Ports (D inputs, H hidden, P lanes; VW = vec word bits, WW = weight word bits)
+      clk         in   1
+      rst         in   1, synchronous, active high: clears the controller, the
+                       streams and the state (h = c = 0); weights are kept
+      in_tdata    in   D*VW: x, element k in bits [(k+1)*VW-1 : k*VW], vec format
+                       (e.g. Q2.14), two's complement
+      in_tvalid   in   1
+      in_tready   out  1, high only while idle (registered)
+      in_tlast    in   1, last step of a sequence: h and c return to 0 after it
+      out_tdata   out  H*VW: h', same packing (registered, held while not taken)
+      out_tvalid  out  1
+      out_tready  in   1, back-pressure: out_tdata/out_tlast hold while low
+      out_tlast   out  1, the in_tlast of the step
+      wr_en       in   1, write one weight word (only while idle)
+      wr_addr     in   word address (golden.memory_map: lane banks, then biases)
+      wr_data     in   WW, the weight's two's-complement word (e.g. Q4.12)
+
+    Timing: the beat taken at edge 0 yields out_tvalid sampled high at edge
+    cycles_per_step = (H/P)*(D+H) + P + 12, and in_tready is high again in that
+    same cycle, so back-to-back beats are taken cycles_per_step apart.  If the
+    previous h' has not been taken, the new one waits (in_tready stays low).
+
+        clk        _/~\\_/~\\_/~\\_ ... _/~\\_/~\\_/~\\_/~\\_
+        in_tvalid  _/~~~~\\_____ ... ______________
+        in_tready  ~~~~~~\\_____ ... _______/~~~~~~   (low while busy)
+        out_tvalid ____________ ... _______/~~~~\\_   (held until out_tready)
+                        ^ beat taken      ^ cycles_per_step edges later
+
+    Inside a step: 4 gate units x P lanes read weight (g, row rb*P+l, column k)
+    and multiply it by v[k] = [x; h_prev][k]; a row-block of P rows takes D+H
+    cycles, the step (H/P)*(D+H).  The rows of a finished block leave the lanes one
+    per cycle through bias + requantize, the activation units and the cell update,
+    overlapped with the next block; h' goes to the other half of the h double
+    buffer and into the output shift register, c' back into the c RAM.
+    """
+    if not isinstance(cfg, EngineConfig):
+        raise TypeError(f"lstm_engine: cfg must be an hdl.config.EngineConfig, got {type(cfg).__name__}")
+    fm = cfg.fmts
+    d, h, p = cfg.input_size, cfg.hidden_size, cfg.lanes
+    vw = fm.vec.word_bits
+    cols = cfg.columns
+    last_col = cols - 1
+    last_addr = cfg.bank_depth - 1
+    rbits = cfg.row_bits
+    last_row = h - 1
+    last_lane = p - 1
+    stages = post_stages()
+    n_pipe = stages["h"]
+    bit_c_read = stages["c_read"] - 1
+    bit_c = stages["c"] - 1
+    bit_h = stages["h"] - 1
+
+    t_state = enum("IDLE", "RUN", "TAIL", "HOLD")
+    state = Signal(t_state.IDLE)
+    accept = Signal(bool(0))
+
+    # ---- step sequencer: bank address, column k, h index
+    waddr = Signal(intbv(0, min=0, max=cfg.bank_depth))
+    col = Signal(intbv(0, min=0, max=cols))
+    h_index = Signal(intbv(0)[rbits:])
+    first_a = Signal(bool(0))       # aligned with RAM read data (one cycle after issue)
+    last_a = Signal(bool(0))
+    from_x = Signal(bool(0))
+    last_b = Signal(bool(0))        # the lanes' accumulate stage: block finished
+    step_last = Signal(bool(0))
+    zero_state = Signal(bool(1))    # h_prev = c_prev = 0 (after reset or a tlast step)
+    read_bank = Signal(bool(0))
+    write_bank = Signal(bool(1))
+
+    # ---- vector v = [x; h_prev]
+    x_words = Signal(intbv(0)[d * vw:])
+    x_elem = Signal(_signed(vw))
+    h_read = Signal(_signed(vw))
+    v = Signal(_signed(vw))
+    h_raddr = Signal(intbv(0)[rbits + 1:])
+    h_waddr = Signal(intbv(0)[rbits + 1:])
+
+    # ---- row pipeline: S0 bias read .. S(n_pipe) h' registered
+    post_left = Signal(intbv(0, min=0, max=p))
+    post_issue = Signal(bool(0))
+    post_row = Signal(intbv(0)[rbits:])
+    pipe = Signal(intbv(0)[n_pipe:])
+    c_read_row = Signal(intbv(0)[rbits:])
+    c_write_row = Signal(intbv(0)[rbits:])
+    h_row = Signal(intbv(0)[rbits:])
+    c_write = pipe(bit_c)
+    h_write = pipe(bit_h)
+    c_read_issue = pipe(bit_c_read)
+
+    z = [Signal(_signed(fm.preact.word_bits)) for _ in range(4)]
+    act = [Signal(_signed(fm.act.word_bits)) for _ in range(4)]
+    c_read = Signal(_signed(fm.preact.word_bits))
+    c_prev = Signal(_signed(fm.preact.word_bits))
+    c_new = Signal(_signed(fm.preact.word_bits))
+    h_new = Signal(_signed(vw))
+    assembly = Signal(intbv(0)[h * vw:])
+    assembly_next = Signal(intbv(0)[h * vw:])
+
+    # ---- datapath blocks
+    gates = [gate_unit(clk, wr_en, wr_addr, wr_data, waddr, post_row, v, first_a, last_a, z[g],
+                       gate=g, cfg=cfg)
+             for g in range(4)]
+    activations = [activation_unit(clk, z[g], act[g], kind=TANH if g == 2 else SIGMOID, fmts=fm)
+                   for g in range(4)]
+    cell = cell_update(clk, act[0], act[1], act[2], act[3], c_prev, c_new, h_new, fmts=fm)
+    c_memory = weight_memory(clk, c_write, c_write_row, c_new, c_read_row, c_read,
+                             base=0, depth=h)
+    h_memory = weight_memory(clk, h_write, h_waddr, h_new, h_raddr, h_read,
+                             base=0, depth=2 << rbits)
+
+    @always_comb
+    def comb_handshake():
+        accept.next = in_tvalid and in_tready
+        post_issue.next = last_b or post_left != 0
+
+    @always_comb
+    def comb_vector():
+        if from_x:
+            v.next = x_elem
+        elif zero_state:
+            v.next = 0
+        else:
+            v.next = h_read
+
+    @always_comb
+    def comb_cell_prev():
+        if zero_state:
+            c_prev.next = 0
+        else:
+            c_prev.next = c_read
+
+    @always_comb
+    def comb_h_addresses():
+        h_raddr.next = concat(read_bank, h_index)
+        h_waddr.next = concat(write_bank, h_row)
+
+    if h > 1:
+        @always_comb
+        def comb_assemble():
+            assembly_next.next = concat(h_new[vw:], assembly[h * vw:vw])
+    else:
+        @always_comb
+        def comb_assemble():
+            assembly_next.next = h_new[vw:]
+
+    if d > 1:
+        @always(clk.posedge)
+        def seq_input():
+            if accept:
+                x_words.next = in_tdata
+            elif state == t_state.RUN and col < d:
+                x_elem.next = x_words[vw:].signed()
+                x_words.next = concat(x_words[vw:], x_words[d * vw:vw])
+    else:
+        @always(clk.posedge)
+        def seq_input():
+            if accept:
+                x_words.next = in_tdata
+            elif state == t_state.RUN and col < d:
+                x_elem.next = x_words[vw:].signed()
+
+    @always(clk.posedge)
+    def seq_assembly():
+        if h_write:
+            assembly.next = assembly_next
+
+    @always_seq(clk.posedge, reset=rst)
+    def seq_rows():
+        last_b.next = last_a
+        pipe.next = concat(pipe[n_pipe - 1:], post_issue)
+        if last_b:
+            post_left.next = last_lane
+        elif post_left != 0:
+            post_left.next = post_left - 1
+        if post_issue:
+            if post_row == last_row:
+                post_row.next = 0
+            else:
+                post_row.next = post_row + 1
+        if c_read_issue:
+            if c_read_row == last_row:
+                c_read_row.next = 0
+            else:
+                c_read_row.next = c_read_row + 1
+        if c_write:
+            if c_write_row == last_row:
+                c_write_row.next = 0
+            else:
+                c_write_row.next = c_write_row + 1
+        if h_write:
+            if h_row == last_row:
+                h_row.next = 0
+            else:
+                h_row.next = h_row + 1
+
+    @always_seq(clk.posedge, reset=rst)
+    def seq_control():
+        first_a.next = 0
+        last_a.next = 0
+        from_x.next = 0
+        if out_tvalid and out_tready:
+            out_tvalid.next = 0
+        if state == t_state.IDLE:
+            if accept:
+                in_tready.next = 0
+                step_last.next = in_tlast
+                state.next = t_state.RUN
+            else:
+                in_tready.next = 1
+        elif state == t_state.RUN:
+            first_a.next = col == 0
+            last_a.next = col == last_col
+            from_x.next = col < d
+            if col == last_col:
+                col.next = 0
+                h_index.next = 0
+            else:
+                col.next = col + 1
+                if col >= d:
+                    h_index.next = h_index + 1
+            if waddr == last_addr:
+                waddr.next = 0
+                state.next = t_state.TAIL
+            else:
+                waddr.next = waddr + 1
+        elif state == t_state.TAIL:
+            if h_write and h_row == last_row:
+                read_bank.next = not read_bank
+                write_bank.next = not write_bank
+                zero_state.next = step_last
+                if out_tready or not out_tvalid:
+                    out_tdata.next = assembly_next
+                    out_tvalid.next = 1
+                    out_tlast.next = step_last
+                    in_tready.next = 1
+                    state.next = t_state.IDLE
+                else:
+                    state.next = t_state.HOLD
+        else:
+            if out_tready:
+                out_tdata.next = assembly
+                out_tvalid.next = 1
+                out_tlast.next = step_last
+                in_tready.next = 1
+                state.next = t_state.IDLE
+
+    return instances()
+
+
+def engine_ports(cfg: EngineConfig) -> dict:
+    """Fresh signals for every port of :func:`lstm_engine`, keyed by port name.
+
+    ``clk`` starts at 0 and ``rst`` is a synchronous active-high ``ResetSignal``, so
+    the dict can be splatted into ``lstm_engine(**ports, cfg=cfg)`` or a Cosimulation.
+    """
+    from myhdl import ResetSignal
+
+    sin = Stream(cfg.in_bits)
+    sout = Stream(cfg.out_bits)
+    ports = {"clk": Signal(bool(0)), "rst": ResetSignal(0, active=1, isasync=False)}
+    ports.update(sin.ports("in"))
+    ports.update(sout.ports("out"))
+    ports.update({"wr_en": Signal(bool(0)), "wr_addr": Signal(intbv(0)[cfg.addr_bits:]),
+                  "wr_data": Signal(intbv(0)[cfg.weight_bits:])})
+    return ports
+
+
+#: Top-level port names in header order, with directions.
+PORTS = (("clk", "in"), ("rst", "in"), ("in_tdata", "in"), ("in_tvalid", "in"),
+         ("in_tready", "out"), ("in_tlast", "in"), ("out_tdata", "out"), ("out_tvalid", "out"),
+         ("out_tready", "in"), ("out_tlast", "out"), ("wr_en", "in"), ("wr_addr", "in"),
+         ("wr_data", "in"))

@@ -1,0 +1,74 @@
+"""Registered requantization: round to fewer fraction bits, then saturate."""
+
+from __future__ import annotations
+
+from myhdl import Signal, always, always_comb, block, instances, intbv
+
+
+def _signed(bits):
+    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+
+
+@block
+def requantize(clk, x, y, *, from_frac, fmt):
+    """y <= fmt.fit(fmt.shift_round(x, from_frac - fmt.frac_bits)), registered.
+
+    The arithmetic of golden.formats.QFormat.requantize: with s = from_frac -
+    fmt.frac_bits > 0, 'nearest_posinf' adds half an LSB (2^(s-1)) and then shifts
+    right arithmetically, 'floor' only shifts; s <= 0 shifts left (exact); the
+    result saturates to [fmt.int_min, fmt.int_max].
+
+    Ports
+      clk  in   1
+      x    in   signed, from_frac fraction bits (any width)
+      y    out  signed fmt.word_bits, fmt.frac_bits fraction bits (registered)
+    Latency: 1 cycle.  The rounding addition and the shift are carried one bit
+    wider than x, so neither can overflow and no expression is sized by y.
+    """
+    s = from_frac - fmt.frac_bits
+    xb = len(x)
+    lo, hi = fmt.int_min, fmt.int_max
+    wb = fmt.word_bits
+    if s > 0 and fmt.rounding == "nearest_posinf":
+        half = 1 << (s - 1)
+        rounded = Signal(_signed(xb + 1))
+        q = Signal(_signed(xb + 1))
+
+        @always_comb
+        def comb_round():
+            rounded.next = x + half
+
+        @always_comb
+        def comb_shift():
+            q.next = rounded >> s
+    elif s > 0:
+        q = Signal(_signed(xb))
+
+        @always_comb
+        def comb_shift():
+            q.next = x >> s
+    elif s == 0:
+        q = x
+    else:
+        q = Signal(_signed(xb - s))
+
+        @always_comb
+        def comb_shift():
+            q.next = x << (-s)
+
+    if len(q) <= wb:  # fits without saturation (only for narrow inputs)
+        @always(clk.posedge)
+        def seq_saturate():
+            y.next = q
+        return instances()
+
+    @always(clk.posedge)
+    def seq_saturate():
+        if q > hi:
+            y.next = hi
+        elif q < lo:
+            y.next = lo
+        else:
+            y.next = q[wb:].signed()
+
+    return instances()
