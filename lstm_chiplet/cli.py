@@ -2,7 +2,8 @@
 
 Each subcommand lives in the package that owns its work; this front end only knows
 where.  A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``
-and is imported only when its command runs, so start-up stays fast.
+and is imported only when its command is named, so start-up stays fast and one
+command's missing dependency never breaks another.
 """
 
 from __future__ import annotations
@@ -23,18 +24,22 @@ class UserError(Exception):
     """An error the user can act on; printed without a traceback."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (to declare its arguments)."""
     p = argparse.ArgumentParser(prog="lstm-chiplet", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(sp)
+        if name == command:
+            importlib.import_module(module).add_arguments(sp)
     return p
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
