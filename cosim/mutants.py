@@ -29,7 +29,7 @@ class MutantError(ValueError):
 
 @dataclass(frozen=True)
 class Mutant:
-    """A planted bug.
+    """A planted bug: one or more regular-expression edits of the generated Verilog.
 
     Attributes
     ----------
@@ -40,28 +40,39 @@ class Mutant:
     description : str
         What the bug does to the hardware, in one sentence.
     pattern, replacement : str
-        ``re.sub`` arguments (multiline mode).
+        The first edit: ``re.sub`` arguments (multiline mode); ``replacement`` may be a
+        function of the match.
     count : int or None
-        Exact number of matches required; None for "at least one".
+        Exact number of matches the first edit must make; None for "at least one".
+    more : tuple of (pattern, replacement, count)
+        Further edits, each held to its own count.
     """
 
     name: str
     kind: str
     description: str
     pattern: str
-    replacement: str
+    replacement: object
     count: int | None = 1
+    more: tuple = ()
+
+    @property
+    def edits(self) -> tuple:
+        return ((self.pattern, self.replacement, self.count),) + tuple(self.more)
 
     def apply(self, text: str) -> str:
-        new, n = re.subn(self.pattern, self.replacement, text, flags=re.M)
-        if n == 0:
-            raise MutantError(f"mutant {self.name}: pattern {self.pattern!r} matches nothing "
-                              "in the generated Verilog (update the catalogue)")
-        if self.count is not None and n != self.count:
-            raise MutantError(f"mutant {self.name}: pattern matched {n} times, declared {self.count}")
-        if new == text:
-            raise MutantError(f"mutant {self.name}: substitution leaves the text unchanged")
-        return new
+        original = text
+        for pattern, replacement, count in self.edits:
+            text, n = re.subn(pattern, replacement, text, flags=re.M)
+            if n == 0:
+                raise MutantError(f"mutant {self.name}: pattern {pattern!r} matches nothing "
+                                  "in the generated Verilog (update the catalogue)")
+            if count is not None and n != count:
+                raise MutantError(f"mutant {self.name}: pattern {pattern!r} matched {n} times, "
+                                  f"declared {count}")
+        if text == original:
+            raise MutantError(f"mutant {self.name}: the edits leave the text unchanged")
+        return text
 
 
 def mutant_design(design: Design, mutant: Mutant) -> Design:

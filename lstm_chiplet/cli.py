@@ -26,7 +26,9 @@ class UserError(Exception):
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported (to declare its arguments)."""
-    p = argparse.ArgumentParser(prog="lstm-chiplet", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="lstm-chiplet",
+        description="LSTM chiplet toolkit: golden models, MyHDL engine, co-simulation, anomaly detection.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
