@@ -167,7 +167,6 @@ def where(condition, a, b):
     return fxp_raw(codes, signed, word, frac)
 
 
-
 # ----------------------------------------------------------------------- activations
 def sigmoid_table(fmts: LSTMFormats):
     """The sigmoid samples ``T[k] = sigmoid(k 2^-s)`` as an Fxp (value domain), and the table."""
