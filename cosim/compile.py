@@ -119,16 +119,9 @@ def engine_design(cfg, root: Path | None = None) -> Design:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
     fm = cfg.fmts
     shape = StreamShape(cfg.input_size, fm.vec.word_bits, cfg.hidden_size, fm.vec.word_bits,
-                        _addr_bits(cfg), fm.weight.word_bits)
+                        cfg.addr_bits, fm.weight.word_bits)
     return design_from_verilog(verilog, cfg.module_name, shape, cfg.cycles_per_step, "engine",
                                manifest, cfg)
-
-
-def _addr_bits(cfg) -> int:
-    for attr in ("addr_bits", "address_bits", "addr_width", "wr_addr_bits"):
-        if hasattr(cfg, attr):
-            return int(getattr(cfg, attr))
-    raise AttributeError("EngineConfig: no address-width property (addr_bits) found")
 
 
 def cached_build(kind: str, design: Design, files: dict, build, extra_key: str = "") -> Path:

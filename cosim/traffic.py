@@ -31,14 +31,28 @@ class Traffic:
     @classmethod
     def random(cls, rng: np.random.Generator, n_beats: int, *, gap_max: int = 6,
                gap_prob: float = 0.5, stall_prob: float = 0.4, ready_len: int = 97,
-               resets: int = 0, reset_wait_max: int = 40) -> "Traffic":
-        """Random gaps (with probability ``gap_prob``, 1..gap_max idle cycles), a ready
-        pattern of period ``ready_len`` (prime, so it drifts against the step period)
-        low with probability ``stall_prob``, and ``resets`` resets after random beats
-        (not the last) at 0..reset_wait_max cycles after the beat's acceptance."""
+               stall_run_max: int = 1, resets: int = 0, reset_wait_max: int = 40) -> "Traffic":
+        """Random traffic.
+
+        * gaps: with probability ``gap_prob``, 1..gap_max idle cycles before a beat;
+        * ready: a pattern of at least ``ready_len`` cycles (97 is prime, so it drifts
+          against the step period), low a fraction ``stall_prob`` of the time; with
+          ``stall_run_max > 1`` it alternates runs, the low runs 1..stall_run_max long
+          (long enough, they outlast a whole step and make outputs pile up);
+        * ``resets`` resets after random beats (not the last), 0..reset_wait_max cycles
+          after the beat's acceptance, 1..3 cycles long.
+        """
         gaps = tuple(int(rng.integers(1, gap_max + 1)) if rng.random() < gap_prob else 0
                      for _ in range(n_beats))
-        ready = tuple(bool(rng.random() >= stall_prob) for _ in range(ready_len))
+        if stall_run_max > 1 and 0.0 < stall_prob < 1.0:
+            high_max = max(1, int(round(stall_run_max * (1.0 - stall_prob) / stall_prob)))
+            ready = []
+            while len(ready) < ready_len:
+                ready += [True] * int(rng.integers(1, high_max + 1))
+                ready += [False] * int(rng.integers(1, stall_run_max + 1))
+            ready = tuple(ready[:65535])
+        else:
+            ready = tuple(bool(rng.random() >= stall_prob) for _ in range(ready_len))
         if not any(ready):
             ready = ready[:-1] + (True,)
         wait = [-1] * n_beats

@@ -1,0 +1,291 @@
+"""The LSTM engine as the device under test: cases, references, planted bugs.
+
+An :class:`EngineCase` is one configuration's weights, a set of input sequences and a
+traffic pattern.  It turns into a :class:`cosim.stream.Stimulus` (the weight image of
+:func:`golden.memory_map.layer_image` through the write port, one beat per time step,
+``tlast`` on each sequence's last step) and provides the reference the scoreboard
+holds the RTL to: :func:`golden.lstm_fixed.lstm_layer_fixed`, run from h = c = 0 on
+every sequence (a sequence cut by a reset is simply shorter).
+
+Random cases come from one integer seed (:func:`random_case`), so a failing
+hypothesis example is reproduced by its seed and a handful of small parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mutants import Mutant
+from .traffic import Traffic, stimulus
+from .verilog import pack_words
+
+#: Ways to draw weights (and inputs), from ordinary to hostile.
+WEIGHT_MODES = ("trained", "uniform", "extreme", "sparse")
+INPUT_MODES = ("scaled", "uniform", "extreme")
+
+
+def random_ints(rng: np.random.Generator, fmt, shape, mode: str, typical: float = 0.5) -> np.ndarray:
+    """Integers of ``fmt`` drawn the ``mode`` way.
+
+    ``trained``/``scaled``: normal with standard deviation ``typical`` (real units),
+    or uniform in [0, 1] for ``scaled`` inputs; ``uniform``: the whole integer range;
+    ``extreme``: only int_min, int_max, 0, +-1 LSB; ``sparse``: mostly zero, the rest
+    anywhere in range.
+    """
+    lo, hi = fmt.int_min, fmt.int_max
+    if mode == "trained":
+        v = fmt.quantize(rng.normal(0.0, typical, shape))
+    elif mode == "scaled":
+        v = fmt.quantize(rng.uniform(0.0, 1.0, shape))
+    elif mode == "uniform":
+        v = rng.integers(lo, hi + 1, shape)
+    elif mode == "extreme":
+        v = rng.choice(np.array([lo, hi, 0, 1, -1], dtype=np.int64), size=shape)
+    elif mode == "sparse":
+        v = np.where(rng.random(shape) < 0.8, 0, rng.integers(lo, hi + 1, shape))
+    else:
+        raise ValueError(f"mode must be one of {WEIGHT_MODES + INPUT_MODES}, got {mode!r}")
+    return np.asarray(v, dtype=np.int64).reshape(shape)
+
+
+def random_weights(rng: np.random.Generator, cfg, mode: str = "trained"):
+    """:class:`golden.lstm_fixed.FixedLSTMWeights` for ``cfg`` drawn the ``mode`` way."""
+    from golden.lstm_fixed import FixedLSTMWeights
+
+    d, h, f = cfg.input_size, cfg.hidden_size, cfg.fmts.weight
+    return FixedLSTMWeights.from_ints(random_ints(rng, f, (d, 4 * h), mode),
+                                      random_ints(rng, f, (h, 4 * h), mode),
+                                      random_ints(rng, f, (4 * h,), mode), cfg.fmts, layer="random")
+
+
+def engine_reference(weights):
+    """``reference(xs, lasts)`` for the scoreboard: the fast golden kernel, h = c = 0 at
+    the start and after every tlast."""
+    from golden.lstm_fixed import lstm_layer_fixed
+
+    def reference(xs, lasts):
+        out, start = [], 0
+        for k, last in enumerate(lasts):
+            if last or k == len(lasts) - 1:
+                seq = np.asarray(xs[start:k + 1], dtype=np.int64)[None]
+                h, _ = lstm_layer_fixed(seq, weights)
+                out.extend(tuple(int(v) for v in row) for row in h[0])
+                start = k + 1
+        return out
+
+    return reference
+
+
+@dataclass
+class EngineCase:
+    """Weights, input sequences ((T_i, D) integer arrays) and traffic for one run."""
+
+    cfg: object
+    weights: object
+    sequences: list
+    traffic: Traffic
+    context: dict
+
+    @property
+    def n_beats(self) -> int:
+        return sum(len(s) for s in self.sequences)
+
+    def beats(self) -> list:
+        vb = self.cfg.fmts.vec.word_bits
+        out = []
+        for seq in self.sequences:
+            for t, x in enumerate(seq):
+                out.append((pack_words(x, vb), t == len(seq) - 1))
+        return out
+
+    def image(self) -> list:
+        from golden.memory_map import layer_image
+        return [(int(a), int(w)) for a, w in layer_image(self.weights, self.cfg.lanes)]
+
+    def stimulus(self, traffic: Traffic | None = None, **kw):
+        """The host's stimulus; ``max_cycles`` defaults to a generous multiple of the work."""
+        cfg = self.cfg
+        traffic = traffic or self.traffic
+        kw.setdefault("max_cycles", 10_000 + cfg.memory_words
+                      + 4 * (self.n_beats + 2) * (cfg.cycles_per_step + 40))
+        kw.setdefault("tail_cycles", 8)
+        return stimulus(self.image(), self.beats(), traffic, **kw)
+
+    def reference(self):
+        return engine_reference(self.weights)
+
+    def golden_h(self) -> list:
+        """Fast-kernel h per sequence (no resets): list of (T_i, H) arrays."""
+        from golden.lstm_fixed import lstm_layer_fixed
+        return [lstm_layer_fixed(np.asarray(s)[None], self.weights)[0][0] for s in self.sequences]
+
+
+def random_case(cfg, seed: int, *, n_sequences: int = 2, max_len: int = 5, weight_mode: str = "trained",
+                input_mode: str = "scaled", resets: int = 0, stall_prob: float = 0.0,
+                gap_prob: float = 0.0, long_stalls: bool = False) -> EngineCase:
+    """A reproducible random :class:`EngineCase` (everything follows from ``seed``).
+
+    ``long_stalls`` makes out_tready low in runs of up to twice a step, so finished
+    steps meet an output the host has not taken yet.
+    """
+    stall_run_max = 2 * cfg.cycles_per_step + 8 if long_stalls else 1
+    rng = np.random.default_rng(seed)
+    weights = random_weights(rng, cfg, weight_mode)
+    seqs = [random_ints(rng, cfg.fmts.vec, (int(rng.integers(1, max_len + 1)), cfg.input_size), input_mode)
+            for _ in range(n_sequences)]
+    n = sum(len(s) for s in seqs)
+    if resets or stall_prob or gap_prob:
+        traffic = Traffic.random(rng, n, resets=resets, stall_prob=stall_prob, gap_prob=gap_prob,
+                                 stall_run_max=stall_run_max, reset_wait_max=cfg.cycles_per_step + 8)
+    else:
+        traffic = Traffic.smooth(n)
+    ctx = {"seed": seed, "config": cfg.module_name, "sequences": [len(s) for s in seqs],
+           "weights": weight_mode, "inputs": input_mode, "resets": resets, "stall": stall_prob,
+           "gaps": gap_prob, "long_stalls": long_stalls}
+    return EngineCase(cfg, weights, seqs, traffic, ctx)
+
+
+# --------------------------------------------------------------------------- planted bugs
+def _minus_one(m) -> str:
+    return f"{m.group(1)}{int(m.group(2)) - 1})"
+
+
+#: Planted bugs in the converted engine.  The patterns follow MyHDL's naming of the
+#: blocks in ``hdl/`` (``cell_update0_fc``, ``gate_unit1_total``, ...); when the HDL
+#: changes, :meth:`cosim.mutants.Mutant.apply` refuses a stale pattern loudly.
+ENGINE_MUTANTS = [
+    Mutant("swap_i_f", "gates swapped",
+           "the cell update multiplies c_prev by i and g by f (input and forget gates swapped)",
+           r"(_fc <= \()activation_unit1_y( \* c_prev\);)", r"\1activation_unit0_y\2", 1,
+           ((r"(_ig <= \()activation_unit0_y( \* )", r"\1activation_unit1_y\2", 1),)),
+    Mutant("swap_g_o", "gates swapped",
+           "the candidate g and output gate o trade places in the cell update",
+           r"(_ig <= \(activation_unit\d+_y \* )activation_unit2_y\);", r"\1activation_unit3_y);", 1,
+           ((r"(_o_pipe\[[^\]]*\], )activation_unit3_y", r"\1activation_unit2_y", 1),)),
+    Mutant("truncate_h", "truncation instead of rounding",
+           "h = o*tanh(c) is truncated (floor) instead of rounded half up",
+           r"(assign cell_update\d+_requantize\d+_rounded = \(cell_update\d+_hp) \+ \d+\);", r"\1 + 0);", 1),
+    Mutant("truncate_z", "truncation instead of rounding",
+           "the gate pre-activations z are truncated instead of rounded half up",
+           r"(assign gate_unit\d+_requantize\d+_rounded = \(gate_unit\d+_total) \+ \d+\);", r"\1 + 0);", 4),
+    Mutant("wrap_z", "wrap instead of saturation",
+           "z keeps its low bits when the accumulator leaves the preact range (no clamp)",
+           r"if \(\((gate_unit\d+_requantize\d+_q) > \d+\)\)", "if (1'b0)", 4,
+           ((r"else if \(\((gate_unit\d+_requantize\d+_q) < \(-\d+\)\)\)", "else if (1'b0)", 4),)),
+    Mutant("wrap_c", "wrap instead of saturation",
+           "the cell state c wraps instead of saturating",
+           r"if \(\((cell_update\d+_requantize\d+_q) > \d+\)\)(\s*begin\s*c_new)", r"if (1'b0)\2", 1,
+           ((r"else if \(\((cell_update\d+_requantize\d+_q) < \(-\d+\)\)\)(\s*begin\s*c_new)",
+             r"else if (1'b0)\2", 1),)),
+    Mutant("drop_bias_f", "bias dropped", "the forget gate's bias is never added",
+           r"(assign gate_unit1_total = \(gate_unit1_head) \+ \(gate_unit1_bias << \d+\)\);", r"\1 + 0);", 1),
+    Mutant("row_end_early", "counter off by one",
+           "the column counter marks the end of a row one column early",
+           r"(last_a <= \(col == )(\d+)\)", _minus_one, 1),
+    Mutant("short_step", "counter off by one",
+           "the step ends one weight address early (last column of the last row-block skipped)",
+           r"(if \(\(waddr == )(\d+)\)", _minus_one, 1),
+    Mutant("tready_ignored", "tready ignored",
+           "out_tvalid drops after one cycle whether or not the host took the beat",
+           r"if \(\(out_tvalid && out_tready\)\) begin", "if (out_tvalid) begin", 1),
+    Mutant("overwrite_stalled", "tready ignored",
+           "a finished step overwrites an output the host has not taken yet",
+           r"if \(\(out_tready \|\| \(!out_tvalid\)\)\) begin", "if (1'b1) begin", 1),
+    Mutant("accept_while_busy", "tready ignored",
+           "the input register takes every tvalid beat, even while a step is running",
+           r"assign accept = \(in_tvalid && in_tready\);", "assign accept = in_tvalid;", 1),
+    Mutant("tlast_ignored", "state not cleared",
+           "h and c carry over from one sequence into the next (tlast ignored)",
+           r"zero_state <= step_last;", "zero_state <= 0;", 1),
+    Mutant("bank_not_swapped", "state not cleared",
+           "the h double buffer never swaps: every step reads the h it is overwriting",
+           r"read_bank <= \(!read_bank\);", "read_bank <= read_bank;", 1),
+]
+
+
+def engine_mutants() -> list:
+    """The engine's mutant catalogue (see :mod:`cosim.mutants`)."""
+    return list(ENGINE_MUTANTS)
+
+
+def saturation_case(cfg, sign: int = 1, steps: int | None = None) -> EngineCase:
+    """All weights at ``sign`` extreme, every input at vec.int_max, one long sequence.
+
+    With ``sign=+1`` every pre-activation saturates high (i, f, o, g -> 1) and the cell
+    state grows by about 1 per step until it saturates at preact.max; ``steps``
+    defaults to enough steps to get there (``ceil(preact.max) + 4``).
+    """
+    from golden.lstm_fixed import FixedLSTMWeights
+
+    fm = cfg.fmts
+    d, h = cfg.input_size, cfg.hidden_size
+    w = fm.weight.int_max if sign > 0 else fm.weight.int_min
+    weights = FixedLSTMWeights.from_ints(np.full((d, 4 * h), w), np.full((h, 4 * h), w),
+                                         np.full(4 * h, w), fm, layer="saturation")
+    steps = steps or int(np.ceil(fm.preact.max)) + 4
+    seq = np.full((steps, d), fm.vec.int_max, dtype=np.int64)
+    ctx = {"case": f"saturation sign={sign:+d}", "config": cfg.module_name, "steps": steps}
+    return EngineCase(cfg, weights, [seq], Traffic.smooth(steps), ctx)
+
+
+def check_cycles(design, case: EngineCase, simulator: str = "icarus") -> list:
+    """Run ``case`` back to back with no back-pressure; assert every latency and every
+    accept interval equals the documented cycles per step.  Returns the latencies."""
+    from .runner import verify
+    from .scoreboard import accept_intervals, latencies
+
+    stim = case.stimulus(Traffic.smooth(case.n_beats))
+    trace = verify(design, stim, case.reference(), simulator=simulator, context=case.context,
+                   name=f"cycles-{design.label}")
+    lat = [c for _, c in latencies(trace, stim)]
+    gaps = accept_intervals(trace)
+    want = design.cycles_per_step
+    assert lat and set(lat) == {want}, (
+        f"{design.label}: handshake-to-out_tvalid latencies {sorted(set(lat))}, documented {want}")
+    assert not gaps or set(gaps) == {want}, (
+        f"{design.label}: back-to-back accept intervals {sorted(set(gaps))}, documented {want}")
+    return lat
+
+
+def kill_checks(cfg, simulator: str = "icarus") -> list:
+    """The regression the planted bugs must not survive: ``[(name, check(design))]``.
+
+    Cheap, deterministic cases (fixed seeds) in the order of the properties: values on
+    ordinary weights with mixed traffic, values at saturating weights, heavy
+    back-pressure, a long saturating sequence (c reaches preact.max), and the cycle count.
+    """
+    from .runner import verify
+
+    def values(seeds, **kw):
+        def run(design):
+            for seed in seeds:
+                case = random_case(cfg, seed, **kw)
+                verify(design, case.stimulus(), case.reference(), simulator=simulator,
+                       context=case.context, name=f"kill-{design.label}")
+        return run
+
+    def saturation(design):
+        for sign in (1, -1):
+            case = saturation_case(cfg, sign)
+            verify(design, case.stimulus(), case.reference(), simulator=simulator,
+                   context=case.context, name=f"kill-{design.label}")
+
+    def cycles(design):
+        check_cycles(design, random_case(cfg, 11, n_sequences=2, max_len=3), simulator)
+
+    return [
+        ("ordinary weights, mixed traffic",
+         values((1, 2), n_sequences=3, max_len=4, resets=1, stall_prob=0.3, gap_prob=0.3)),
+        ("saturating weights", values((3, 4), n_sequences=2, max_len=3, weight_mode="uniform",
+                                      input_mode="uniform")),
+        ("heavy back-pressure", values((5,), n_sequences=3, max_len=3, stall_prob=0.6, gap_prob=0.5,
+                                       long_stalls=True)),
+        ("long saturating sequence", saturation),
+        ("cycles per step", cycles),
+    ]
+
+
+__all__ = ["EngineCase", "random_case", "random_weights", "random_ints", "engine_reference",
+           "engine_mutants", "Mutant"]
