@@ -67,9 +67,12 @@ def activation_unit(clk, z, y, *, kind, fmts):
     frac_r = Signal(intbv(0)[shift:])
     negative_r = Signal(bool(0))
     y_max = (max(t.entries) << shift) + ((1 << db) - 1) * ((1 << shift) - 1)
-    interp = Signal(intbv(0, min=0, max=y_max + 1))
     vb = max(y_max * 2, one).bit_length() + 2
+    # The interpolated sample is non-negative but held signed at the width of the
+    # symmetry step, so that step is one same-width subtraction.
+    interp = Signal(intbv(0, min=-(1 << (vb - 1)), max=1 << (vb - 1)))
     value = Signal(intbv(0, min=-(1 << (vb - 1)), max=1 << (vb - 1)))
+    step = 1 << shift
 
     @always_comb
     def comb_magnitude():
@@ -87,7 +90,7 @@ def activation_unit(clk, z, y, *, kind, fmts):
             if magnitude > half_max:
                 u.next = u_max
             else:
-                u.next = magnitude[ub - 1:] << 1
+                u.next = magnitude[ub - 1:] * 2
     else:
         @always_comb
         def comb_clamp():
@@ -105,15 +108,15 @@ def activation_unit(clk, z, y, *, kind, fmts):
 
     @always_comb
     def comb_interpolate():
-        interp.next = (sample << shift) + slope * frac_r
+        interp.next = sample * step + slope * frac_r
 
     if is_tanh:
         @always_comb
         def comb_symmetry():
             if negative_r:
-                value.next = one - (interp << 1)
+                value.next = one - interp * 2
             else:
-                value.next = (interp << 1) - one
+                value.next = interp * 2 - one
     else:
         @always_comb
         def comb_symmetry():

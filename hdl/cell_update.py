@@ -43,8 +43,10 @@ def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts):
     ob = len(o)
     delay = CELL_STATE_LATENCY + ACTIVATION_LATENCY  # o waits for tanh(c')
 
-    fc = Signal(_signed(fc_bits))
-    ig = Signal(_signed(ig_bits))
+    # Both product registers have the width of the aligned sum, so the alignment
+    # shifts and the addition happen at one width (Verilog sizes a product by its target).
+    fc = Signal(_signed(sum_bits))
+    ig = Signal(_signed(sum_bits))
     total = Signal(_signed(sum_bits))
     tanh_c = Signal(_signed(fmts.act.word_bits))
     o_pipe = Signal(intbv(0)[delay * ob:])

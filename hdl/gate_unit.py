@@ -60,9 +60,13 @@ def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, 
                                 depth=cfg.hidden_size)
     head = drains[0]
 
+    # b << vec.frac, written as a product by 2^vec.frac: Verilog widens a product
+    # to its context, so the bias is sign-extended to the accumulator in one operator.
+    bias_scale = 1 << vec_frac
+
     @always_comb
     def comb_add_bias():
-        total.next = head + (bias << vec_frac)
+        total.next = head + bias * bias_scale
 
     requantization = requantize(clk, total, z, from_frac=fm.acc_frac, fmt=fm.preact)
 

@@ -9,7 +9,7 @@ from myhdl import Signal, always, always_comb, block, instances, intbv
 def mac_lane(clk, v, w, first, last, drain_in, drain_out, *, product_bits):
     """acc = sum_k w[k] * v[k] over one row; the finished sum enters the drain chain.
 
-    Stage 1: prod <= w * v                 (full product_bits, exact)
+    Stage 1: prod <= w * v                 (exact: product_bits, held accumulator-wide)
     Stage 2: acc  <= (first ? 0 : acc) + prod
              drain_out <= last ? (that same sum) : drain_in
 
@@ -27,9 +27,12 @@ def mac_lane(clk, v, w, first, last, drain_in, drain_out, *, product_bits):
     product per cycle with no bubble between rows.  The accumulator is
     golden.formats.accumulator_bits wide, so it cannot overflow.
     """
-    pb = product_bits
+    if product_bits > len(drain_out):
+        raise ValueError("mac_lane: the accumulator must be at least as wide as a product")
     ab = len(drain_out)
-    prod = Signal(intbv(0, min=-(1 << (pb - 1)), max=1 << (pb - 1)))
+    # The product register has the accumulator's width: Verilog sizes the product
+    # by its target, so this is the exact product_bits result, sign-extended once.
+    prod = Signal(intbv(0, min=-(1 << (ab - 1)), max=1 << (ab - 1)))
     acc = Signal(intbv(0, min=-(1 << (ab - 1)), max=1 << (ab - 1)))
     total = Signal(intbv(0, min=-(1 << (ab - 1)), max=1 << (ab - 1)))
     first_p = Signal(bool(0))

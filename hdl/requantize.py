@@ -22,30 +22,30 @@ def requantize(clk, x, y, *, from_frac, fmt):
       clk  in   1
       x    in   signed, from_frac fraction bits (any width)
       y    out  signed fmt.word_bits, fmt.frac_bits fraction bits (registered)
-    Latency: 1 cycle.  The rounding addition and the shift are carried one bit
-    wider than x, so neither can overflow and no expression is sized by y.
+    Latency: 1 cycle.  Rounding half up adds bit s-1 of x to x >> s (the same
+    value as (x + 2^(s-1)) >> s, without a wider sum); every operation keeps x's
+    width, and only the final saturated slice has y's width.
     """
     s = from_frac - fmt.frac_bits
     xb = len(x)
     lo, hi = fmt.int_min, fmt.int_max
     wb = fmt.word_bits
     if s > 0 and fmt.rounding == "nearest_posinf":
-        half = 1 << (s - 1)
-        rounded = Signal(_signed(xb + 1))
-        q = Signal(_signed(xb + 1))
+        # (x + 2^(s-1)) >> s == (x >> s) + bit s-1 of x: the sum cannot overflow x's
+        # width because x >> s is 2^s times smaller than x's range.
+        q = Signal(_signed(xb))
 
         @always_comb
         def comb_round():
-            rounded.next = x + half
-
-        @always_comb
-        def comb_shift():
-            q.next = rounded >> s
+            if x[s - 1]:
+                q.next = (x >> s) + 1
+            else:
+                q.next = x >> s
     elif s > 0:
         q = Signal(_signed(xb))
 
         @always_comb
-        def comb_shift():
+        def comb_round():
             q.next = x >> s
     elif s == 0:
         q = x
@@ -53,8 +53,8 @@ def requantize(clk, x, y, *, from_frac, fmt):
         q = Signal(_signed(xb - s))
 
         @always_comb
-        def comb_shift():
-            q.next = x << (-s)
+        def comb_round():
+            q.next = x * (1 << -s)
 
     if len(q) <= wb:  # fits without saturation (only for narrow inputs)
         @always(clk.posedge)
