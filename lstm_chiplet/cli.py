@@ -16,6 +16,7 @@ import sys
 COMMANDS = {
     "bench-golden": ("golden.benchmark", "accuracy and speed of the golden models (float vs fixed)"),
     "convert": ("hdl.convert", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),
+    "detect": ("lstm_chiplet.detect", "find anomalous windows in NOAA data (default: generated data, shipped model) and write the report"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
 }
 

@@ -1,0 +1,390 @@
+"""Backends that reconstruct windows with the LSTM autoencoder: float, fixed, rtl.
+
+A backend takes min-max scaled windows (N, T, F) and returns their reconstruction.
+Every backend offers the same small interface (:class:`Backend`), so the main job
+(:mod:`lstm_chiplet.detect`) and its report never ask which one they hold:
+
+``float``
+    The float64 reference (:meth:`golden.autoencoder.Autoencoder.reconstruct_float`):
+    what the trained model computes in software.
+``fixed``
+    The fast fixed-point golden model (:class:`golden.autoencoder.FixedAutoencoder`):
+    the chip's arithmetic, integer for integer.  Its reconstruction is also returned
+    as integers of the vec format.
+``rtl``
+    The converted Verilog of the whole autoencoder, co-simulated (Verilator by
+    default, Icarus on request).  It must equal ``fixed`` bit for bit on every window.
+
+Cycles and bytes
+----------------
+``fixed`` and ``rtl`` describe the chip, so they report the host-link bytes of one
+window (T input vectors in, T reconstructed vectors out, in the vec format:
+:func:`lstm_chiplet.perf.window_link_bytes`) and its cycles.  ``fixed`` gives the
+cycles of the engine configuration (:func:`engine_cycles`: every LSTM layer on an
+:class:`hdl.config.EngineConfig` engine with ``lanes`` MAC lanes per gate unit, its T
+steps streamed back to back, plus the dense layer of the performance model); ``rtl``
+gives the cycles it measured.  ``float`` runs on the host: no cycles, no link.
+
+Adding a backend
+----------------
+:func:`register_backend` maps a name to a factory
+``factory(model, fixed, **options) -> Backend``; :func:`make_backend` builds one by
+name.  The ``rtl`` factory looks for the co-simulation's whole-window runner
+(:data:`RTL_RUNNER`, a callable in the ``cosim`` package)::
+
+    run_autoencoder_windows(fixed_model, x_int, *, simulator="verilator", lanes=4,
+                            progress=None) -> {"reconstruction": int array (N, T, F),
+                                               "cycles_per_window": int}
+
+with ``x_int`` the windows as vec-format integers (N, T, F).  Until that runner
+exists, asking for ``rtl`` raises :class:`BackendUnavailable` with a message saying so.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional
+
+import numpy as np
+
+#: Windows per batch: progress is reported after each batch.
+BATCH_WINDOWS = 64
+#: MAC lanes per gate unit of the default engine configuration (must divide every H).
+DEFAULT_LANES = 4
+#: Where the rtl backend's whole-window runner lives: (module, function).
+RTL_RUNNER = ("cosim.autoencoder", "run_autoencoder_windows")
+#: Simulators the rtl backend accepts.
+RTL_SIMULATORS = ("verilator", "icarus")
+
+Progress = Callable[[int, int], None]
+
+
+class BackendError(ValueError):
+    """A backend cannot be built or run with these arguments (message says why)."""
+
+
+class BackendUnavailable(BackendError):
+    """The backend exists in the design but its machinery is not present here."""
+
+
+@dataclass
+class BackendRun:
+    """What one backend produced for a set of windows.
+
+    Attributes
+    ----------
+    backend : str
+    reconstruction : ndarray of float64, (N, T, F)
+        In the scaled units of the input windows.
+    reconstruction_int : ndarray of int64, (N, T, F) or None
+        The same as vec-format integers (``fixed`` and ``rtl`` only): compare these
+        for bit-exactness, never the floats.
+    seconds : float
+        Wall-clock time of the run.
+    cycles_per_window : int or None
+        Cycles one window takes on the chip this backend describes.
+    cycles_measured : bool
+        True when the cycles were counted in simulation (``rtl``), False when they
+        come from the engine configuration.
+    """
+
+    backend: str
+    reconstruction: np.ndarray
+    reconstruction_int: Optional[np.ndarray] = None
+    seconds: float = 0.0
+    cycles_per_window: Optional[int] = None
+    cycles_measured: bool = False
+    notes: dict = field(default_factory=dict)
+
+
+class Backend:
+    """The interface every backend offers (subclass it, or offer the same members).
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``float``, ``fixed``, ``rtl``).
+    exact : bool
+        The backend computes in the vec format and returns integers.
+    """
+
+    name = "backend"
+    exact = False
+
+    def describe(self) -> str:
+        """One line for the report."""
+        raise NotImplementedError
+
+    def reconstruct(self, windows, progress: Optional[Progress] = None) -> BackendRun:
+        """Scaled windows (N, T, F) -> :class:`BackendRun`; ``progress(done, total)``."""
+        raise NotImplementedError
+
+    def cycles_per_window(self) -> Optional[int]:
+        """Cycles of one window on the chip (None when the backend is not a chip)."""
+        return None
+
+    def bytes_per_window(self) -> Optional[dict]:
+        """Host-link bytes of one window: ``{"in", "out", "total"}`` (None off-chip)."""
+        return None
+
+
+def _batched(fn, x: np.ndarray, progress: Optional[Progress], batch: int = BATCH_WINDOWS):
+    """``fn`` over ``x`` in batches of windows, concatenated, reporting progress."""
+    n = x.shape[0]
+    parts = []
+    if progress is not None:
+        progress(0, n)
+    for a in range(0, n, batch):
+        parts.append(fn(x[a:a + batch]))
+        if progress is not None:
+            progress(min(a + batch, n), n)
+    if not parts:
+        return None
+    return np.concatenate(parts, axis=0)
+
+
+def short_formats(fmts) -> str:
+    """``vec Q2.14, weight Q4.12, ...`` (signed words; Q<integer incl. sign>.<fraction>)."""
+    def q(f):
+        return f"{'' if f.signed else 'u'}Q{f.word_bits - f.frac_bits}.{f.frac_bits}"
+    return ", ".join(f"{role} {q(getattr(fmts, role))}" for role in ("vec", "weight", "preact", "act"))
+
+
+def _topology(cfg):
+    from .perf import Topology
+    return Topology(cfg.features, cfg.encoder_sizes, cfg.decoder_sizes, steps=cfg.timesteps)
+
+
+def engine_configs(cfg, fmts, lanes: int = DEFAULT_LANES) -> list:
+    """One :class:`hdl.config.EngineConfig` per LSTM layer of the autoencoder ``cfg``.
+
+    Raises
+    ------
+    BackendError
+        ``lanes`` does not suit a layer (the message names the layer and the reason).
+    """
+    from golden.formats import FormatError
+    from hdl.config import EngineConfig
+    out = []
+    for k, (d, h) in enumerate(cfg.layer_shapes):
+        try:
+            out.append(EngineConfig(int(d), int(h), int(lanes), fmts))
+        except FormatError as exc:
+            raise BackendError(f"{cfg.layer_name(k)} (D={d}, H={h}): {exc}") from None
+    return out
+
+
+def engine_cycles(cfg, fmts, lanes: int = DEFAULT_LANES) -> dict:
+    """Cycles of one window on engines of ``lanes`` MAC lanes per gate unit.
+
+    Each LSTM layer runs its T steps back to back on an engine whose step takes
+    ``EngineConfig.cycles_per_step`` cycles (the documented, measured figure, also the
+    spacing of accepted inputs when streaming); the dense layer takes
+    ``ceil(H*F/(4P))`` cycles per step on the same 4P multipliers
+    (:func:`lstm_chiplet.perf.dense_cycles_per_step`).  The layers run one after the
+    other.
+
+    Returns
+    -------
+    dict
+        ``lanes``, ``layers`` (name, D, H, cycles_per_step, ideal_cycles,
+        mac_utilisation), ``dense_cycles_per_step``, ``cycles_per_window``,
+        ``ideal_cycles_per_window`` and ``mac_utilisation`` of the window.
+    """
+    from .perf import dense_cycles_per_step
+    engines = engine_configs(cfg, fmts, lanes)
+    t = cfg.timesteps
+    layers = [{"layer": cfg.layer_name(k), "input": e.input_size, "hidden": e.hidden_size,
+               "cycles_per_step": e.cycles_per_step, "ideal_cycles": e.ideal_cycles,
+               "mac_utilisation": e.mac_utilisation}
+              for k, e in enumerate(engines)]
+    hl = cfg.hidden_sizes[-1]
+    dense = dense_cycles_per_step(hl, cfg.features, lanes)
+    cycles = t * (sum(x["cycles_per_step"] for x in layers) + dense)
+    macs = t * (sum(4 * e.hidden_size * e.columns for e in engines) + hl * cfg.features)
+    return {"lanes": int(lanes), "multipliers": 4 * int(lanes), "layers": layers,
+            "dense_cycles_per_step": dense, "cycles_per_window": cycles,
+            "ideal_cycles_per_window": t * (sum(x["ideal_cycles"] for x in layers) + dense),
+            "macs_per_window": macs, "mac_utilisation": macs / (cycles * 4 * lanes)}
+
+
+# --------------------------------------------------------------------------
+# The backends
+# --------------------------------------------------------------------------
+
+class FloatBackend(Backend):
+    """The float64 reference model."""
+
+    name = "float"
+    exact = False
+
+    def __init__(self, model, fixed=None, **_):
+        self.model = model
+
+    def describe(self) -> str:
+        return "float64 reference (numpy), the trained weights as they are"
+
+    def reconstruct(self, windows, progress: Optional[Progress] = None) -> BackendRun:
+        x = np.asarray(windows, dtype=np.float64)
+        t0 = time.perf_counter()
+        rec = _batched(self.model.reconstruct_float, x, progress)
+        if rec is None:
+            rec = np.zeros_like(x)
+        return BackendRun(self.name, rec, None, time.perf_counter() - t0)
+
+
+class FixedBackend(Backend):
+    """The fast fixed-point golden model: the chip's arithmetic in numpy integers."""
+
+    name = "fixed"
+    exact = True
+
+    def __init__(self, model, fixed=None, *, lanes: int = DEFAULT_LANES, **_):
+        if fixed is None:
+            fixed = model.quantize()
+        self.model = model
+        self.fixed = fixed
+        self.lanes = int(lanes)
+        self._cycles = engine_cycles(fixed.cfg, fixed.fmts, self.lanes)
+
+    def describe(self) -> str:
+        return f"fixed-point golden model ({short_formats(self.fixed.fmts)})"
+
+    def reconstruct(self, windows, progress: Optional[Progress] = None) -> BackendRun:
+        x = np.asarray(windows, dtype=np.float64)
+        t0 = time.perf_counter()
+        rec_int = _batched(self.fixed.reconstruct_int, x, progress)
+        if rec_int is None:
+            rec_int = np.zeros(x.shape, dtype=np.int64)
+        return BackendRun(self.name, self.fixed.fmts.vec.to_float(rec_int), rec_int,
+                          time.perf_counter() - t0, self.cycles_per_window(), False)
+
+    def engine(self) -> dict:
+        """The engine configuration's cycle figures (:func:`engine_cycles`)."""
+        return self._cycles
+
+    def cycles_per_window(self) -> Optional[int]:
+        return int(self._cycles["cycles_per_window"])
+
+    def bytes_per_window(self) -> Optional[dict]:
+        from .perf import window_link_bytes
+        return window_link_bytes(_topology(self.fixed.cfg), self.fixed.fmts.vec.word_bits)
+
+
+class RtlBackend(FixedBackend):
+    """The converted Verilog of the whole autoencoder, co-simulated.
+
+    Parameters
+    ----------
+    runner : callable
+        The co-simulation's whole-window runner (see the module docstring).
+    simulator : {"verilator", "icarus"}
+    """
+
+    name = "rtl"
+    exact = True
+
+    def __init__(self, model, fixed=None, *, runner, simulator: str = "verilator",
+                 lanes: int = DEFAULT_LANES, **_):
+        super().__init__(model, fixed, lanes=lanes)
+        if simulator not in RTL_SIMULATORS:
+            raise BackendError(f"rtl backend: simulator must be one of {RTL_SIMULATORS}, "
+                               f"got {simulator!r}")
+        self.runner = runner
+        self.simulator = simulator
+        self._measured: Optional[int] = None
+
+    def describe(self) -> str:
+        return (f"converted Verilog of the whole autoencoder, co-simulated with {self.simulator}, "
+                f"{self.lanes} MAC lanes per gate unit")
+
+    def reconstruct(self, windows, progress: Optional[Progress] = None) -> BackendRun:
+        x = np.asarray(windows, dtype=np.float64)
+        t0 = time.perf_counter()
+        x_int = self.fixed.quantize_windows(x)
+        out = self.runner(self.fixed, x_int, simulator=self.simulator, lanes=self.lanes,
+                          progress=progress)
+        rec_int = np.asarray(out["reconstruction"], dtype=np.int64)
+        if rec_int.shape != x.shape:
+            raise BackendError(f"rtl backend: the runner returned a reconstruction of shape "
+                               f"{rec_int.shape} for windows of shape {x.shape}")
+        cycles = out.get("cycles_per_window")
+        self._measured = None if cycles is None else int(cycles)
+        return BackendRun(self.name, self.fixed.fmts.vec.to_float(rec_int), rec_int,
+                          time.perf_counter() - t0, self.cycles_per_window(),
+                          self._measured is not None)
+
+    def cycles_per_window(self) -> Optional[int]:
+        return self._measured if self._measured is not None else super().cycles_per_window()
+
+
+def find_rtl_runner():
+    """The co-simulation's whole-window runner, or raise :class:`BackendUnavailable`."""
+    module, attr = RTL_RUNNER
+    reason = None
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name in (module, module.split(".")[0]):
+            reason = f"module {module} does not exist yet"
+        else:
+            reason = f"importing {module} failed: {exc}"
+    else:
+        runner = getattr(mod, attr, None)
+        if callable(runner):
+            return runner
+        reason = f"{module} has no {attr}()"
+    raise BackendUnavailable(
+        "backend 'rtl' (the co-simulated Verilog of the whole autoencoder) is not available "
+        f"yet: the co-simulation has no whole-window runner ({reason}). "
+        "Use --backend fixed: the golden model of the same integer arithmetic.")
+
+
+def _rtl_factory(model, fixed=None, **options):
+    return RtlBackend(model, fixed, runner=find_rtl_runner(), **options)
+
+
+#: name -> factory(model, fixed, **options) -> Backend
+BACKENDS: Dict[str, Callable] = {
+    "float": FloatBackend,
+    "fixed": FixedBackend,
+    "rtl": _rtl_factory,
+}
+
+
+def register_backend(name: str, factory: Callable) -> None:
+    """Add (or replace) a backend under ``name``."""
+    if not name or not isinstance(name, str):
+        raise BackendError(f"backend name must be a non-empty string, got {name!r}")
+    BACKENDS[name] = factory
+
+
+def backend_names() -> tuple:
+    return tuple(BACKENDS)
+
+
+def make_backend(name: str, model, fixed=None, **options) -> Backend:
+    """Build the backend ``name`` for the float ``model`` (and its quantized ``fixed``).
+
+    Options the backend does not use are ignored (``lanes``, ``simulator``).
+
+    Raises
+    ------
+    BackendError
+        Unknown name or unsuitable options; :class:`BackendUnavailable` when the
+        backend's machinery is absent (e.g. ``rtl`` before its runner exists).
+    """
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return BACKENDS[name](model, fixed, **options)
+
+
+def rtl_available() -> bool:
+    """Whether ``make_backend("rtl", ...)`` would find its runner."""
+    try:
+        find_rtl_runner()
+    except BackendUnavailable:
+        return False
+    return True

@@ -1,0 +1,605 @@
+"""``lstm-chiplet detect``: NOAA data in, anomalous windows out, with the report.
+
+With no arguments it generates the built-in default data (a NOAA LCD hourly CSV with
+injected anomalies, :mod:`golden.noaa_synth`) into the output folder, loads it with
+the LCD loader (:mod:`golden.data`), scales it with the shipped model's scaler, cuts
+windows of the model's T steps (stride 1) and scores every window on the chosen
+backend (:mod:`lstm_chiplet.backends`, default ``fixed``).  The ``float`` and
+``fixed`` backends always run too, so the report can say whether they flag the same
+windows; ``rtl`` runs when asked for.
+
+Outputs (``--out``, default ``build/detect``)::
+
+    scores.csv        window_index, station, start_time, end_time, mse (every window)
+    anomalies.csv     the windows scoring above the threshold
+    scores.png        scores over time, threshold, anomalies (injected events shaded)
+    report.md         what was found, how the backends agree, cycles, bytes, performance
+    report.json       the same, machine-readable (layout in docs/detect.md)
+
+plus the generated CSV and its anomaly list when the default data is used.
+
+Nothing half-written is ever left: the run writes into a temporary folder beside
+``--out`` and renames it into place at the end; a failed run leaves the previous
+outputs as they were.  An existing ``--out`` is replaced only when it holds a previous
+``detect`` report (or nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+#: The model the project ships (trained on the generated default data).
+DEFAULT_MODEL = Path(__file__).resolve().parent / "data" / "default_model.npz"
+DEFAULT_OUT = REPO / "build" / "detect"
+#: Marker written into report.json; an existing --out holding it may be replaced.
+TOOL = "lstm-chiplet detect"
+#: Highest-scoring anomalies listed in report.md.
+TOP_ANOMALIES = 10
+
+
+class DetectError(ValueError):
+    """A problem with the job's input or output; the message names it."""
+
+
+# --------------------------------------------------------------------------
+# Progress (stderr)
+# --------------------------------------------------------------------------
+
+class Progress:
+    """Stage messages and a progress line on stderr (silent with ``quiet``)."""
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._t0 = time.perf_counter()
+        self._last = -1
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self._t0:6.1f} s] {text}", file=self.stream, flush=True)
+
+    def counter(self, what: str):
+        """A ``progress(done, total)`` callback drawing ``what: done/total``."""
+        self._last = -1
+
+        def progress(done: int, total: int) -> None:
+            if self.quiet or total <= 0:
+                return
+            if self.tty:
+                end = "\n" if done >= total else ""
+                print(f"\r  {what}: {done}/{total} windows ({100 * done // total:3d} %)", end=end,
+                      file=self.stream, flush=True)
+            else:          # a log: a line per quarter
+                q = 4 * done // total
+                if q != self._last and (done == 0 or q > self._last):
+                    self._last = q
+                    print(f"  {what}: {done}/{total} windows", file=self.stream, flush=True)
+        return progress
+
+
+# --------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------
+
+@dataclass
+class LoadedModel:
+    """A model ready for the backends.
+
+    Attributes
+    ----------
+    model : golden.autoencoder.Autoencoder
+        The float model (the ``float`` backend; quantized for ``fixed`` and ``rtl``).
+    fmts : golden.formats.LSTMFormats
+    scaler : golden.data.MinMaxScaler or None
+        Saved with the model (project format); Keras and PyTorch files carry none.
+    kind : str
+        File format as detected (``project``, ``keras``, ``pytorch``).
+    path : str
+    """
+
+    model: object
+    fmts: object
+    scaler: object
+    kind: str
+    path: str
+    notes: dict = field(default_factory=dict)
+
+
+def load_model(path: Optional[Path]) -> LoadedModel:
+    """Load ``path`` (project, Keras or PyTorch format) or the shipped default model."""
+    from golden.formats import DEFAULT_FORMATS
+    if path is None:
+        path = DEFAULT_MODEL
+        if not path.is_file():
+            raise DetectError(f"the shipped default model {path} is missing; pass --model FILE "
+                              "(a project, Keras get_weights() or PyTorch state-dict .npz)")
+    path = Path(path)
+    if not path.is_file():
+        raise DetectError(f"model file {path} not found")
+    try:
+        from golden.model_store import load_any_model
+    except ImportError:            # before the model store exists: Keras get_weights() .npz
+        from golden.autoencoder import Autoencoder
+        return LoadedModel(Autoencoder.load_npz(path), DEFAULT_FORMATS, None, "keras", str(path))
+    loaded = load_any_model(path)
+    model = getattr(loaded, "model", loaded)
+    return LoadedModel(model, getattr(loaded, "fmts", None) or DEFAULT_FORMATS,
+                       getattr(loaded, "scaler", None), str(getattr(loaded, "kind", "project")),
+                       str(path))
+
+
+def _csv_features(text: Optional[str]):
+    if text is None:
+        return None
+    feats = [f.strip() for f in text.split(",") if f.strip()]
+    if not feats:
+        raise DetectError(f"--features: no column named in {text!r}")
+    return feats
+
+
+def load_npz_windows(path: Path, cfg) -> dict:
+    """Already scaled windows from ``path`` (key ``sequences``, (N, T, F)), no pickle.
+
+    Optional keys: ``stations`` (N,) and ``times`` (N, T) datetime64 (as
+    :class:`golden.data.Windows` holds them).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DetectError(f"windows file {path} not found")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = list(z.keys())
+            if "sequences" not in keys:
+                raise DetectError(f"{path}: no array 'sequences' (arrays found: "
+                                  f"{', '.join(keys) or 'none'}); expected scaled windows (N, T, F)")
+            seq = z["sequences"]
+            stations = z["stations"] if "stations" in keys else None
+            times = z["times"] if "times" in keys else None
+    except DetectError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise DetectError(f"{path}: not a readable .npz without pickled objects ({exc})") from None
+    if seq.ndim != 3:
+        raise DetectError(f"{path}: 'sequences' must have shape (N, T, F), got {seq.shape}")
+    if not np.issubdtype(seq.dtype, np.number) or np.issubdtype(seq.dtype, np.complexfloating):
+        raise DetectError(f"{path}: 'sequences' must be real numbers, got dtype {seq.dtype}")
+    seq = seq.astype(np.float64)
+    n, t, f = seq.shape
+    if n == 0:
+        raise DetectError(f"{path}: 'sequences' holds no window (shape {seq.shape})")
+    if t != cfg.timesteps:
+        raise DetectError(f"{path}: windows of {t} steps, the model expects {cfg.timesteps}")
+    if f != cfg.features:
+        raise DetectError(f"{path}: windows of {f} features, the model expects {cfg.features}")
+    bad = int(seq.size - np.count_nonzero(np.isfinite(seq)))
+    if bad:
+        raise DetectError(f"{path}: 'sequences' holds {bad} NaN or infinite value(s)")
+    if stations is not None and stations.shape != (n,):
+        raise DetectError(f"{path}: 'stations' must have shape ({n},), got {stations.shape}")
+    if times is not None:
+        if times.shape != (n, t) or not np.issubdtype(times.dtype, np.datetime64):
+            raise DetectError(f"{path}: 'times' must be datetime64 of shape ({n}, {t}), got "
+                              f"{times.dtype} {times.shape}")
+        times = times.astype("datetime64[s]")
+    return {"sequences": seq, "stations": None if stations is None else stations.astype(str),
+            "times": times}
+
+
+# --------------------------------------------------------------------------
+# The output folder
+# --------------------------------------------------------------------------
+
+def _is_previous_output(out: Path) -> bool:
+    if not any(out.iterdir()):
+        return True
+    rep = out / "report.json"
+    if not rep.is_file():
+        return False
+    try:
+        import json
+        return json.loads(rep.read_text()).get("tool") == TOOL
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def prepare_output(out: Path) -> Path:
+    """Check ``out`` can take the results; return a fresh temporary folder beside it."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DetectError(f"output folder {out} cannot be written: it is a file")
+    if out.is_dir() and not _is_previous_output(out):
+        raise DetectError(f"output folder {out} exists and does not hold a previous detect "
+                          "report (no report.json written by lstm-chiplet detect); choose "
+                          "another --out or empty it")
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    except OSError as exc:
+        raise DetectError(f"output folder {out} cannot be written: "
+                          f"{exc.strerror or exc} ({exc.filename or parent})") from None
+    return tmp
+
+
+def commit_output(tmp: Path, out: Path) -> None:
+    """Move the finished ``tmp`` folder to ``out`` (replacing a previous report)."""
+    out = Path(out)
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.absolute().parent))
+        old.rmdir()
+        os.rename(out, old)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)       # mkdtemp made it private
+    try:
+        os.rename(tmp, out)
+    except OSError:
+        if old is not None:
+            os.rename(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# The job
+# --------------------------------------------------------------------------
+
+def _summary_counts(summary: dict) -> Optional[dict]:
+    from golden.data import _REPAIRED
+    rows = summary.get("rows")
+    if not rows:
+        return None
+    dropped = sum(v for k, v in rows.items() if k not in ("read", "kept"))
+    repaired = sum(c.get(k, 0) for c in summary.get("columns", {}).values() for k in _REPAIRED)
+    return {"read": rows["read"], "kept": rows["kept"], "dropped": dropped, "repaired": repaired}
+
+
+def _formats_text(fmts) -> dict:
+    def q(f):
+        return (f"{'s' if f.signed else 'u'}{f.word_bits} Q{f.word_bits - f.frac_bits}.{f.frac_bits} "
+                f"({f.rounding}, {f.overflow})")
+    return {role: q(getattr(fmts, role)) for role in ("vec", "weight", "preact", "act")}
+
+
+def _error_bound(fixed, x, rd, say) -> dict:
+    """The derived bound at the largest difference (trajectory bound of that window)."""
+    if rd.get("at") is None:
+        return {"available": False, "reason": "no windows"}
+    w, t, f = rd["at"]["window_index"], rd["at"]["step"], rd["at"]["feature"]
+    try:
+        from golden.error_bound import static_autoencoder_bound, trajectory_autoencoder_bound
+    except ImportError as exc:
+        return {"available": False, "reason": f"golden.error_bound not importable ({exc})"}
+    say(f"error bound of window {w} (trajectory, affine arithmetic)")
+    try:
+        tb = trajectory_autoencoder_bound(fixed, x[w])
+        sb = static_autoencoder_bound(fixed)
+    except (ValueError, ArithmeticError) as exc:
+        return {"available": False, "reason": str(exc)}
+    static_max = float(sb.reconstruction_max)
+    in_box = bool(np.all((x >= 0.0) & (x <= 1.0)))
+    return {"available": True, "method": tb.method, "window_index": w,
+            "at_value": float(tb.reconstruction[t, f]), "window_max": float(tb.reconstruction_max),
+            "within": bool(rd["max_abs"] <= float(tb.reconstruction[t, f])),
+            "static_max": static_max if np.isfinite(static_max) else None,
+            "static_applies": in_box,
+            "note": "bound on |fixed - float| for that window, derived in golden.error_bound"}
+
+
+def run_job(args, progress: Progress) -> dict:
+    """Everything but the renaming; writes into ``args._tmp``; returns the report dict."""
+    from golden.autoencoder import window_scores
+    from golden.data import DataError, MinMaxScaler, format_summary, load_windows
+    from . import backends as bk
+    from . import perf
+    from . import report as rp
+
+    tmp: Path = args._tmp
+    out: Path = Path(args.out)
+    say = progress.say
+    percentile = rp.check_percentile(args.percentile)
+    if args.stride < 1:
+        raise DetectError(f"--stride must be a positive integer, got {args.stride}")
+
+    say("loading the model")
+    lm = load_model(args.model)
+    cfg = lm.model.cfg
+    warnings: List[str] = []
+    # built before the data is read, so a missing backend fails at once
+    names = ["float", "fixed"] + ([args.backend] if args.backend not in ("float", "fixed") else [])
+    fixed = lm.model.quantize(lm.fmts)
+    built = {name: bk.make_backend(name, lm.model, fixed, lanes=args.lanes,
+                                   simulator=args.simulator) for name in names}
+
+    # ------------------------------------------------------------ data
+    synth = None
+    stations = times = None
+    data_info = {"format": None, "features": [], "counts": None, "summary": None,
+                 "summary_text": None}
+    if args.windows is not None:
+        say(f"reading scaled windows from {args.windows}")
+        wz = load_npz_windows(args.windows, cfg)
+        x = wz["sequences"]
+        stations, times = wz["stations"], wz["times"]
+        feats = list(lm.scaler.features) if lm.scaler is not None else [f"f{i}" for i in range(cfg.features)]
+        data_info.update(format="npz", features=feats)
+        outside = int(np.count_nonzero((x < 0) | (x > 1)))
+        scaling = {"description": "none: the windows are already scaled"
+                   + (f" ({outside} values outside [0, 1])" if outside else ""),
+                   "source": "input", "values_outside_unit": outside}
+        input_desc = f"scaled windows {args.windows} ({len(x)} windows)"
+        input_kind = "windows"
+        stride = None
+    else:
+        if args.csv is not None:
+            csv_path = Path(args.csv)
+            if not csv_path.is_file():
+                raise DetectError(f"CSV file {csv_path} not found")
+            fmt = None if args.format == "auto" else args.format
+            input_kind = "csv"
+        else:
+            from golden import noaa_synth
+            days = args.days or noaa_synth.DEFAULT_DAYS
+            normal = min(noaa_synth.DEFAULT_NORMAL_DAYS, days // 2)
+            n_anom = max(0, min(noaa_synth.DEFAULT_ANOMALIES, ((days - normal) * 24 - 24) // 48))
+            seed = noaa_synth.DEFAULT_SEED if args.seed is None else args.seed
+            say(f"generating the default data ({days} days, {n_anom} injected anomalies, seed {seed})")
+            synth = noaa_synth.generate_lcd(tmp / noaa_synth.DEFAULT_FILENAME, seed=seed,
+                                            days=days, normal_days=normal, anomalies=n_anom)
+            csv_path = synth.csv_path
+            fmt = "lcd"
+            input_kind = "default"
+        feats = _csv_features(args.features)
+        if feats is not None and len(feats) != cfg.features:
+            raise DetectError(f"--features names {len(feats)} column(s) {feats}; the model "
+                              f"expects {cfg.features} features")
+        say(f"loading {csv_path.name}")
+        win = load_windows(csv_path, fmt, feats, None, steps=cfg.timesteps, stride=args.stride)
+        shown = out / csv_path.name if input_kind == "default" else csv_path
+        win.summary["file"] = str(shown)
+        if len(win.features) != cfg.features:
+            raise DetectError(f"model {lm.path} expects {cfg.features} features, the data has "
+                              f"{len(win.features)} ({', '.join(win.features)}); choose columns "
+                              "with --features")
+        scaler = lm.scaler
+        if scaler is not None and tuple(scaler.features) != tuple(win.features):
+            warnings.append(f"the model's scaler was fitted on {', '.join(scaler.features)}, "
+                            f"the data has {', '.join(win.features)}: the scaler was re-fitted "
+                            "on the scored data")
+            scaler = None
+        if scaler is None:
+            if lm.scaler is None:
+                warnings.append(f"the model file ({lm.kind} format) carries no scaler: min-max "
+                                "scaler fitted on the scored data")
+            scaler = MinMaxScaler.fit(win.sequences, win.features, what=str(shown))
+            scaling = {"description": "min-max scaler fitted on the scored data", "source": "data"}
+        else:
+            scaling = {"description": "the model's min-max scaler", "source": "model"}
+        win = win.scaled(scaler)
+        sc = win.summary.get("scaler", {})
+        if sc.get("values_out_of_range"):
+            scaling["description"] += (f"; {sc['values_out_of_range']} of {sc['values']} values "
+                                       "outside its fitted range")
+        scaling.update(min=scaler.data_min, max=scaler.data_max, features=list(scaler.features),
+                       out_of_range=sc.get("out_of_range"))
+        x = win.sequences
+        stations, times = win.stations, win.times
+        data_info.update(format=win.summary["format"], features=list(win.features),
+                         counts=_summary_counts(win.summary), summary=win.summary,
+                         summary_text=format_summary(win.summary))
+        stride = args.stride
+        input_desc = (f"the generated default data {shown} (NOAA LCD format, seed {synth.seed}, "
+                      f"{synth.days} days, {len(synth.anomalies)} injected anomalies)"
+                      if synth else f"{csv_path} ({win.summary['format']} format)")
+    n = len(x)
+    if n == 0:
+        raise DataError("no window to score")
+    start = None if times is None else times[:, 0]
+    end = None if times is None else times[:, -1]
+
+    # -------------------------------------------------------- backends
+    runs, scores, limits, flags = {}, {}, {}, {}
+    for name in names:
+        say(f"backend {name}: {built[name].describe()}")
+        runs[name] = built[name].reconstruct(x, progress.counter(name))
+        scores[name] = window_scores(x, runs[name].reconstruction)
+        limits[name] = rp.threshold(scores[name], percentile)
+        flags[name] = rp.flagged(scores[name], limits[name])
+    prim = args.backend
+
+    agreement = [rp.compare_flags("float", flags["float"], "fixed", flags["fixed"], scores, limits)]
+    bitx = None
+    if "rtl" in runs:
+        agreement.append(rp.compare_flags("fixed", flags["fixed"], "rtl", flags["rtl"], scores,
+                                          limits))
+        bitx = rp.bit_exact("fixed", runs["fixed"].reconstruction_int, "rtl",
+                            runs["rtl"].reconstruction_int)
+    rd = rp.reconstruction_difference(runs["float"].reconstruction, runs["fixed"].reconstruction)
+    rd.pop("max_abs_per_window", None)
+    rd["lsb"] = 2.0 ** -lm.fmts.vec.frac_bits
+    rd["error_bound"] = _error_bound(fixed, x, rd, say)
+
+    # ------------------------------------------------------------ chip
+    chip_backend = built[prim] if built[prim].exact else built["fixed"]
+    engine = built["fixed"].engine()
+    cycles = chip_backend.cycles_per_window()
+    measured = bool(runs[chip_backend.name].cycles_measured)
+    bpw = chip_backend.bytes_per_window()
+    clock_hz = args.clock_mhz * 1e6
+    top = perf.Topology(cfg.features, cfg.encoder_sizes, cfg.decoder_sizes, steps=cfg.timesteps)
+    perf_rep = perf.performance_report(
+        top, perf.LinkModel(), clock_hz=clock_hz, macs_per_gate=args.lanes, windows=n,
+        vec_bits=lm.fmts.vec.word_bits, weight_bits=lm.fmts.weight.word_bits,
+        measured_cycles_per_window=cycles if measured else None)
+    chip = {"backend": chip_backend.name, "cycles_per_window": cycles, "measured": measured,
+            "engine": engine, "bytes_per_window": bpw, "bytes_all_windows": bpw["total"] * n,
+            "clock_mhz": args.clock_mhz, "us_per_window": cycles / clock_hz * 1e6,
+            "ms_all_windows": n * cycles / clock_hz * 1e3}
+
+    # ------------------------------------------------------- injected
+    injected = None
+    if synth is not None:
+        from golden.noaa_synth import windows_per_anomaly
+        covers = windows_per_anomaly(times, synth.anomalies)
+        injected = rp.injected_recall(flags[prim], n, covers,
+                                      [a.to_dict() for a in synth.anomalies])
+        injected["anomalies_file"] = synth.anomalies_path.name
+
+    # ---------------------------------------------------------- files
+    say(f"writing the outputs")
+    s, lim, idx = scores[prim], limits[prim], flags[prim]
+    rp.write_scores_csv(tmp / "scores.csv", s, stations, start, end)
+    rp.write_anomalies_csv(tmp / "anomalies.csv", s, lim, idx, stations, start, end)
+    events = [] if synth is None else [
+        {"start": a.start, "end": str(np.datetime64(a.end, "h") + np.timedelta64(1, "h")),
+         "kind": a.kind} for a in synth.anomalies]
+    rp.plot_scores(tmp / "scores.png", s, lim, idx, start, events,
+                   title=f"window scores ({prim} backend), {n} windows, "
+                         f"threshold = {percentile:g}th percentile",
+                   window_span_s=3600.0 * (cfg.timesteps - 1))
+    top_idx = sorted(idx.tolist(), key=lambda i: -s[i])[:TOP_ANOMALIES]
+    top_rows = [{"window_index": int(i), "station": None if stations is None else str(stations[i]),
+                 "start_time": None if start is None else str(start[i]),
+                 "end_time": None if end is None else str(end[i]), "mse": float(s[i])}
+                for i in top_idx]
+    outputs = ["scores.csv", "anomalies.csv", "scores.png", "report.md", "report.json"]
+    if synth is not None:
+        outputs += [synth.csv_path.name, synth.anomalies_path.name]
+    rtl_status = ("ran" if "rtl" in runs else
+                  ("available, not requested (--backend rtl)" if bk.rtl_available()
+                   else "not available yet: the co-simulation has no whole-window runner"))
+    rep = {
+        "tool": TOOL,
+        "command": command_line(args),
+        "input": {"kind": input_kind, "description": input_desc,
+                  "path": str(args.csv or args.windows or (out / synth.csv_path.name)),
+                  "generated": None if synth is None else synth.to_dict()},
+        "data": data_info,
+        "scaling": scaling,
+        "warnings": warnings,
+        "model": {"path": lm.path, "kind": lm.kind, "config": cfg.to_dict(),
+                  "description": cfg.describe(), "parameters": cfg.parameter_count,
+                  "formats": lm.fmts.to_dict(), "formats_text": _formats_text(lm.fmts)},
+        "windows": {"count": n, "steps": cfg.timesteps, "features": cfg.features, "stride": stride},
+        "backend": prim,
+        "threshold": {"percentile": percentile, "value": lim, "flagged": int(len(idx))},
+        "top_anomalies": top_rows,
+        "backends": {name: {"description": built[name].describe(), "seconds": runs[name].seconds,
+                            "threshold": limits[name], "flagged": int(len(flags[name])),
+                            "flagged_windows": flags[name].tolist(),
+                            "cycles_per_window": runs[name].cycles_per_window,
+                            "cycles_measured": runs[name].cycles_measured,
+                            "bytes_per_window": built[name].bytes_per_window()}
+                     for name in names},
+        "agreement": agreement,
+        "reconstruction_difference": rd,
+        "bit_exact": bitx,
+        "rtl_status": rtl_status,
+        "chip": chip,
+        "performance": perf_rep,
+        "performance_table": perf.markdown_table(perf_rep),
+        "injected": injected,
+        "outputs": outputs,
+    }
+    (tmp / "report.md").write_text(rp.markdown(rep))
+    rp.write_json(tmp / "report.json", rep)
+    return rep
+
+
+# --------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .backends import DEFAULT_LANES, RTL_SIMULATORS
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--csv", type=Path, metavar="FILE",
+                     help="NOAA CSV (LCD hourly or Global Marine); default: the generated data")
+    src.add_argument("--windows", type=Path, metavar="FILE.npz",
+                     help="already scaled windows: array 'sequences' of shape (N, T, F)")
+    p.add_argument("--format", choices=("lcd", "marine", "auto"), default="auto",
+                   help="CSV format (default: detected from the header)")
+    p.add_argument("--features", metavar="A,B,...",
+                   help="feature columns in model order (default: the format's six)")
+    p.add_argument("--model", type=Path, metavar="FILE",
+                   help="project, Keras get_weights() or PyTorch .npz (default: the shipped model)")
+    p.add_argument("--backend", choices=("float", "fixed", "rtl"), default="fixed",
+                   help="backend whose scores are written (default fixed; float and fixed always run)")
+    p.add_argument("--percentile", type=float, default=95.0,
+                   help="anomaly threshold: this percentile of the scores (default 95)")
+    p.add_argument("--stride", type=int, default=1, help="steps between window starts (default 1)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="output folder (default build/detect), replaced as a whole")
+    p.add_argument("--lanes", type=int, default=DEFAULT_LANES,
+                   help=f"MAC lanes per gate unit of the chip (default {DEFAULT_LANES})")
+    p.add_argument("--clock-mhz", type=float, default=200.0, help="chip clock (default 200)")
+    p.add_argument("--simulator", choices=RTL_SIMULATORS, default="verilator",
+                   help="simulator of the rtl backend (default verilator)")
+    p.add_argument("--days", type=int, help="generated data only: days of data (default 90)")
+    p.add_argument("--seed", type=int, help="generated data only: seed (default 7)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+#: Options echoed in the report's command line when they differ from these defaults.
+_ECHO = (("csv", None), ("windows", None), ("format", "auto"), ("features", None),
+         ("model", None), ("backend", "fixed"), ("percentile", 95.0), ("stride", 1),
+         ("out", DEFAULT_OUT), ("lanes", None), ("clock_mhz", 200.0), ("simulator", "verilator"),
+         ("days", None), ("seed", None))
+
+
+def command_line(args) -> str:
+    """The command that reproduces this run (options given away from their defaults)."""
+    from .backends import DEFAULT_LANES
+    parts = ["lstm-chiplet", "detect"]
+    for name, default in _ECHO:
+        v = getattr(args, name, default)
+        if name == "lanes":
+            default = DEFAULT_LANES
+        if v is None or v == default:
+            continue
+        parts += [f"--{name.replace('_', '-')}", shlex.quote(str(v))]
+    return " ".join(parts)
+
+
+def run(args) -> int:
+    progress = Progress(args.quiet)
+    out = Path(args.out)
+    if args.clock_mhz is None or not args.clock_mhz > 0:
+        raise DetectError(f"--clock-mhz must be positive, got {args.clock_mhz}")
+    if args.days is not None and args.csv is None and args.windows is None and args.days < 2:
+        raise DetectError(f"--days must be at least 2, got {args.days}")
+    args._tmp = prepare_output(out)
+    try:
+        rep = run_job(args, progress)
+        commit_output(args._tmp, out)
+    except BaseException:
+        shutil.rmtree(args._tmp, ignore_errors=True)
+        raise
+    th = rep["threshold"]
+    print(f"{th['flagged']} of {rep['windows']['count']} windows flagged ({rep['backend']} backend, "
+          f"threshold {th['value']:.6g} = {th['percentile']:g}th percentile)")
+    for cmp in rep["agreement"]:
+        a, b = cmp["backends"]
+        print(f"{a} and {b} flag " + ("the same windows" if cmp["same"] else
+                                       f"different windows ({cmp['differences_total']} differ)"))
+    if rep["injected"]:
+        inj = rep["injected"]
+        print(f"injected anomalies detected: {inj['events_detected']} of {inj['events']}; "
+              f"flagged windows on an event: {inj['flagged_on_events']} of {inj['flagged']}")
+    print(f"written: {out}/ ({', '.join(rep['outputs'])})")
+    return 0
