@@ -33,7 +33,6 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
@@ -94,33 +93,16 @@ class Progress:
 # Inputs
 # --------------------------------------------------------------------------
 
-@dataclass
-class LoadedModel:
-    """A model ready for the backends.
+def load_model(path: Optional[Path]):
+    """Load ``path`` (project, Keras or PyTorch format, detected) or the shipped model.
 
-    Attributes
-    ----------
-    model : golden.autoencoder.Autoencoder
-        The float model (the ``float`` backend; quantized for ``fixed`` and ``rtl``).
-    fmts : golden.formats.LSTMFormats
-    scaler : golden.data.MinMaxScaler or None
-        Saved with the model (project format); Keras and PyTorch files carry none.
-    kind : str
-        File format as detected (``project``, ``keras``, ``pytorch``).
-    path : str
+    Returns
+    -------
+    golden.model_store.LoadedModel
+        ``model`` (float), ``fmts``, ``scaler`` (None for Keras and PyTorch files),
+        ``kind`` and ``path``.
     """
-
-    model: object
-    fmts: object
-    scaler: object
-    kind: str
-    path: str
-    notes: dict = field(default_factory=dict)
-
-
-def load_model(path: Optional[Path]) -> LoadedModel:
-    """Load ``path`` (project, Keras or PyTorch format) or the shipped default model."""
-    from golden.formats import DEFAULT_FORMATS
+    from golden.model_store import load_any_model
     if path is None:
         path = DEFAULT_MODEL
         if not path.is_file():
@@ -129,16 +111,7 @@ def load_model(path: Optional[Path]) -> LoadedModel:
     path = Path(path)
     if not path.is_file():
         raise DetectError(f"model file {path} not found")
-    try:
-        from golden.model_store import load_any_model
-    except ImportError:            # before the model store exists: Keras get_weights() .npz
-        from golden.autoencoder import Autoencoder
-        return LoadedModel(Autoencoder.load_npz(path), DEFAULT_FORMATS, None, "keras", str(path))
-    loaded = load_any_model(path)
-    model = getattr(loaded, "model", loaded)
-    return LoadedModel(model, getattr(loaded, "fmts", None) or DEFAULT_FORMATS,
-                       getattr(loaded, "scaler", None), str(getattr(loaded, "kind", "project")),
-                       str(path))
+    return load_any_model(path)
 
 
 def _csv_features(text: Optional[str]):
@@ -322,7 +295,7 @@ def run_job(args, progress: Progress) -> dict:
     warnings: List[str] = []
     # built before the data is read, so a missing backend fails at once
     names = ["float", "fixed"] + ([args.backend] if args.backend not in ("float", "fixed") else [])
-    fixed = lm.model.quantize(lm.fmts)
+    fixed = lm.fixed()
     built = {name: bk.make_backend(name, lm.model, fixed, lanes=args.lanes,
                                    simulator=args.simulator) for name in names}
 
@@ -494,7 +467,9 @@ def run_job(args, progress: Progress) -> dict:
         "warnings": warnings,
         "model": {"path": lm.path, "kind": lm.kind, "config": cfg.to_dict(),
                   "description": cfg.describe(), "parameters": cfg.parameter_count,
-                  "formats": lm.fmts.to_dict(), "formats_text": _formats_text(lm.fmts)},
+                  "formats": lm.fmts.to_dict(), "formats_text": _formats_text(lm.fmts),
+                  "scaler_features": None if lm.scaler is None else list(lm.scaler.features),
+                  "data_format": lm.data_format, "provenance": lm.provenance},
         "windows": {"count": n, "steps": cfg.timesteps, "features": cfg.features, "stride": stride},
         "backend": prim,
         "threshold": {"percentile": percentile, "value": lim, "flagged": int(len(idx))},

@@ -352,7 +352,14 @@ def markdown(rep: dict) -> str:
     out += ["## Model", "",
             f"- file: {m['path']} ({m['kind']})",
             f"- topology: {m['description']}",
-            f"- formats: " + ", ".join(f"{k} {v}" for k, v in m["formats_text"].items()), ""]
+            f"- formats: " + ", ".join(f"{k} {v}" for k, v in m["formats_text"].items()),
+            "- scaler: " + (", ".join(m["scaler_features"]) if m.get("scaler_features")
+                            else "none in the file")]
+    prov = m.get("provenance") or {}
+    shown = {k: v for k, v in prov.items() if isinstance(v, (str, int, float)) and k != "storage"}
+    if shown:
+        out.append("- provenance: " + ", ".join(f"{k} {v}" for k, v in list(shown.items())[:8]))
+    out.append("")
 
     out += ["## Backends", ""]
     rows = []

@@ -1,0 +1,431 @@
+"""The main job ``lstm-chiplet detect``: outputs checked against an independent run of
+the golden models, the report's figures, real NOAA samples, and bad input that must
+leave no partial output behind."""
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from golden import noaa_synth
+from golden.autoencoder import AutoencoderConfig, realistic_weights, synthetic_windows, window_scores
+from golden.data import MinMaxScaler, load_windows
+from golden.model_store import save_keras_npz, save_model, save_pytorch_npz
+from lstm_chiplet import cli, detect
+from lstm_chiplet import report as rp
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CFG = AutoencoderConfig(features=6, encoder_sizes=(8, 4), decoder_sizes=(4, 8), timesteps=24)
+#: A short generated data set: 10 days, 5 of them anomaly-free, 2 injected events.
+DAYS = 10
+
+
+def run_detect(capsys, *argv):
+    rc = cli.main(["detect", "--quiet", *[str(a) for a in argv]])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def tree(folder: Path) -> dict:
+    """Every file under ``folder`` with its bytes (to prove nothing changed)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def leftovers(parent: Path) -> list:
+    return [p.name for p in parent.iterdir() if ".partial-" in p.name or ".previous-" in p.name]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return realistic_weights(CFG, seed=21)
+
+
+@pytest.fixture(scope="module")
+def synth_csv(tmp_path_factory):
+    """The generated data exactly as detect makes it for --days 10."""
+    folder = tmp_path_factory.mktemp("synth")
+    return noaa_synth.generate_lcd(folder / noaa_synth.DEFAULT_FILENAME, days=DAYS,
+                                   normal_days=DAYS // 2, anomalies=2)
+
+
+@pytest.fixture(scope="module")
+def project_model(tmp_path_factory, model, synth_csv):
+    """A small project model whose scaler was fitted on the generated data's normal days."""
+    win = load_windows(synth_csv.csv_path)
+    normal = noaa_synth.normal_windows(win.times, synth_csv.normal_end)
+    scaler = MinMaxScaler.fit(win.sequences[normal], win.features)
+    path = tmp_path_factory.mktemp("model") / "small_model.npz"
+    save_model(path, model, scaler, data_format="lcd")
+    return path, scaler
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory, project_model):
+    """One run on the generated default data (the previous output of later tests)."""
+    out = tmp_path_factory.mktemp("default") / "detect"
+    rc = cli.main(["detect", "--quiet", "--model", str(project_model[0]), "--days", str(DAYS),
+                   "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+# --------------------------------------------------------------------------
+# The default run, checked against the golden models run independently
+# --------------------------------------------------------------------------
+
+def test_default_run_writes_every_output(default_run):
+    names = {p.name for p in default_run.iterdir()}
+    assert {"scores.csv", "anomalies.csv", "scores.png", "report.md", "report.json",
+            noaa_synth.DEFAULT_FILENAME, noaa_synth.anomalies_path_for("x.csv").name.replace(
+                "x", Path(noaa_synth.DEFAULT_FILENAME).stem)} <= names
+    assert (default_run / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert leftovers(default_run.parent) == []
+
+
+def test_default_data_is_the_generated_file(default_run, synth_csv):
+    assert (default_run / noaa_synth.DEFAULT_FILENAME).read_bytes() == synth_csv.csv_path.read_bytes()
+
+
+def test_scores_are_the_fixed_models_scores(default_run, model, project_model):
+    win = load_windows(default_run / noaa_synth.DEFAULT_FILENAME)
+    x = project_model[1].transform(win.sequences)
+    expect = window_scores(x, model.quantize().reconstruct(x))
+    rows = read_csv(default_run / "scores.csv")
+    assert len(rows) == len(win) == json.loads((default_run / "report.json").read_text())["windows"]["count"]
+    assert [int(r["window_index"]) for r in rows] == list(range(len(win)))
+    np.testing.assert_array_equal([float(r["mse"]) for r in rows], expect)
+    assert [r["station"] for r in rows] == list(win.stations)
+    assert [r["start_time"] for r in rows] == [str(t) for t in win.start]
+    assert [r["end_time"] for r in rows] == [str(t) for t in win.end]
+
+
+def test_anomalies_are_exactly_the_windows_above_the_threshold(default_run):
+    scores = np.array([float(r["mse"]) for r in read_csv(default_run / "scores.csv")])
+    rep = json.loads((default_run / "report.json").read_text())
+    limit = np.percentile(scores, 95.0)
+    assert rep["threshold"]["value"] == limit and rep["threshold"]["percentile"] == 95.0
+    rows = read_csv(default_run / "anomalies.csv")
+    idx = [int(r["window_index"]) for r in rows]
+    assert idx == list(np.nonzero(scores > limit)[0])
+    assert all(float(r["mse"]) > limit for r in rows)
+    assert rep["threshold"]["flagged"] == len(idx) == rep["backends"]["fixed"]["flagged"]
+    assert rep["backends"]["fixed"]["flagged_windows"] == idx
+
+
+def test_report_compares_float_and_fixed(default_run, model, project_model):
+    rep = json.loads((default_run / "report.json").read_text())
+    win = load_windows(default_run / noaa_synth.DEFAULT_FILENAME)
+    x = project_model[1].transform(win.sequences)
+    rf, rq = model.reconstruct_float(x), model.quantize().reconstruct(x)
+    flags = {}
+    for name, r in (("float", rf), ("fixed", rq)):
+        s = window_scores(x, r)
+        flags[name] = set(np.nonzero(s > np.percentile(s, 95.0))[0].tolist())
+        assert set(rep["backends"][name]["flagged_windows"]) == flags[name]
+    cmp = rep["agreement"][0]
+    assert cmp["backends"] == ["float", "fixed"]
+    assert cmp["same"] == (flags["float"] == flags["fixed"])
+    assert cmp["differences_total"] == len(flags["float"] ^ flags["fixed"])
+    rd = rep["reconstruction_difference"]
+    assert rd["max_abs"] == np.abs(rq - rf).max()
+    at = rd["at"]
+    assert abs(rq - rf)[at["window_index"], at["step"], at["feature"]] == rd["max_abs"]
+    eb = rd["error_bound"]
+    assert eb["available"] and eb["within"] and rd["max_abs"] <= eb["at_value"] <= eb["window_max"]
+    assert rep["bit_exact"] is None or rep["bit_exact"]["equal"]
+
+
+def test_report_chip_and_performance_figures(default_run):
+    rep = json.loads((default_run / "report.json").read_text())
+    chip = rep["chip"]
+    assert chip["bytes_per_window"] == {"in": 24 * 6 * 2, "out": 24 * 6 * 2, "total": 576}
+    assert chip["bytes_all_windows"] == 576 * rep["windows"]["count"]
+    per_step = sum(x["cycles_per_step"] for x in chip["engine"]["layers"])
+    assert chip["cycles_per_window"] == 24 * (per_step + chip["engine"]["dense_cycles_per_step"])
+    assert not chip["measured"]
+    seeds = rep["performance"]["seeds"]
+    assert seeds["bytes_per_step"]["total"] == 536
+    assert round(seeds["link_ns_per_step"], 1) == 607.2
+    assert rep["performance"]["corrected"]["configuration"]["windows"] == rep["windows"]["count"]
+    md = (default_run / "report.md").read_text()
+    assert "| figure | the seeds said |" in md and "607.2 ns" in md
+
+
+def test_report_counts_the_injected_anomalies(default_run):
+    rep = json.loads((default_run / "report.json").read_text())
+    truth = noaa_synth.SyntheticLCD.from_json(
+        default_run / (Path(noaa_synth.DEFAULT_FILENAME).stem + ".anomalies.json"))
+    win = load_windows(default_run / noaa_synth.DEFAULT_FILENAME)
+    on_event = noaa_synth.anomalous_windows(win.times, truth.anomalies)
+    flagged = np.zeros(len(win), dtype=bool)
+    flagged[rep["backends"]["fixed"]["flagged_windows"]] = True
+    inj = rep["injected"]
+    assert inj["events"] == len(truth.anomalies) == 2
+    assert inj["windows_on_events"] == int(on_event.sum())
+    assert inj["flagged_on_events"] == int((on_event & flagged).sum())
+    assert inj["precision"] == inj["flagged_on_events"] / flagged.sum()
+    per = noaa_synth.windows_per_anomaly(win.times, truth.anomalies)
+    assert inj["events_detected"] == sum(bool(flagged[p].any()) for p in per)
+
+
+def test_data_summary_in_the_report(default_run):
+    rep = json.loads((default_run / "report.json").read_text())
+    c = rep["data"]["counts"]
+    assert c["kept"] + c["dropped"] == c["read"]
+    assert rep["data"]["format"] == "lcd" and rep["scaling"]["source"] == "model"
+    assert rep["model"]["kind"] == "project" and rep["model"]["config"] == CFG.to_dict()
+    md = (default_run / "report.md").read_text()
+    assert f"rows read {c['read']}, kept {c['kept']}, dropped {c['dropped']}" in md
+
+
+def test_a_second_run_replaces_the_previous_output(tmp_path, default_run, project_model, capsys):
+    out = tmp_path / "detect"
+    shutil.copytree(default_run, out)
+    (out / "stale.txt").write_text("from an older run")
+    rc, stdout, _ = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out,
+                               "--percentile", 80, "--backend", "float")
+    assert rc == 0 and "windows flagged (float backend" in stdout
+    assert not (out / "stale.txt").exists() and leftovers(tmp_path) == []
+    scores = np.array([float(r["mse"]) for r in read_csv(out / "scores.csv")])
+    assert len(read_csv(out / "anomalies.csv")) == int((scores > np.percentile(scores, 80)).sum())
+    assert json.loads((out / "report.json").read_text())["backend"] == "float"
+
+
+def test_shipped_default_model_runs_without_arguments(tmp_path, capsys):
+    if not detect.DEFAULT_MODEL.is_file():
+        pytest.skip("the shipped default model is not present yet")
+    rc, stdout, _ = run_detect(capsys, "--days", DAYS, "--out", tmp_path / "d")
+    assert rc == 0 and (tmp_path / "d" / "report.json").is_file()
+
+
+# --------------------------------------------------------------------------
+# Other inputs
+# --------------------------------------------------------------------------
+
+def test_scaled_windows_input(tmp_path, model, capsys):
+    x = synthetic_windows(40, CFG, seed=3)
+    npz = tmp_path / "windows.npz"
+    np.savez(npz, sequences=x)
+    keras = save_keras_npz(tmp_path / "keras.npz", model)
+    rc, _, _ = run_detect(capsys, "--windows", npz, "--model", keras, "--out", tmp_path / "o")
+    assert rc == 0
+    rows = read_csv(tmp_path / "o" / "scores.csv")
+    np.testing.assert_array_equal([float(r["mse"]) for r in rows], model.quantize().scores(x))
+    assert {r["station"] for r in rows} == {""} and {r["start_time"] for r in rows} == {""}
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["input"]["kind"] == "windows" and rep["model"]["kind"] == "keras"
+    assert rep["injected"] is None
+
+
+def test_pytorch_model_gives_the_same_scores_as_keras(tmp_path, model, capsys):
+    x = synthetic_windows(30, CFG, seed=4)
+    npz = tmp_path / "w.npz"
+    np.savez(npz, sequences=x)
+    torch = save_pytorch_npz(tmp_path / "torch.npz", model)
+    rc, _, _ = run_detect(capsys, "--windows", npz, "--model", torch, "--out", tmp_path / "o",
+                          "--backend", "float")
+    assert rc == 0
+    rows = read_csv(tmp_path / "o" / "scores.csv")
+    np.testing.assert_allclose([float(r["mse"]) for r in rows], model.scores_float(x),
+                               rtol=1e-12, atol=0)
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["model"]["kind"] == "pytorch"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("backend", ["float", "fixed"])
+@pytest.mark.parametrize("sample", ["lcd_hourly_KATL_2020-01.csv", "global_marine_10N100E_2025-03.csv"],
+                         ids=["lcd", "marine"])
+def test_real_noaa_samples(noaa_dir, tmp_path, model, sample, backend, capsys):
+    keras = save_keras_npz(tmp_path / "keras.npz", model)
+    rc, stdout, err = run_detect(capsys, "--csv", noaa_dir / sample, "--model", keras,
+                                 "--backend", backend, "--out", tmp_path / "o")
+    assert rc == 0, err
+    win = load_windows(noaa_dir / sample)
+    scaler = MinMaxScaler.fit(win.sequences, win.features)      # Keras files carry no scaler
+    x = scaler.transform(win.sequences)
+    rec = model.reconstruct_float(x) if backend == "float" else model.quantize().reconstruct(x)
+    rows = read_csv(tmp_path / "o" / "scores.csv")
+    np.testing.assert_array_equal([float(r["mse"]) for r in rows], window_scores(x, rec))
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["data"]["format"] == ("lcd" if sample.startswith("lcd") else "marine")
+    assert rep["scaling"]["source"] == "data" and rep["warnings"]
+    assert rep["data"]["counts"]["read"] > rep["data"]["counts"]["kept"] > 0
+
+
+# --------------------------------------------------------------------------
+# Bad input: a clear message, exit 1, nothing half-written
+# --------------------------------------------------------------------------
+
+def _bad_windows(tmp_path, kind):
+    p = tmp_path / f"{kind}.npz"
+    if kind == "no_sequences":
+        np.savez(p, windows=np.zeros((2, 24, 6)))
+    elif kind == "wrong_steps":
+        np.savez(p, sequences=np.zeros((2, 12, 6)))
+    elif kind == "pickled":
+        a = np.empty(2, dtype=object)
+        a[:] = [np.zeros(3), "x"]
+        np.savez(p, sequences=a)
+    elif kind == "nan":
+        a = np.zeros((2, 24, 6))
+        a[1, 3, 2] = np.nan
+        np.savez(p, sequences=a)
+    return p
+
+
+BAD = {
+    "csv_missing_columns": (lambda t, m: ["--csv", FIXTURES / "lcd_missing_columns.csv"],
+                            r"HourlyStationPressure.*not found.*columns found: STATION, DATE"),
+    "csv_too_few_rows": (lambda t, m: ["--csv", FIXTURES / "marine_too_short.csv"],
+                         r"too few usable rows for one window of 24 steps"),
+    "csv_absent": (lambda t, m: ["--csv", t / "nope.csv"], r"nope.csv not found"),
+    "model_feature_count": (lambda t, m: ["--model", m["four"]],
+                            r"expects 4 features, the data has 6"),
+    "features_count": (lambda t, m: ["--features", "HourlyDryBulbTemperature,HourlyWindSpeed"],
+                       r"--features names 2 column.*expects 6"),
+    "feature_not_in_generated_file": (
+        lambda t, m: ["--features", "HourlyDryBulbTemperature,HourlyDewPointTemperature,"
+                      "HourlyRelativeHumidity,HourlyWindSpeed,HourlyStationPressure,NoSuchColumn"],
+        r"NoSuchColumn not found"),
+    "model_absent": (lambda t, m: ["--model", t / "none.npz"], r"none.npz not found"),
+    "windows_without_sequences": (lambda t, m: ["--windows", _bad_windows(t, "no_sequences")],
+                                  r"no array 'sequences' \(arrays found: windows\)"),
+    "windows_wrong_steps": (lambda t, m: ["--windows", _bad_windows(t, "wrong_steps")],
+                            r"windows of 12 steps, the model expects 24"),
+    "windows_pickled": (lambda t, m: ["--windows", _bad_windows(t, "pickled")], r"pickle"),
+    "windows_nan": (lambda t, m: ["--windows", _bad_windows(t, "nan")], r"1 NaN"),
+    "percentile": (lambda t, m: ["--percentile", "100"], r"percentile must lie strictly between"),
+    "stride": (lambda t, m: ["--stride", "0"], r"--stride must be a positive integer"),
+    "lanes": (lambda t, m: ["--lanes", "3"], r"lanes \(3\) must divide hidden_size"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad_models")
+    four = realistic_weights(AutoencoderConfig(4, (4,), (4,), 24), seed=1)
+    return {"four": save_keras_npz(folder / "four_features.npz", four)}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_leaves_previous_output_untouched(case, tmp_path, default_run, project_model,
+                                                    bad_models, capsys):
+    out = tmp_path / "detect"
+    shutil.copytree(default_run, out)
+    before = tree(out)
+    argv, message = BAD[case]
+    args = argv(tmp_path, bad_models)
+    if "--model" not in args:
+        args += ["--model", project_model[0]]
+    rc, stdout, err = run_detect(capsys, *args, "--days", DAYS, "--out", out)
+    assert rc == 1
+    assert err.startswith("lstm-chiplet detect: error: ") and "Traceback" not in err
+    assert re.search(message, err), err
+    assert tree(out) == before
+    assert leftovers(tmp_path) == []
+
+
+def test_bad_input_writes_no_new_folder(tmp_path, project_model, capsys):
+    out = tmp_path / "fresh"
+    rc, _, err = run_detect(capsys, "--csv", FIXTURES / "marine_too_short.csv",
+                            "--model", project_model[0], "--out", out)
+    assert rc == 1 and "too few" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rtl_backend_not_available_is_a_clear_error(tmp_path, project_model, capsys):
+    from lstm_chiplet.backends import rtl_available
+    if rtl_available():
+        pytest.skip("the co-simulation provides a whole-window runner")
+    rc, _, err = run_detect(capsys, "--backend", "rtl", "--model", project_model[0],
+                            "--days", DAYS, "--out", tmp_path / "o")
+    assert rc == 1 and "'rtl'" in err and "not available yet" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_folder_that_cannot_be_written(tmp_path, project_model, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    rc, _, err = run_detect(capsys, "--model", project_model[0], "--days", DAYS,
+                            "--out", blocker / "detect")
+    assert rc == 1 and "cannot be written" in err and str(blocker) in err
+    rc, _, err = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", blocker)
+    assert rc == 1 and "cannot be written: it is a file" in err
+    assert blocker.read_text() == "not a folder"
+
+
+def test_foreign_folder_is_never_replaced(tmp_path, project_model, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    rc, _, err = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out)
+    assert rc == 1 and "does not hold a previous detect report" in err
+    assert tree(out) == {"thesis.tex": b"precious"} and leftovers(tmp_path) == []
+
+
+def test_failure_while_writing_leaves_nothing(tmp_path, default_run, project_model, capsys,
+                                              monkeypatch):
+    out = tmp_path / "detect"
+    shutil.copytree(default_run, out)
+    before = tree(out)
+
+    def broken_plot(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(rp, "plot_scores", broken_plot)
+    rc, _, err = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out)
+    assert rc == 1 and "No space left on device" in err
+    assert tree(out) == before and leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------
+# Report functions on hand-made values
+# --------------------------------------------------------------------------
+
+def test_threshold_and_flags_by_hand():
+    s = np.arange(1.0, 21.0)                     # 1..20
+    assert rp.threshold(s, 95) == pytest.approx(19.05)
+    assert rp.flagged(s, rp.threshold(s, 95)).tolist() == [19]
+    assert rp.flagged(s, 10.0).tolist() == list(range(10, 20))
+    for bad in (0, 100, -1, float("nan")):
+        with pytest.raises(ValueError, match="percentile"):
+            rp.threshold(s, bad)
+    with pytest.raises(ValueError, match="non-empty"):
+        rp.threshold([], 95)
+
+
+def test_compare_flags_lists_the_differences():
+    scores = {"a": np.array([1.0, 5.0, 9.0, 2.0]), "b": np.array([1.0, 9.0, 2.0, 8.0])}
+    cmp = rp.compare_flags("a", [1, 2], "b", [1, 3], scores, {"a": 4.0, "b": 4.0})
+    assert not cmp["same"] and cmp["common"] == 1 and cmp["only_a"] == 1 and cmp["only_b"] == 1
+    assert [(d["window_index"], d["flagged_by"]) for d in cmp["differences"]] == [(2, "a"), (3, "b")]
+    assert rp.compare_flags("a", [2, 1], "b", [1, 2], scores, {"a": 4.0, "b": 4.0})["same"]
+
+
+def test_injected_recall_by_hand():
+    events = [{"kind": "spike"}, {"kind": "stuck"}, {"kind": "wind_burst"}]
+    covers = [[2, 3, 4], [10, 11], []]
+    r = rp.injected_recall([3, 7, 11, 12], 20, covers, events)
+    assert (r["events"], r["events_detected"]) == (3, 2) and r["recall"] == pytest.approx(2 / 3)
+    assert (r["flagged"], r["flagged_on_events"]) == (4, 2) and r["precision"] == 0.5
+    assert r["windows_on_events"] == 5 and r["window_recall"] == pytest.approx(2 / 5)
+    assert [e["detected"] for e in r["per_event"]] == [True, True, False]
+
+
+def test_reconstruction_difference_finds_the_largest():
+    ref = np.zeros((3, 4, 2))
+    other = ref.copy()
+    other[2, 1, 0] = -0.5
+    other[0, 3, 1] = 0.25
+    d = rp.reconstruction_difference(ref, other)
+    assert d["max_abs"] == 0.5 and d["at"]["window_index"] == 2
+    assert (d["at"]["step"], d["at"]["feature"], d["at"]["value"]) == (1, 0, -0.5)
