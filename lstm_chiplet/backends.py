@@ -49,8 +49,9 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-#: Windows per batch: progress is reported after each batch.
-BATCH_WINDOWS = 64
+#: Windows per batch (progress is reported after each; the kernels loop over steps in
+#: Python, so larger batches amortise that loop).
+BATCH_WINDOWS = 512
 #: MAC lanes per gate unit of the default engine configuration (must divide every H).
 DEFAULT_LANES = 4
 #: Where the rtl backend's whole-window runner lives: (module, function).
