@@ -350,6 +350,11 @@ def run_job(args, progress: Progress) -> dict:
                               f"{len(win.features)} ({', '.join(win.features)}); choose columns "
                               "with --features")
         scaler = lm.scaler
+        if (scaler is not None and tuple(scaler.features) != tuple(win.features)
+                and sorted(scaler.features) == sorted(win.features)):
+            raise DetectError(f"model {lm.path} takes the features in the order "
+                              f"{','.join(scaler.features)}; the data has them as "
+                              f"{','.join(win.features)}: give --features in the model's order")
         if scaler is not None and tuple(scaler.features) != tuple(win.features):
             warnings.append(f"the model's scaler was fitted on {', '.join(scaler.features)}, "
                             f"the data has {', '.join(win.features)}: the scaler was re-fitted "

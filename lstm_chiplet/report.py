@@ -405,7 +405,8 @@ def markdown(rep: dict) -> str:
                        + " the bound")
             if eb.get("static_max") is not None:
                 out.append(f"- input-independent (static) bound over all windows in [0, 1]: "
-                           f"{eb['static_max']:.4g}")
+                           f"{eb['static_max']:.4g} (worst case over every input: it grows "
+                           "geometrically with T, so the per-window bound is the useful one)")
         elif eb:
             out.append(f"- derived error bound: not computed ({eb.get('reason')})")
     be = rep.get("bit_exact")

@@ -297,6 +297,10 @@ BAD = {
         lambda t, m: ["--features", "HourlyDryBulbTemperature,HourlyDewPointTemperature,"
                       "HourlyRelativeHumidity,HourlyWindSpeed,HourlyStationPressure,NoSuchColumn"],
         r"NoSuchColumn not found"),
+    "features_out_of_model_order": (
+        lambda t, m: ["--features", "HourlyDewPointTemperature,HourlyDryBulbTemperature,"
+                      "HourlyRelativeHumidity,HourlyWindSpeed,HourlyStationPressure,HourlyVisibility"],
+        r"takes the features in the order HourlyDryBulbTemperature,HourlyDewPoint.*--features"),
     "model_absent": (lambda t, m: ["--model", t / "none.npz"], r"none.npz not found"),
     "windows_without_sequences": (lambda t, m: ["--windows", _bad_windows(t, "no_sequences")],
                                   r"no array 'sequences' \(arrays found: windows\)"),
