@@ -96,7 +96,7 @@ class EngineConfig:
             raise FormatError(
                 f"engine: lanes ({p}) must divide hidden_size ({h}) so every lane serves "
                 f"the same number of rows; possible lane counts: {divisors}")
-        if p > d + h:
+        if p > d + h:  # implied by p dividing h; kept as the pipeline's stated requirement
             raise FormatError(
                 f"engine: lanes ({p}) must not exceed input_size + hidden_size ({d + h}): the "
                 "activation and cell-update pipeline takes one row per cycle and must finish "

@@ -56,7 +56,7 @@ class EngineRun:
 
 
 def run_engine(cfg: EngineConfig, image, steps, *, ready=(1,), gaps=None, reset_cycles=2,
-               max_cycles=None, trace=False) -> EngineRun:
+               reset_after=None, max_cycles=None, trace=False) -> EngineRun:
     """Simulate ``lstm_engine`` for ``cfg`` in MyHDL.
 
     Parameters
@@ -70,6 +70,11 @@ def run_engine(cfg: EngineConfig, image, steps, *, ready=(1,), gaps=None, reset_
         out_tready at cycle c is ``ready[c % len(ready)]`` (1: always ready).
     gaps : sequence of int, optional
         Idle cycles before offering each beat.
+    reset_after : (int, int, int), optional
+        ``(beat, wait, length)``: ``wait`` cycles after beat ``beat`` is taken, hold
+        ``rst`` high for ``length`` cycles (in_tvalid low meanwhile).  With ``wait``
+        shorter than a step, that beat's output is lost and the following beats
+        start a new sequence; the run then expects one output fewer.
     max_cycles : int, optional
         Safety limit; default from ``cfg.cycles_per_step`` and the beat count.
     """
@@ -124,15 +129,29 @@ def run_engine(cfg: EngineConfig, image, steps, *, ready=(1,), gaps=None, reset_
             gap_left = gaps[0] if steps else 0
             held = None
             valid_since = None
-            while len(run.outputs) < len(steps):
+            expected = len(steps) - (1 if reset_after is not None else 0)
+            reset_wait = reset_len = None
+            while len(run.outputs) < expected:
                 # drive this cycle
-                if beat < len(steps) and gap_left == 0:
+                if reset_wait is not None and reset_wait == 0:
+                    p["rst"].next = 1
+                    p["in_tvalid"].next = 0
+                    reset_len -= 1
+                    if reset_len == 0:
+                        reset_wait = None
+                    held = None
+                    valid_since = None
+                elif beat < len(steps) and gap_left == 0:
+                    p["rst"].next = 0
                     x, last = steps[beat]
                     p["in_tdata"].next = pack_words(x, vw)
                     p["in_tlast"].next = last
                     p["in_tvalid"].next = 1
                 else:
+                    p["rst"].next = 0
                     p["in_tvalid"].next = 0
+                if reset_wait:
+                    reset_wait -= 1
                 p["out_tready"].next = ready[edge % len(ready)]
                 yield clk.posedge
                 edge += 1
@@ -142,8 +161,12 @@ def run_engine(cfg: EngineConfig, image, steps, *, ready=(1,), gaps=None, reset_
                         f"engine {cfg.module_name}: {len(run.outputs)} of {len(steps)} outputs "
                         f"after {edge} cycles")
                 # what this edge sampled
+                if p["rst"]:
+                    continue
                 if p["in_tvalid"] and p["in_tready"]:
                     run.accept_edges.append(edge)
+                    if reset_after is not None and beat == reset_after[0]:
+                        reset_wait, reset_len = reset_after[1], max(1, reset_after[2])
                     beat += 1
                     gap_left = gaps[beat] if beat < len(steps) else 0
                 elif beat < len(steps) and gap_left > 0:
@@ -180,3 +203,60 @@ def run_engine(cfg: EngineConfig, image, steps, *, ready=(1,), gaps=None, reset_
     finally:
         tb.quit_sim()
     return run
+
+
+def run_pipeline(make_block, clk, inputs: dict, outputs: dict, vectors: list) -> list:
+    """Drive a pipelined block with one input vector per cycle and collect its outputs.
+
+    Parameters
+    ----------
+    make_block : callable
+        Returns the block instance (built on the signals given here).
+    clk : Signal(bool)
+        The block's clock (started at 0 by the bench).
+    inputs : dict name -> Signal
+    outputs : dict name -> (Signal, latency)
+        Each output is read ``latency`` (>= 1) rising edges after its input vector.
+    vectors : list of dict name -> int
+        ``vectors[n]`` is applied during cycle ``n``.
+
+    Returns
+    -------
+    list of dict name -> int
+        Output values belonging to each input vector.
+    """
+    from myhdl import Simulation, StopSimulation, delay
+
+    if any(lat < 1 for _, lat in outputs.values()):
+        raise ValueError("run_pipeline: every output latency must be at least 1")
+    n = len(vectors)
+    longest = max(lat for _, lat in outputs.values())
+    results = [dict() for _ in range(n)]
+
+    def clock():
+        clk.next = 0
+        while True:
+            yield delay(5)
+            clk.next = not clk
+
+    def drive():
+        for c in range(n + longest):
+            if c < n:
+                for name, value in vectors[c].items():
+                    inputs[name].next = value
+            yield clk.posedge
+            yield delay(1)
+            for name, (sig, lat) in outputs.items():
+                idx = c + 1 - lat
+                if 0 <= idx < n:
+                    results[idx][name] = int(sig)
+        raise StopSimulation()
+
+    # The block under test is the top of its own hierarchy (MyHDL refuses a block
+    # created through a helper inside another block), simulated with two generators.
+    sim = Simulation(make_block(), clock(), drive())
+    try:
+        sim.run(quiet=1)
+    finally:
+        sim.quit()
+    return results

@@ -1,0 +1,206 @@
+"""Every block in MyHDL simulation against golden, exact integer equality.
+
+Hypothesis draws the inputs (and, where elaboration is cheap, the parameters); the
+expected values come from golden (golden.formats, golden.activations,
+golden.lstm_fixed) or, for the plumbing blocks, from a plain Python model.
+"""
+
+import numpy as np
+from hypothesis import given, strategies as st
+from myhdl import ResetSignal, Signal, intbv
+
+from golden.activations import SIGMOID, TANH, activate, activation_table
+from golden.formats import DEFAULT_FORMATS, QFormat
+from golden.lstm_fixed import cell_update as golden_cell_update, gate_preact, FixedLSTMWeights
+from golden.memory_map import layer_image
+from hdl.activation_unit import activation_unit
+from hdl.cell_update import cell_update
+from hdl.config import ACTIVATION_LATENCY, CELL_OUTPUT_LATENCY, CELL_STATE_LATENCY, EngineConfig
+from hdl.gate_unit import gate_unit
+from hdl.mac_lane import mac_lane
+from hdl.requantize import requantize
+from hdl.simulate import run_pipeline
+from hdl.weight_memory import weight_memory
+
+FM = DEFAULT_FORMATS
+
+
+def signed(bits):
+    return Signal(intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1)))
+
+
+def codes(fmt):
+    return st.integers(fmt.int_min, fmt.int_max)
+
+
+def edges(fmt):
+    """Codes near the ends and the middle of a format, where bugs live."""
+    return st.sampled_from([fmt.int_min, fmt.int_min + 1, -1, 0, 1, fmt.int_max - 1, fmt.int_max])
+
+
+# ----------------------------------------------------------------- requantize
+@given(xbits=st.integers(4, 44), word=st.integers(2, 16), data=st.data())
+def test_requantize_matches_qformat(xbits, word, data):
+    rounding = data.draw(st.sampled_from(["nearest_posinf", "floor"]))
+    frac = data.draw(st.integers(-2, word + 2))
+    from_frac = data.draw(st.integers(frac - 3, frac + xbits))
+    fmt = QFormat(word, frac, True, rounding, "saturate", "y")
+    lo, hi = -(1 << (xbits - 1)), (1 << (xbits - 1)) - 1
+    xs = data.draw(st.lists(st.one_of(st.integers(lo, hi), st.sampled_from([lo, hi, 0, -1])),
+                            min_size=1, max_size=30))
+    clk, x, y = Signal(bool(0)), signed(xbits), signed(word)
+    got = run_pipeline(lambda: requantize(clk, x, y, from_frac=from_frac, fmt=fmt), clk,
+                       {"x": x}, {"y": (y, 1)}, [{"x": v} for v in xs])
+    want = fmt.requantize(np.array(xs, dtype=np.int64), from_frac)
+    assert [r["y"] for r in got] == [int(v) for v in want]
+
+
+# ---------------------------------------------------------------- activation
+@given(kind=st.sampled_from([SIGMOID, TANH]), data=st.data())
+def test_activation_unit_matches_golden(kind, data):
+    zs = data.draw(st.lists(st.one_of(codes(FM.preact), edges(FM.preact)), min_size=1, max_size=60))
+    clk, z, y = Signal(bool(0)), signed(FM.preact.word_bits), signed(FM.act.word_bits)
+    got = run_pipeline(lambda: activation_unit(clk, z, y, kind=kind, fmts=FM), clk,
+                       {"z": z}, {"y": (y, ACTIVATION_LATENCY)}, [{"z": v} for v in zs])
+    assert [r["y"] for r in got] == [int(v) for v in activate(np.array(zs), kind, FM)]
+
+
+def test_activation_unit_on_every_table_knot():
+    """Each interval's ends (k << shift and the code before it), both signs, both kinds."""
+    t = activation_table(FM)
+    knots = sorted({s * ((k << t.shift) + e) for k in range(len(t.entries)) for e in (-1, 0)
+                    for s in (1, -1)} & set(range(FM.preact.int_min, FM.preact.int_max + 1)))
+    for kind in (SIGMOID, TANH):
+        clk, z, y = Signal(bool(0)), signed(FM.preact.word_bits), signed(FM.act.word_bits)
+        got = run_pipeline(lambda: activation_unit(clk, z, y, kind=kind, fmts=FM), clk,
+                           {"z": z}, {"y": (y, ACTIVATION_LATENCY)}, [{"z": v} for v in knots])
+        assert [r["y"] for r in got] == [int(v) for v in activate(np.array(knots), kind, FM)]
+
+
+# --------------------------------------------------------------- cell update
+@given(data=st.data(), rounding=st.sampled_from(["nearest_posinf", "floor"]))
+def test_cell_update_matches_golden(data, rounding):
+    fm = FM.with_rounding(rounding)
+    n = data.draw(st.integers(1, 30))
+    act = st.one_of(st.integers(-fm.act.one, fm.act.one), edges(fm.act))
+    gates = {k: data.draw(st.lists(act, min_size=n, max_size=n)) for k in "ifgo"}
+    c_prev = data.draw(st.lists(st.one_of(codes(fm.preact), edges(fm.preact)), min_size=n, max_size=n))
+    clk = Signal(bool(0))
+    sig = {k: signed(fm.act.word_bits) for k in "ifgo"}
+    sig["c_prev"] = signed(fm.preact.word_bits)
+    c_new, h_new = signed(fm.preact.word_bits), signed(fm.vec.word_bits)
+    vectors = [{**{k: gates[k][t] for k in "ifgo"}, "c_prev": c_prev[t]} for t in range(n)]
+    got = run_pipeline(lambda: cell_update(clk, sig["i"], sig["f"], sig["g"], sig["o"], sig["c_prev"],
+                                           c_new, h_new, fmts=fm), clk, sig,
+                       {"c": (c_new, CELL_STATE_LATENCY), "h": (h_new, CELL_OUTPUT_LATENCY)}, vectors)
+    h, c = golden_cell_update(*(np.array(gates[k]) for k in "ifgo"), np.array(c_prev), fm)
+    assert [r["c"] for r in got] == [int(v) for v in c]
+    assert [r["h"] for r in got] == [int(v) for v in h]
+
+
+# ------------------------------------------------------------------ mac lane
+@given(data=st.data())
+def test_mac_lane_chain_drains_row_sums(data):
+    """Two lanes chained: each row's exact dot product leaves lane 0, lane 0's row first."""
+    cols = data.draw(st.integers(2, 6))
+    rows = data.draw(st.integers(1, 4))
+    ws = [[data.draw(st.lists(st.one_of(codes(FM.weight), edges(FM.weight)), min_size=cols, max_size=cols))
+           for _ in range(rows)] for _ in range(2)]
+    vs = [data.draw(st.lists(st.one_of(codes(FM.vec), edges(FM.vec)), min_size=cols, max_size=cols))
+          for _ in range(rows)]
+    cfg = EngineConfig(cols - 1, 1, 1)
+    ab = cfg.acc_bits
+    clk, v, first, last = Signal(bool(0)), signed(FM.vec.word_bits), Signal(bool(0)), Signal(bool(0))
+    w = [signed(FM.weight.word_bits) for _ in range(2)]
+    drain = [signed(ab) for _ in range(2)]
+
+    def make():
+        return [mac_lane(clk, v, w[0], first, last, drain[1], drain[0], product_bits=cfg.product_bits),
+                mac_lane(clk, v, w[1], first, last, None, drain[1], product_bits=cfg.product_bits)]
+
+    vectors = [{"v": vs[r][k], "w0": ws[0][r][k], "w1": ws[1][r][k], "first": k == 0,
+                "last": k == cols - 1} for r in range(rows) for k in range(cols)]
+    vectors += [{"first": False, "last": False}]
+    got = run_pipeline(make, clk, {"v": v, "w0": w[0], "w1": w[1], "first": first, "last": last},
+                       {"d2": (drain[0], 2), "d3": (drain[0], 3)}, vectors)
+    for r in range(rows):
+        end = r * cols + cols - 1          # the vector carrying `last` of row r
+        want = [sum(int(a) * int(b) for a, b in zip(ws[lane][r], vs[r])) for lane in range(2)]
+        assert got[end]["d2"] == want[0]   # lane 0's sum, 2 cycles after `last`
+        assert got[end]["d3"] == want[1]   # lane 1's sum, one drain step later
+
+
+# ------------------------------------------------------------- weight memory
+@given(data=st.data())
+def test_weight_memory_decodes_its_slice(data):
+    base = data.draw(st.integers(0, 20))
+    depth = data.draw(st.integers(1, 12))
+    abits = max(1, (base + depth + 4).bit_length())
+    n = data.draw(st.integers(1, 40))
+    ops = data.draw(st.lists(st.tuples(st.booleans(), st.integers(0, (1 << abits) - 1),
+                                       st.integers(0, 0xFFFF), st.integers(0, depth - 1)),
+                             min_size=n, max_size=n))
+    clk, wr_en = Signal(bool(0)), Signal(bool(0))
+    wr_addr, wr_data = Signal(intbv(0)[abits:]), Signal(intbv(0)[16:])
+    rd_addr, rd_data = Signal(intbv(0, min=0, max=depth)), signed(16)
+    got = run_pipeline(lambda: weight_memory(clk, wr_en, wr_addr, wr_data, rd_addr, rd_data,
+                                             base=base, depth=depth), clk,
+                       {"wr_en": wr_en, "wr_addr": wr_addr, "wr_data": wr_data, "rd_addr": rd_addr},
+                       {"q": (rd_data, 1)},
+                       [{"wr_en": e, "wr_addr": a, "wr_data": d, "rd_addr": r} for e, a, d, r in ops])
+    model = [0] * depth
+    for (e, a, d, r), out in zip(ops, got):
+        want = model[r]                      # read-before-write in the same cycle
+        assert out["q"] == (want - 0x10000 if want & 0x8000 else want)
+        if e and base <= a < base + depth:
+            model[a - base] = d
+
+
+# ----------------------------------------------------------------- gate unit
+@given(d=st.integers(1, 4), h=st.sampled_from([1, 2, 3, 4, 6]), gate=st.integers(0, 3),
+       data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_gate_unit_matches_golden_preactivation(d, h, gate, data, seed):
+    p = data.draw(st.sampled_from([k for k in range(1, h + 1) if h % k == 0]))
+    scale = data.draw(st.sampled_from([1, 64, 1 << 15]))   # small, typical, full-range weights
+    cfg = EngineConfig(d, h, p)
+    rng = np.random.default_rng(seed)
+    lo, hi = max(FM.weight.int_min, -scale), min(FM.weight.int_max, scale)
+    w = FixedLSTMWeights.from_ints(rng.integers(lo, hi + 1, (d, 4 * h)), rng.integers(lo, hi + 1, (h, 4 * h)),
+                                   rng.integers(lo, hi + 1, 4 * h), FM)
+    vvec = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, d + h)
+    clk, wr_en = Signal(bool(0)), Signal(bool(0))
+    wr_addr, wr_data = Signal(intbv(0)[cfg.addr_bits:]), Signal(intbv(0)[16:])
+    rd_addr = Signal(intbv(0, min=0, max=cfg.bank_depth))
+    bias_addr = Signal(intbv(0)[cfg.row_bits:])
+    v, first, last = signed(16), Signal(bool(0)), Signal(bool(0))
+    z = signed(FM.preact.word_bits)
+    cols = d + h
+    vectors = [{"wr_en": 1, "wr_addr": a, "wr_data": word} for a, word in layer_image(w, p)]
+    vectors += [{"wr_en": 0}]
+    start = len(vectors)   # cycle of the first address issue
+    for rb in range(h // p):
+        for k in range(cols):
+            vectors.append({"rd_addr": rb * cols + k})
+    vectors += [{} for _ in range(p + 6)]
+    # data-aligned controls (one cycle after the address) and the bias addresses
+    for rb in range(h // p):
+        for k in range(cols):
+            c = start + rb * cols + k + 1
+            vectors[c].update({"v": int(vvec[k]), "first": k == 0, "last": k == cols - 1})
+            if k == cols - 1:
+                for lane in range(p):
+                    vectors[c + 1 + lane]["bias_addr"] = rb * p + lane
+    for c, vec in enumerate(vectors):
+        if c > start and "first" not in vec:
+            vec.update({"first": False, "last": False})
+    got = run_pipeline(lambda: gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first,
+                                         last, z, gate=gate, cfg=cfg), clk,
+                       {"wr_en": wr_en, "wr_addr": wr_addr, "wr_data": wr_data, "rd_addr": rd_addr,
+                        "bias_addr": bias_addr, "v": v, "first": first, "last": last},
+                       {"z": (z, 1)}, vectors)
+    want = gate_preact(vvec[None, :d], vvec[None, d:], w)[0, gate * h:(gate + 1) * h]
+    for rb in range(h // p):
+        last_cycle = start + rb * cols + cols        # cycle A holding `last`
+        for lane in range(p):
+            # z holds row rb*P + lane during cycle A + 3 + lane: read at edge A + 3 + lane
+            assert got[last_cycle + 2 + lane]["z"] == int(want[rb * p + lane]), (rb, lane)

@@ -1,0 +1,132 @@
+"""The whole engine in MyHDL simulation against golden.lstm_fixed, with back-pressure.
+
+Sequences with random tlast marks are streamed through small engines (hypothesis
+draws D, H, P, the weights' scale, the inputs, idle gaps and the out_tready pattern);
+every output must equal golden.lstm_fixed.lstm_layer_fixed run sequence by sequence
+(h and c return to 0 after tlast), arrive exactly once and in order, stay stable
+while held, and take exactly cfg.cycles_per_step cycles.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from golden.formats import DEFAULT_FORMATS as FM
+from golden.lstm_fixed import FixedLSTMWeights, lstm_layer_fixed
+from golden.memory_map import layer_image
+from hdl.config import EngineConfig
+from hdl.simulate import run_engine
+
+
+def golden_outputs(w, xs, lasts):
+    """h of every step, the state cleared after each tlast step."""
+    out, start = [], 0
+    for t, last in enumerate(lasts):
+        if last or t == len(lasts) - 1:
+            hs, _ = lstm_layer_fixed(np.array(xs[start:t + 1])[None], w)
+            out += [[int(v) for v in row] for row in hs[0]]
+            start = t + 1
+    return out
+
+
+def random_weights(rng, d, h, scale):
+    lo, hi = max(FM.weight.int_min, -scale), min(FM.weight.int_max, scale)
+    return FixedLSTMWeights.from_ints(rng.integers(lo, hi + 1, (d, 4 * h)),
+                                      rng.integers(lo, hi + 1, (h, 4 * h)),
+                                      rng.integers(lo, hi + 1, 4 * h), FM)
+
+
+@st.composite
+def engine_cases(draw):
+    d = draw(st.integers(1, 4))
+    h = draw(st.sampled_from([1, 2, 3, 4, 6]))
+    p = draw(st.sampled_from([k for k in range(1, h + 1) if h % k == 0]))
+    steps = draw(st.integers(1, 6))
+    scale = draw(st.sampled_from([256, 4096, 1 << 15]))   # mild, typical, saturating
+    lasts = draw(st.lists(st.booleans(), min_size=steps, max_size=steps))
+    # short random patterns, or long stalls that hold an h across the next step
+    ready = draw(st.one_of(st.lists(st.integers(0, 1), min_size=1, max_size=7).filter(any),
+                           st.integers(10, 60).map(lambda n: [0] * n + [1])))
+    gaps = draw(st.lists(st.integers(0, 3), min_size=steps, max_size=steps))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return d, h, p, scale, lasts, ready, gaps, seed
+
+
+@settings(max_examples=max(4, settings.default.max_examples // 2))
+@given(case=engine_cases())
+def test_engine_streams_golden_steps_under_back_pressure(case):
+    d, h, p, scale, lasts, ready, gaps, seed = case
+    cfg = EngineConfig(d, h, p)
+    rng = np.random.default_rng(seed)
+    w = random_weights(rng, d, h, scale)
+    xs = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, (len(lasts), d)).tolist()
+    run = run_engine(cfg, layer_image(w, p), list(zip(xs, lasts)), ready=ready, gaps=gaps)
+    assert run.violations == []
+    assert [o[0] for o in run.outputs] == golden_outputs(w, xs, lasts)
+    assert [o[1] for o in run.outputs] == [bool(x) for x in lasts]
+    assert_timing(cfg, run)
+
+
+def assert_timing(cfg, run):
+    """The documented timing, measured edge by edge.
+
+    A step's h is first seen valid cycles_per_step edges after its beat was taken,
+    unless the previous h was still held: then right after that one is taken.  A
+    beat is taken only once the previous step has finished, and one finished h at
+    most waits in the engine (the beat after next waits until the held h is taken).
+    """
+    cps = cfg.cycles_per_step
+    acc, first, taken = run.accept_edges, run.first_valid_edges, run.output_edges
+    for n in range(len(first)):
+        expect = acc[n] + cps if n == 0 else max(acc[n] + cps, taken[n - 1] + 1)
+        assert first[n] == expect, (n, acc, first, taken)
+    assert all(b >= a + cps for a, b in zip(acc, acc[1:]))
+    assert all(b >= o + 1 for o, b in zip(taken, acc[2:]))
+
+
+@pytest.mark.parametrize("d, h, p", [(2, 4, 1), (2, 4, 4), (5, 3, 3)], ids=lambda v: str(v))
+def test_back_to_back_spacing_is_cycles_per_step(d, h, p):
+    """Streaming with out_tready high: beats are taken exactly cycles_per_step apart."""
+    cfg = EngineConfig(d, h, p)
+    rng = np.random.default_rng(7)
+    w = random_weights(rng, d, h, 4096)
+    xs = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, (4, d)).tolist()
+    lasts = [False, False, False, True]
+    run = run_engine(cfg, layer_image(w, p), list(zip(xs, lasts)))
+    assert [o[0] for o in run.outputs] == golden_outputs(w, xs, lasts)
+    spacing = [b - a for a, b in zip(run.accept_edges, run.accept_edges[1:])]
+    assert spacing == [cfg.cycles_per_step] * 3
+    assert cfg.cycles_per_step == (h // p) * (d + h) + p + cfg.step_overhead
+
+
+def test_held_output_blocks_the_step_after_next():
+    """With out_tready low for long stretches a finished h waits, and so does in_tready."""
+    cfg = EngineConfig(2, 2, 1)
+    rng = np.random.default_rng(11)
+    w = random_weights(rng, 2, 2, 4096)
+    xs = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, (3, 2)).tolist()
+    ready = [0] * 60 + [1]
+    run = run_engine(cfg, layer_image(w, 1), [(x, False) for x in xs], ready=ready)
+    assert run.violations == []
+    assert [o[0] for o in run.outputs] == golden_outputs(w, xs, [False] * 3)
+    # each output waited for the ready cycle (ready[c] drives the cycle ending at edge c+1)
+    assert all((e - 1) % len(ready) == len(ready) - 1 for e in run.output_edges)
+    assert_timing(cfg, run)
+    # the second beat is taken as soon as the first step ends (its h waits in the
+    # output register); the third only after that h has been taken
+    assert run.accept_edges[1] == run.accept_edges[0] + cfg.cycles_per_step
+    assert run.accept_edges[2] == run.output_edges[0] + 1
+
+
+@pytest.mark.parametrize("wait", [0, 5, 13], ids=lambda w: f"wait{w}")
+def test_reset_mid_step_restarts_from_zero_state(wait):
+    """rst during a step loses that step; the next beats start a new sequence (h = c = 0)."""
+    cfg = EngineConfig(2, 4, 2)
+    assert wait < cfg.cycles_per_step
+    rng = np.random.default_rng(5)
+    w = random_weights(rng, 2, 4, 4096)
+    xs = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, (5, 2)).tolist()
+    run = run_engine(cfg, layer_image(w, 2), [(x, False) for x in xs], reset_after=(2, wait, 3))
+    assert run.violations == []
+    want = golden_outputs(w, xs[:2], [False, False]) + golden_outputs(w, xs[3:], [False, False])
+    assert [o[0] for o in run.outputs] == want
