@@ -449,7 +449,8 @@ def format_report(r: dict) -> str:
     lines += ["",
               "Error bound (derived; holds element by element: "
               f"{'yes' if tb['holds'] else 'NO'})",
-              f"  static, every window in [0,1]^6:     reconstruction {bnd['static']['reconstruction_max']:.3g}"
+              "  static, every window in [0,1]^6:     reconstruction "
+              f"{bnd['static']['reconstruction_max']:.3g}"
               f"  (grows x{bnd['static']['growth_per_step']:.3g} per step: worst case over all inputs)"]
     for p in tb["per_window"]:
         lines.append(f"  trajectory, window {p['window']:>4}:          bound {p['bound_max']:.3e}  "

@@ -128,7 +128,8 @@ def _reconstruct_by_steps(ae, x):
     return out
 
 
-@given(seed=st.integers(0, 2**16), f=st.integers(1, 4), enc=st.lists(st.integers(1, 6), min_size=1, max_size=2),
+@given(seed=st.integers(0, 2**16), f=st.integers(1, 4),
+       enc=st.lists(st.integers(1, 6), min_size=1, max_size=2),
        dec=st.lists(st.integers(1, 6), min_size=1, max_size=2), t=st.integers(1, 6))
 def test_float_forward_matches_step_by_step(seed, f, enc, dec, t):
     cfg = AutoencoderConfig(f, tuple(enc), tuple(dec), t)
