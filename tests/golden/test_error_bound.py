@@ -6,8 +6,8 @@ from hypothesis import given, strategies as st
 
 import golden.error_bound as eb
 from golden.activations import SIGMOID, TANH, activate
-from golden.autoencoder import (Autoencoder, AutoencoderConfig, realistic_layer, realistic_weights,
-                                synthetic_windows)
+from golden.autoencoder import (Autoencoder, AutoencoderConfig, FixedAutoencoder, realistic_layer,
+                                realistic_weights, synthetic_windows)
 from golden.formats import (DEFAULT_FORMATS, ROUNDING_MODES, TABLE_STEP_LOG2, FormatError,
                             LSTMFormats, QFormat)
 from golden.lstm_fixed import FixedLSTMWeights, lstm_layer_fixed
@@ -160,13 +160,16 @@ def test_autoencoder_bounds_hold_for_random_configs(case):
     fmts, ae, x = case
     fx = ae.quantize(fmts)
     recon, layers = _autoencoder_errors(fx, ae, x)
-    static = eb.static_autoencoder_bound(fx, (0.0, 1.0))
-    for n in range(x.shape[0]):
-        b = eb.trajectory_autoencoder_bound(fx, x[n])
-        _assert_within(b, [(eh[n], ec[n]) for eh, ec in layers])
-        assert np.all(recon[n] <= b.reconstruction)
-        _assert_within(static, [(eh[n], ec[n]) for eh, ec in layers])
-        assert np.all(recon[n] <= static.reconstruction)
+    # the same integers without the float weights they came from (source unknown)
+    bare = FixedAutoencoder(fx.cfg, fx.layers, fx.dense_kernel, fx.dense_bias, fmts)
+    for model in (fx, bare):
+        static = eb.static_autoencoder_bound(model, (0.0, 1.0))
+        for n in range(x.shape[0]):
+            b = eb.trajectory_autoencoder_bound(model, x[n])
+            _assert_within(b, [(eh[n], ec[n]) for eh, ec in layers])
+            assert np.all(recon[n] <= b.reconstruction)
+            _assert_within(static, [(eh[n], ec[n]) for eh, ec in layers])
+            assert np.all(recon[n] <= static.reconstruction)
 
 
 def test_reference_topology_bound_holds_on_realistic_windows():
