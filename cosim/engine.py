@@ -116,6 +116,23 @@ class EngineCase:
     def reference(self):
         return engine_reference(self.weights)
 
+    def rtl_h(self, trace) -> list:
+        """The traced output beats as (T_i, H) signed arrays, one per sequence.
+
+        Only meaningful for a run without resets; raises if the beat count is off.
+        """
+        from .verilog import unpack_words
+
+        vb, h = self.cfg.fmts.vec.word_bits, self.cfg.hidden_size
+        rows = [unpack_words(o.data, h, vb) for o in trace.outputs]
+        if len(rows) != self.n_beats:
+            raise AssertionError(f"{len(rows)} output beats for {self.n_beats} input beats")
+        out, pos = [], 0
+        for s in self.sequences:
+            out.append(np.asarray(rows[pos:pos + len(s)], dtype=np.int64).reshape(len(s), h))
+            pos += len(s)
+        return out
+
     def golden_h(self) -> list:
         """Fast-kernel h per sequence (no resets): list of (T_i, H) arrays."""
         from golden.lstm_fixed import lstm_layer_fixed
@@ -166,10 +183,10 @@ ENGINE_MUTANTS = [
            ((r"(_o_pipe\[[^\]]*\], )activation_unit3_y", r"\1activation_unit2_y", 1),)),
     Mutant("truncate_h", "truncation instead of rounding",
            "h = o*tanh(c) is truncated (floor) instead of rounded half up",
-           r"(assign cell_update\d+_requantize\d+_rounded = \(cell_update\d+_hp) \+ \d+\);", r"\1 + 0);", 1),
+           r"if \((cell_update\d+_hp)\[\(\d+ - 1\)\]\)", "if (1'b0)", 1),
     Mutant("truncate_z", "truncation instead of rounding",
            "the gate pre-activations z are truncated instead of rounded half up",
-           r"(assign gate_unit\d+_requantize\d+_rounded = \(gate_unit\d+_total) \+ \d+\);", r"\1 + 0);", 4),
+           r"if \((gate_unit\d+_total)\[\(\d+ - 1\)\]\)", "if (1'b0)", 4),
     Mutant("wrap_z", "wrap instead of saturation",
            "z keeps its low bits when the accumulator leaves the preact range (no clamp)",
            r"if \(\((gate_unit\d+_requantize\d+_q) > \d+\)\)", "if (1'b0)", 4,
@@ -180,7 +197,7 @@ ENGINE_MUTANTS = [
            ((r"else if \(\((cell_update\d+_requantize\d+_q) < \(-\d+\)\)\)(\s*begin\s*c_new)",
              r"else if (1'b0)\2", 1),)),
     Mutant("drop_bias_f", "bias dropped", "the forget gate's bias is never added",
-           r"(assign gate_unit1_total = \(gate_unit1_head) \+ \(gate_unit1_bias << \d+\)\);", r"\1 + 0);", 1),
+           r"(assign gate_unit1_total = \(gate_unit1_head) \+ \(gate_unit1_bias\b[^;]*;", r"\1 + 0);", 1),
     Mutant("row_end_early", "counter off by one",
            "the column counter marks the end of a row one column early",
            r"(last_a <= \(col == )(\d+)\)", _minus_one, 1),
@@ -210,23 +227,27 @@ def engine_mutants() -> list:
     return list(ENGINE_MUTANTS)
 
 
-def saturation_case(cfg, sign: int = 1, steps: int | None = None) -> EngineCase:
-    """All weights at ``sign`` extreme, every input at vec.int_max, one long sequence.
+def saturation_case(cfg, sign: int = 1, steps: int | None = None, gate_signs=None) -> EngineCase:
+    """Every weight at an extreme, every input at vec.int_max, one long sequence.
 
-    With ``sign=+1`` every pre-activation saturates high (i, f, o, g -> 1) and the cell
-    state grows by about 1 per step until it saturates at preact.max; ``steps``
-    defaults to enough steps to get there (``ceil(preact.max) + 4``).
+    ``gate_signs`` (four of +1/-1, gate order i, f, g, o; default all ``sign``) picks
+    int_max or int_min for each gate's kernel, recurrent kernel and bias.  With all
+    +1 every pre-activation saturates high (i, f, o, g -> 1) and the cell state grows
+    by about 1 per step until it saturates at preact.max; ``steps`` defaults to enough
+    steps to get there (``ceil(preact.max) + 4``).
     """
     from golden.lstm_fixed import FixedLSTMWeights
 
     fm = cfg.fmts
     d, h = cfg.input_size, cfg.hidden_size
-    w = fm.weight.int_max if sign > 0 else fm.weight.int_min
-    weights = FixedLSTMWeights.from_ints(np.full((d, 4 * h), w), np.full((h, 4 * h), w),
-                                         np.full(4 * h, w), fm, layer="saturation")
+    signs = tuple(gate_signs) if gate_signs is not None else (sign,) * 4
+    col = np.repeat([fm.weight.int_max if s > 0 else fm.weight.int_min for s in signs], h)
+    weights = FixedLSTMWeights.from_ints(np.tile(col, (d, 1)), np.tile(col, (h, 1)), col.copy(), fm,
+                                         layer="saturation")
     steps = steps or int(np.ceil(fm.preact.max)) + 4
     seq = np.full((steps, d), fm.vec.int_max, dtype=np.int64)
-    ctx = {"case": f"saturation sign={sign:+d}", "config": cfg.module_name, "steps": steps}
+    ctx = {"case": "saturation", "gate_signs": "".join("+" if s > 0 else "-" for s in signs),
+           "config": cfg.module_name, "steps": steps}
     return EngineCase(cfg, weights, [seq], Traffic.smooth(steps), ctx)
 
 
@@ -249,7 +270,7 @@ def check_cycles(design, case: EngineCase, simulator: str = "icarus") -> list:
     return lat
 
 
-def kill_checks(cfg, simulator: str = "icarus") -> list:
+def kill_checks(cfg, simulator: str = "icarus", keep_vcd: bool = False) -> list:
     """The regression the planted bugs must not survive: ``[(name, check(design))]``.
 
     Cheap, deterministic cases (fixed seeds) in the order of the properties: values on
@@ -263,14 +284,14 @@ def kill_checks(cfg, simulator: str = "icarus") -> list:
             for seed in seeds:
                 case = random_case(cfg, seed, **kw)
                 verify(design, case.stimulus(), case.reference(), simulator=simulator,
-                       context=case.context, name=f"kill-{design.label}")
+                       context=case.context, name=f"kill-{design.label}", keep_vcd=keep_vcd)
         return run
 
     def saturation(design):
         for sign in (1, -1):
             case = saturation_case(cfg, sign)
             verify(design, case.stimulus(), case.reference(), simulator=simulator,
-                   context=case.context, name=f"kill-{design.label}")
+                   context=case.context, name=f"kill-{design.label}", keep_vcd=keep_vcd)
 
     def cycles(design):
         check_cycles(design, random_case(cfg, 11, n_sequences=2, max_len=3), simulator)
@@ -289,3 +310,40 @@ def kill_checks(cfg, simulator: str = "icarus") -> list:
 
 __all__ = ["EngineCase", "random_case", "random_weights", "random_ints", "engine_reference",
            "engine_mutants", "Mutant"]
+
+
+def mutation_report(cfg, simulator: str = "icarus", mutants=None) -> dict:
+    """Plant every bug of the catalogue in ``cfg``'s converted engine and run :func:`kill_checks`.
+
+    The unmutated design must pass the same checks first (else the report would prove
+    nothing).  Writes ``build/cosim/mutants-<module>.json`` and returns the summary:
+    ``total``, ``killed``, ``kinds`` and one entry per mutant with the check that
+    caught it and the lines it changed.
+    """
+    import json
+    import time
+
+    from .compile import engine_design
+    from .mutants import changed_lines, kill, mutant_design
+    from .paths import build_root
+
+    design = engine_design(cfg)
+    checks = kill_checks(cfg, simulator)
+    survivor = kill(design, checks)
+    if survivor is not None:
+        raise AssertionError(f"the unmutated engine fails the kill checks: {survivor}")
+    results = []
+    for m in (mutants if mutants is not None else ENGINE_MUTANTS):
+        start = time.monotonic()
+        killed_by = kill(mutant_design(design, m), checks)
+        results.append({"name": m.name, "kind": m.kind, "description": m.description,
+                        "killed_by": killed_by, "seconds": round(time.monotonic() - start, 2),
+                        "changed": [{"from": a, "to": b} for a, b in changed_lines(design, m)[:6]]})
+    summary = {"config": cfg.module_name, "simulator": simulator, "total": len(results),
+               "killed": sum(r["killed_by"] is not None for r in results),
+               "kinds": sorted({r["kind"] for r in results}),
+               "checks": [name for name, _ in checks], "mutants": results}
+    path = build_root() / f"mutants-{cfg.module_name}.json"
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    summary["report"] = str(path)
+    return summary

@@ -107,6 +107,15 @@ def kill(mutated: Design, checks) -> str | None:
     for name, run in checks:
         try:
             run(mutated)
-        except (MismatchError, AssertionError) as exc:
-            return f"{name}: {str(exc).splitlines()[0]}"
+        except MismatchError as exc:
+            rep = exc.report
+            if rep.mismatch is not None:
+                m = rep.mismatch
+                what = (f"beat #{m.beat} differs in {len(m.differing())} of {len(m.expected)} elements"
+                        if m.differing() else f"beat #{m.beat} has the wrong tlast")
+            else:
+                what = rep.problems[0] if rep.problems else "mismatch"
+            return f"{name}: {what[:110]}"
+        except AssertionError as exc:
+            return f"{name}: {str(exc).splitlines()[0][:110]}"
     return None

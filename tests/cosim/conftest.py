@@ -82,3 +82,18 @@ def toy_design():
 def toy():
     """The toy design's module (reference model, names)."""
     return _toy
+
+
+@pytest.fixture(scope="session")
+def designs(icarus):
+    """``designs(cfg)``: the converted engine for an EngineConfig (converted once, cached)."""
+    from cosim.compile import engine_design
+
+    cache = {}
+
+    def get(cfg):
+        if cfg.module_name not in cache:
+            cache[cfg.module_name] = engine_design(cfg)
+        return cache[cfg.module_name]
+
+    return get
