@@ -38,6 +38,10 @@ ensure_venv() {
     touch "$stamp"
 }
 
+# One BLAS thread: the kernels are small and a loaded 2-core machine makes threaded BLAS
+# many times slower (measured).
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in

@@ -42,7 +42,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .activations import SIGMOID, TANH, activate, activation_table, error_bound_lsb
+from .activations import SIGMOID, TANH, activate, error_bound_lsb
 from .formats import FormatError, LSTMFormats, QFormat
 from .lstm_fixed import FixedLSTMWeights
 from .lstm_float import LSTMWeights, ShapeError, sigmoid
@@ -165,15 +165,10 @@ def quantization_error(fmt: QFormat):
 def activation_error(kind: str, fmts: LSTMFormats) -> float:
     """Bound on |table activation - math function| over every pre-activation code.
 
-    :func:`golden.activations.error_bound_lsb` in real units, plus, for tanh, the
-    flat tail where ``2|z|`` is clamped at ``u_max`` (``1 - tanh(u_max / 2)``), which
-    that formula counts at ``preact.max`` instead of ``preact.max / 2``.
+    :func:`golden.activations.error_bound_lsb` (interpolation, entry rounding, final
+    rounding and the clamped tail) in real units.
     """
-    e = error_bound_lsb(kind, fmts) * fmts.act.lsb
-    if kind == TANH:
-        t = activation_table(fmts)
-        e += 1.0 - math.tanh(0.5 * t.u_max * fmts.preact.lsb)
-    return e
+    return error_bound_lsb(kind, fmts) * fmts.act.lsb
 
 
 def check_saturating(fmts: LSTMFormats, what: str = "error bound") -> None:
