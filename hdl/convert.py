@@ -130,9 +130,13 @@ def build_manifest(cfg: EngineConfig, files: dict | None = None) -> dict:
 def _convert_in_subprocess(cfg: EngineConfig, outdir: Path, lang: str) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # MyHDL orders sensitivity lists through sets of names: fix the string hash so
+    # the same configuration always gives the same text.  Converting inside outdir
+    # keeps the folder's absolute path out of the files' headers.
+    env["PYTHONHASHSEED"] = "0"
     code = "import sys; from hdl.convert import _worker; _worker(sys.argv[1:])"
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.to_dict()), str(outdir), lang],
-                          cwd=str(REPO), env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.to_dict()), ".", lang],
+                          cwd=str(outdir), env=env, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"{lang} conversion of {cfg.module_name} failed:\n{proc.stderr[-6000:]}")
 
