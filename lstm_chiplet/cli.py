@@ -18,6 +18,7 @@ COMMANDS = {
     "convert": ("hdl.convert", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),
     "detect": ("lstm_chiplet.detect", "find anomalous windows in NOAA data (default: generated data, shipped model) and write the report"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
+    "train": ("golden.training", "train the LSTM autoencoder (numpy BPTT, Adam) on NOAA data and save the project model"),
 }
 
 

@@ -1,0 +1,764 @@
+"""Training of the LSTM autoencoder: numpy backpropagation through time and Adam.
+
+The model is :class:`golden.autoencoder.Autoencoder` (encoder LSTM layers, the last
+encoder layer's final h repeated T times, decoder LSTM layers, a Dense layer at every
+step).  The loss is the mean squared reconstruction error over a batch of windows,
+the same quantity as the window score::
+
+    L = mean over (n, t, k) of (y[n, t, k] - x[n, t, k])^2
+
+Backpropagation through time, per LSTM layer (``*`` elementwise, ``dh_t`` the gradient
+reaching h_t from the layer above plus from step t + 1)::
+
+    dc_t  = dc_{t+1} * f_{t+1} + dh_t * o_t * (1 - tanh(c_t)^2)
+    dz_i  = dc_t * g_t * i_t (1 - i_t)          dz_f = dc_t * c_{t-1} * f_t (1 - f_t)
+    dz_g  = dc_t * i_t * (1 - g_t^2)            dz_o = dh_t * tanh(c_t) * o_t (1 - o_t)
+    dh_{t-1} += dz_t @ recurrent^T              dx_t = dz_t @ kernel^T
+    dkernel = sum_t x_t^T dz_t   drecurrent = sum_t h_{t-1}^T dz_t   dbias = sum_t dz_t
+
+Only the recurrence ``dz_t @ recurrent^T`` runs step by step; the weight gradients
+and the gradient to the layer below are one matrix product each over all steps and
+the whole batch.  The repeated latent vector gets the sum over the steps of the first
+decoder layer's input gradient, and reaches the encoder only through its last step.
+
+Optimizer: Adam with bias correction, a cosine learning-rate decay from
+``learning_rate`` to ``final_learning_rate``, global gradient-norm clipping, and an
+L-infinity limit: after each update every weight is clipped to the weight format's
+range (``fmts.weight``), so the trained model always quantizes without overflow.
+Everything random (initialisation, batch order) comes from one seed: the same seed
+and data give the same weights.
+
+Initialisation follows the usual Keras defaults: glorot-uniform kernels, orthogonal
+recurrent kernels, zero biases with a unit forget-gate bias, glorot-uniform Dense
+kernel; the Dense bias starts at the mean of the training windows so the first
+reconstruction is the average window.
+
+``lstm-chiplet train`` (:func:`run`) loads a NOAA CSV (or, by default, the normal
+period of the generated default dataset, :mod:`golden.noaa_synth`), cuts windows,
+fits the min-max scaler on them, trains, and saves the project model
+(:mod:`golden.model_store`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from .autoencoder import Autoencoder, AutoencoderConfig, window_scores
+from .formats import DEFAULT_FORMATS, LSTMFormats
+from .lstm_float import ShapeError
+
+#: The repository root (for the default output folder under build/).
+_REPO = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------
+# Configuration and results
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Hyper-parameters of :func:`train`.
+
+    Parameters
+    ----------
+    epochs : int
+        Passes over the training windows.
+    batch_size : int
+        Windows per Adam update (the last batch of an epoch may be smaller).
+    learning_rate, final_learning_rate : float
+        Adam step size at the first and the last epoch (cosine decay between).
+    beta1, beta2, epsilon : float
+        Adam moment decays and denominator guard.
+    clip_norm : float or None
+        Largest global gradient norm (all tensors together); ``None`` disables it.
+    validation_fraction : float
+        Share of the windows (the latest in time) held out to measure the loss on
+        windows not trained on; 0 disables it.  The ``T - 1`` windows just before the
+        held-out ones are dropped, so no training window overlaps a held-out one.
+    seed : int
+        Seed of every random choice (initialisation, batch order).
+    restore_best : bool
+        With validation: return the weights of the epoch with the lowest validation
+        loss (early stopping without cutting the run short), not the last ones.
+    """
+
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    final_learning_rate: float = 3e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    clip_norm: Optional[float] = 1.0
+    validation_fraction: float = 0.1
+    seed: int = 0
+    restore_best: bool = True
+
+    def __post_init__(self):
+        checks = [
+            ("epochs", isinstance(self.epochs, (int, np.integer)) and self.epochs >= 1, "a positive integer"),
+            ("batch_size", isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1,
+             "a positive integer"),
+            ("learning_rate", self.learning_rate > 0, "positive"),
+            ("final_learning_rate", self.final_learning_rate > 0, "positive"),
+            ("beta1", 0 <= self.beta1 < 1, "in [0, 1)"),
+            ("beta2", 0 <= self.beta2 < 1, "in [0, 1)"),
+            ("epsilon", self.epsilon > 0, "positive"),
+            ("clip_norm", self.clip_norm is None or self.clip_norm > 0, "positive or None"),
+            ("validation_fraction", 0 <= self.validation_fraction < 1, "in [0, 1)"),
+        ]
+        for name, ok, what in checks:
+            if not ok:
+                raise ValueError(f"training config: {name} must be {what}, got {getattr(self, name)!r}")
+
+    def learning_rate_at(self, epoch: int) -> float:
+        """Step size of ``epoch`` (0-based): cosine decay from the first to the last epoch."""
+        if self.epochs == 1:
+            return float(self.learning_rate)
+        frac = epoch / (self.epochs - 1)
+        return float(self.final_learning_rate + (self.learning_rate - self.final_learning_rate)
+                     * 0.5 * (1.0 + math.cos(math.pi * frac)))
+
+    def to_dict(self) -> dict:
+        return {k: (int(v) if isinstance(v, np.integer) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch figures of a run (lists of equal length, one entry per epoch).
+
+    Attributes
+    ----------
+    loss : list of float
+        Mean training loss over the epoch's batches (weights changing during it).
+    val_loss : list of float or None
+        Loss on the held-out windows after the epoch (``None`` without validation).
+    learning_rate : list of float
+    grad_norm : list of float
+        Mean global gradient norm before clipping.
+    seconds : list of float
+        Wall time of each epoch.
+    clipped_weights : int
+        Weights sitting at the weight-format limit in the returned model.
+    best_epoch : int or None
+        1-based epoch whose weights were returned when ``restore_best`` chose them.
+    """
+
+    loss: List[float] = field(default_factory=list)
+    val_loss: List[Optional[float]] = field(default_factory=list)
+    learning_rate: List[float] = field(default_factory=list)
+    grad_norm: List[float] = field(default_factory=list)
+    seconds: List[float] = field(default_factory=list)
+    clipped_weights: int = 0
+    best_epoch: Optional[int] = None
+
+    def summary(self) -> dict:
+        """First, best and last losses and where the curve crossed 10 % steps of the run."""
+        n = len(self.loss)
+        if n == 0:
+            return {"epochs": 0}
+        marks = sorted({0, n - 1} | {max(0, round(n * q / 10) - 1) for q in range(1, 10)})
+        out = {
+            "epochs": n,
+            "loss_first": self.loss[0],
+            "loss_last": self.loss[-1],
+            "loss_best": min(self.loss),
+            "curve": [{"epoch": k + 1, "loss": self.loss[k], "val_loss": self.val_loss[k]}
+                      for k in marks],
+            "seconds": float(sum(self.seconds)),
+            "clipped_weights": int(self.clipped_weights),
+            "returned_epoch": int(self.best_epoch or n),
+        }
+        vals = [v for v in self.val_loss if v is not None]
+        if vals:
+            best = int(np.argmin([v if v is not None else np.inf for v in self.val_loss]))
+            out.update(val_loss_first=vals[0], val_loss_last=vals[-1], val_loss_best=min(vals),
+                       val_best_epoch=best + 1)
+        return out
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` returns."""
+
+    model: Autoencoder
+    history: TrainingHistory
+    config: TrainingConfig
+    train_windows: int
+    val_windows: int
+
+
+# --------------------------------------------------------------------------
+# Initialisation
+# --------------------------------------------------------------------------
+
+def _glorot(rng, fan_in: int, fan_out: int, shape) -> np.ndarray:
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape)
+
+
+def _orthogonal(rng, rows: int, cols: int) -> np.ndarray:
+    """(rows, cols) with orthonormal rows (rows <= cols) or columns."""
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    return q.T if rows <= cols else q
+
+
+def init_autoencoder(cfg: AutoencoderConfig = AutoencoderConfig(), seed: int = 0,
+                     output_bias=None) -> Autoencoder:
+    """A fresh autoencoder with the usual Keras initialisation (see module docstring).
+
+    Parameters
+    ----------
+    cfg : AutoencoderConfig
+    seed : int
+    output_bias : array (F,), optional
+        Initial Dense bias (default zeros; :func:`train` passes the training mean).
+    """
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for d, h in cfg.layer_shapes:
+        kernel = _glorot(rng, d, 4 * h, (d, 4 * h))
+        recurrent = _orthogonal(rng, h, 4 * h)
+        bias = np.zeros(4 * h)
+        bias[h:2 * h] = 1.0
+        arrays += [kernel, recurrent, bias]
+    hl = cfg.hidden_sizes[-1]
+    arrays.append(_glorot(rng, hl, cfg.features, (hl, cfg.features)))
+    bias = np.zeros(cfg.features) if output_bias is None else np.asarray(output_bias, np.float64)
+    if bias.shape != (cfg.features,):
+        raise ShapeError(f"output_bias: expected shape ({cfg.features},), got {bias.shape}")
+    arrays.append(bias.copy())
+    return Autoencoder.from_weights(arrays, cfg)
+
+
+# --------------------------------------------------------------------------
+# Forward and backward passes (parameters as a Keras-ordered list of arrays)
+# --------------------------------------------------------------------------
+
+def _gate_constants(h: int, dtype):
+    """tanh(scale * z) * scale + offset gives sigmoid for i, f, o and tanh for g."""
+    scale = np.full(4 * h, 0.5, dtype=dtype)
+    scale[2 * h:3 * h] = 1.0
+    offset = np.full(4 * h, 0.5, dtype=dtype)
+    offset[2 * h:3 * h] = 0.0
+    return scale, offset
+
+
+def _layer_forward(zx: np.ndarray, recurrent: np.ndarray):
+    """Run one LSTM layer given its input projections ``zx`` (B, T, 4H) (bias included).
+
+    Returns the h sequence (B, T, H) and the cache for :func:`_layer_backward`.
+    """
+    b, t_steps, h4 = zx.shape
+    h = h4 // 4
+    scale, offset = _gate_constants(h, zx.dtype)
+    hs = np.empty((b, t_steps, h), dtype=zx.dtype)
+    cs = np.empty_like(hs)
+    tcs = np.empty_like(hs)
+    acts = np.empty_like(zx)
+    h_prev = np.zeros((b, h), dtype=zx.dtype)
+    c_prev = np.zeros((b, h), dtype=zx.dtype)
+    for t in range(t_steps):
+        z = zx[:, t] + h_prev @ recurrent
+        a = np.tanh(z * scale) * scale + offset
+        i, f, g, o = a[:, :h], a[:, h:2 * h], a[:, 2 * h:3 * h], a[:, 3 * h:]
+        c_prev = f * c_prev + i * g
+        tc = np.tanh(c_prev)
+        h_prev = o * tc
+        acts[:, t] = a
+        cs[:, t] = c_prev
+        tcs[:, t] = tc
+        hs[:, t] = h_prev
+    return hs, (hs, cs, tcs, acts)
+
+
+def _layer_backward(cache, dhs: np.ndarray, recurrent: np.ndarray) -> np.ndarray:
+    """Gradients of the gate pre-activations dz (B, T, 4H) from dL/dh (B, T, H)."""
+    hs, cs, tcs, acts = cache
+    b, t_steps, h = hs.shape
+    dz_all = np.empty_like(acts)
+    dh_next = np.zeros((b, h), dtype=hs.dtype)
+    dc_next = np.zeros((b, h), dtype=hs.dtype)
+    rec_t = np.ascontiguousarray(recurrent.T)
+    zero = np.zeros((b, h), dtype=hs.dtype)
+    for t in range(t_steps - 1, -1, -1):
+        a = acts[:, t]
+        i, f, g, o = a[:, :h], a[:, h:2 * h], a[:, 2 * h:3 * h], a[:, 3 * h:]
+        tc = tcs[:, t]
+        c_prev = cs[:, t - 1] if t > 0 else zero
+        dh = dhs[:, t] + dh_next
+        dc = dc_next + dh * o * (1.0 - tc * tc)
+        dz = dz_all[:, t]
+        dz[:, :h] = dc * g * i * (1.0 - i)
+        dz[:, h:2 * h] = dc * c_prev * f * (1.0 - f)
+        dz[:, 2 * h:3 * h] = dc * i * (1.0 - g * g)
+        dz[:, 3 * h:] = dh * tc * o * (1.0 - o)
+        dc_next = dc * f
+        dh_next = dz @ rec_t
+    return dz_all
+
+
+def _check_params(params: Sequence[np.ndarray], cfg: AutoencoderConfig):
+    shapes = cfg.weight_shapes()
+    if len(params) != len(shapes):
+        raise ShapeError(f"parameters: expected {len(shapes)} arrays for {cfg.describe()}, "
+                         f"got {len(params)}")
+    for k, (p, s, name) in enumerate(zip(params, shapes, cfg.weight_names())):
+        if p.shape != s:
+            raise ShapeError(f"parameters: arr_{k} ({name}) has shape {p.shape}, expected {s}")
+
+
+def loss_and_gradients(params: Sequence[np.ndarray], cfg: AutoencoderConfig, windows,
+                       with_gradients: bool = True):
+    """Loss (mean squared reconstruction error) and its gradient for every parameter.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        Keras ``get_weights()`` order (:meth:`AutoencoderConfig.weight_shapes`).
+    cfg : AutoencoderConfig
+    windows : ndarray (B, T, F)
+        Scaled windows; they are both the input and the target.
+    with_gradients : bool
+        False: only the loss (and reconstruction) is computed.
+
+    Returns
+    -------
+    loss : float
+    grads : list of ndarray or None
+        Same order and shapes as ``params``.
+    reconstruction : ndarray (B, T, F)
+    """
+    x = np.asarray(windows)
+    if x.ndim != 3 or x.shape[1:] != (cfg.timesteps, cfg.features):
+        raise ShapeError(f"training windows: expected shape (N, {cfg.timesteps}, {cfg.features}), "
+                         f"got {x.shape}")
+    _check_params(params, cfg)
+    dtype = params[0].dtype
+    x = x.astype(dtype, copy=False)
+    b, t_steps, nf = x.shape
+    ne = len(cfg.encoder_sizes)
+    nl = cfg.num_layers
+    caches, inputs = [], []
+    seq = x
+    latent = None
+    for k in range(nl):
+        kernel, recurrent, bias = params[3 * k:3 * k + 3]
+        if k == ne:
+            # the repeated latent vector: one projection serves every step
+            zx = np.broadcast_to((latent @ kernel + bias)[:, None, :], (b, t_steps, kernel.shape[1]))
+            inputs.append(latent)
+        else:
+            zx = seq @ kernel + bias
+            inputs.append(seq)
+        seq, cache = _layer_forward(zx, recurrent)
+        caches.append(cache)
+        if k == ne - 1:
+            latent = seq[:, -1, :]
+    dense_kernel, dense_bias = params[-2], params[-1]
+    y = seq @ dense_kernel + dense_bias
+    r = y - x
+    loss = float(np.mean(r * r))
+    if not with_gradients:
+        return loss, None, y
+
+    grads: List[Optional[np.ndarray]] = [None] * len(params)
+    dy = (2.0 / r.size) * r                                   # (B, T, F)
+    hl = seq.shape[-1]
+    grads[-2] = seq.reshape(-1, hl).T @ dy.reshape(-1, nf)
+    grads[-1] = dy.sum(axis=(0, 1))
+    dhs = dy @ dense_kernel.T
+    for k in range(nl - 1, -1, -1):
+        kernel, recurrent, _ = params[3 * k:3 * k + 3]
+        dz = _layer_backward(caches[k], dhs, recurrent)
+        h4 = dz.shape[-1]
+        hs = caches[k][0]
+        h = hs.shape[-1]
+        h_prev = np.concatenate([np.zeros((b, 1, h), dtype=dtype), hs[:, :-1]], axis=1)
+        grads[3 * k + 1] = h_prev.reshape(-1, h).T @ dz.reshape(-1, h4)
+        grads[3 * k + 2] = dz.sum(axis=(0, 1))
+        if k == ne:
+            dz_sum = dz.sum(axis=1)                           # (B, 4H): every step saw the latent
+            grads[3 * k] = inputs[k].T @ dz_sum
+            dlatent = dz_sum @ kernel.T
+            dhs = np.zeros((b, t_steps, dlatent.shape[-1]), dtype=dtype)
+            dhs[:, -1] = dlatent
+        else:
+            xin = inputs[k]
+            grads[3 * k] = xin.reshape(-1, xin.shape[-1]).T @ dz.reshape(-1, h4)
+            if k > 0:
+                dhs = dz @ kernel.T
+    return loss, grads, y
+
+
+# --------------------------------------------------------------------------
+# Progress bar
+# --------------------------------------------------------------------------
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr: epoch, bar, loss, elapsed time and ETA.
+
+    On a terminal the line is redrawn in place after every batch; otherwise one line
+    is written per epoch (at most one every ``interval`` seconds, and always the last).
+
+    Parameters
+    ----------
+    epochs, batches : int
+        Epochs of the run and batches per epoch.
+    stream : file, optional
+        Default ``sys.stderr``; ``None`` silences the bar.
+    """
+
+    def __init__(self, epochs: int, batches: int, stream=sys.stderr, width: int = 24,
+                 interval: float = 5.0):
+        self.epochs, self.batches, self.stream, self.width = epochs, batches, stream, width
+        self.interval = interval
+        self.start = time.monotonic()
+        self.last_line = -1e9
+        self.tty = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+
+    def _line(self, epoch: int, batch: int, loss: float, val: Optional[float]) -> str:
+        done = epoch * self.batches + batch
+        total = self.epochs * self.batches
+        frac = done / total if total else 1.0
+        fill = int(round(self.width * frac))
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / done * (total - done) if done else float("nan")
+        val_txt = f" val {val:.5f}" if val is not None else ""
+        eta_txt = _clock(eta) if done else "--:--"
+        return (f"epoch {min(epoch + 1, self.epochs)}/{self.epochs} [{'#' * fill}{'.' * (self.width - fill)}]"
+                f" loss {loss:.5f}{val_txt} {_clock(elapsed)} ETA {eta_txt}")
+
+    def batch(self, epoch: int, batch: int, loss: float) -> None:
+        if self.stream is not None and self.tty:
+            self.stream.write("\r" + self._line(epoch, batch + 1, loss, None) + "\x1b[K")
+            self.stream.flush()
+
+    def epoch(self, epoch: int, loss: float, val: Optional[float]) -> None:
+        if self.stream is None:
+            return
+        line = self._line(epoch + 1, 0, loss, val).replace(
+            f"epoch {min(epoch + 2, self.epochs)}/", f"epoch {epoch + 1}/", 1)
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write("\r" + line + "\x1b[K")
+        elif now - self.last_line >= self.interval or epoch + 1 == self.epochs:
+            self.stream.write(line + "\n")
+            self.last_line = now
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.stream is not None and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# --------------------------------------------------------------------------
+# Training loop
+# --------------------------------------------------------------------------
+
+def split_validation(n: int, fraction: float, steps: int):
+    """Indices (train, validation) of ``n`` time-ordered windows of ``steps`` steps.
+
+    The last ``round(n * fraction)`` windows are held out and the ``steps - 1``
+    windows before them are dropped (with stride 1 they would share steps with the
+    first held-out window).
+    """
+    n_val = int(round(n * fraction))
+    if fraction <= 0 or n_val == 0:
+        return np.arange(n), np.arange(0)
+    n_train = n - n_val - (steps - 1)
+    if n_train < 1:
+        raise ShapeError(f"training windows: {n} windows are too few to hold out {fraction:g} of "
+                         f"them for validation (and {steps - 1} more so none overlap); "
+                         "use more data or validation_fraction=0")
+    return np.arange(n_train), np.arange(n - n_val, n)
+
+
+def train(windows, cfg: AutoencoderConfig = AutoencoderConfig(),
+          config: TrainingConfig = TrainingConfig(), fmts: LSTMFormats = DEFAULT_FORMATS,
+          initial: Optional[Autoencoder] = None, progress=sys.stderr,
+          dtype=np.float64) -> TrainingResult:
+    """Train the autoencoder on scaled windows (N, T, F), ordered in time.
+
+    Parameters
+    ----------
+    windows : array (N, T, F)
+        Scaled training windows (input and target).
+    cfg : AutoencoderConfig
+        Sizes (ignored when ``initial`` is given: its config is used).
+    config : TrainingConfig
+    fmts : LSTMFormats
+        Weights are kept within ``fmts.weight`` (L-infinity limit after every update).
+    initial : Autoencoder, optional
+        Start from these weights instead of a fresh initialisation.
+    progress : file or None
+        Where the progress bar goes (default stderr; ``None``: silent).
+    dtype : numpy float type
+        Arithmetic of the run (float64 by default).
+
+    Returns
+    -------
+    TrainingResult
+    """
+    if initial is not None:
+        cfg = initial.cfg
+    x = np.asarray(windows, dtype=np.float64)
+    if x.ndim != 3 or x.shape[1:] != (cfg.timesteps, cfg.features):
+        raise ShapeError(f"training windows: expected shape (N, {cfg.timesteps}, {cfg.features}) "
+                         f"for {cfg.describe()}, got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ShapeError(f"training windows: {int(x.size - np.count_nonzero(np.isfinite(x)))} "
+                         "value(s) are NaN or infinite")
+    tr_idx, val_idx = split_validation(len(x), config.validation_fraction, cfg.timesteps)
+    x_train = x[tr_idx].astype(dtype)
+    x_val = x[val_idx].astype(dtype)
+    rng = np.random.default_rng(config.seed)
+    if initial is None:
+        initial = init_autoencoder(cfg, int(rng.integers(2 ** 31)),
+                                   output_bias=x_train.reshape(-1, cfg.features).mean(axis=0))
+    params = [np.array(a, dtype=dtype) for a in initial.get_weights()]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    limit = float(fmts.weight.max)
+    for p in params:
+        np.clip(p, -limit, limit, out=p)
+
+    n = len(x_train)
+    bs = int(config.batch_size)
+    batches = (n + bs - 1) // bs
+    hist = TrainingHistory()
+    bar = ProgressBar(config.epochs, batches, progress)
+    step = 0
+    best_val, best_params = math.inf, None
+    b1, b2, eps = config.beta1, config.beta2, config.epsilon
+    for epoch in range(config.epochs):
+        t0 = time.monotonic()
+        lr = config.learning_rate_at(epoch)
+        order = rng.permutation(n)
+        total, norms = 0.0, 0.0
+        for j in range(batches):
+            batch = x_train[order[j * bs:(j + 1) * bs]]
+            loss, grads, _ = loss_and_gradients(params, cfg, batch)
+            norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+            if not math.isfinite(loss) or not math.isfinite(norm):
+                raise FloatingPointError(f"training diverged at epoch {epoch + 1}, batch {j + 1} "
+                                         f"(loss {loss}); lower the learning rate")
+            if config.clip_norm is not None and norm > config.clip_norm:
+                scale = config.clip_norm / norm
+                grads = [g * scale for g in grads]
+            step += 1
+            corr1 = 1.0 - b1 ** step
+            corr2 = 1.0 - b2 ** step
+            for p, g, mk, vk in zip(params, grads, m, v):
+                mk *= b1
+                mk += (1.0 - b1) * g
+                vk *= b2
+                vk += (1.0 - b2) * (g * g)
+                p -= lr * (mk / corr1) / (np.sqrt(vk / corr2) + eps)
+                np.clip(p, -limit, limit, out=p)
+            total += loss * len(batch)
+            norms += norm
+            bar.batch(epoch, j, loss)
+        val = None
+        if len(x_val):
+            val = evaluate_loss(params, cfg, x_val)
+            if config.restore_best and val < best_val:
+                best_val, best_params = val, [p.copy() for p in params]
+                hist.best_epoch = epoch + 1
+        hist.loss.append(total / n)
+        hist.val_loss.append(val)
+        hist.learning_rate.append(lr)
+        hist.grad_norm.append(norms / batches)
+        hist.seconds.append(time.monotonic() - t0)
+        bar.epoch(epoch, total / n, val)
+    bar.close()
+    if best_params is not None:
+        params = best_params
+    hist.clipped_weights = int(sum(np.count_nonzero(np.abs(p) >= limit) for p in params))
+    model = Autoencoder.from_weights([p.astype(np.float64) for p in params], cfg)
+    return TrainingResult(model, hist, config, len(x_train), len(x_val))
+
+
+def evaluate_loss(params, cfg: AutoencoderConfig, windows, batch: int = 256) -> float:
+    """Mean squared reconstruction error over all ``windows`` (no gradients)."""
+    x = np.asarray(windows)
+    total = 0.0
+    for a in range(0, len(x), batch):
+        part = x[a:a + batch]
+        loss, _, _ = loss_and_gradients(params, cfg, part, with_gradients=False)
+        total += loss * len(part)
+    return total / max(1, len(x))
+
+
+def model_scores(model: Autoencoder, windows, batch: int = 256) -> np.ndarray:
+    """Window scores of the float model, computed batch by batch."""
+    x = np.asarray(windows, dtype=np.float64)
+    return np.concatenate([window_scores(x[a:a + batch], model.reconstruct_float(x[a:a + batch]))
+                           for a in range(0, len(x), batch)]) if len(x) else np.zeros(0)
+
+
+# --------------------------------------------------------------------------
+# Command line: lstm-chiplet train
+# --------------------------------------------------------------------------
+
+DEFAULT_OUT = _REPO / "build" / "train" / "model.npz"
+DEFAULT_DATA_DIR = _REPO / "build" / "default_data"
+#: Earlier generated winters added to the default training data (see docs/training.md).
+DEFAULT_EXTRA_SEASONS = 3
+
+
+def _sizes(text: str, what: str) -> tuple:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"--{what}: expected comma-separated layer sizes like 64,32, got {text!r}") from None
+    if not sizes:
+        raise ValueError(f"--{what}: no layer size given")
+    return sizes
+
+
+def add_arguments(parser) -> None:
+    """Arguments of ``lstm-chiplet train``."""
+    d = TrainingConfig()
+    parser.add_argument("--csv", help="NOAA CSV to train on (every window of it); default: the "
+                        "anomaly-free period of the generated default dataset")
+    parser.add_argument("--format", choices=("lcd", "marine"), help="CSV format (default: detected)")
+    parser.add_argument("--features", help="comma-separated feature columns (default: the format's six)")
+    parser.add_argument("--stride", type=int, default=1, help="window stride (default 1)")
+    parser.add_argument("--extra-seasons", type=int, default=DEFAULT_EXTRA_SEASONS,
+                        help="without --csv: also train on this many generated anomaly-free earlier "
+                        f"winters of the same station (default {DEFAULT_EXTRA_SEASONS})")
+    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate,
+                        help=f"first-epoch Adam step (default {d.learning_rate:g}; decays to a tenth)")
+    parser.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
+                        help=f"latest windows held out (default {d.validation_fraction:g}; 0: none)")
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
+    parser.add_argument("--encoder", default="64,32", help="encoder LSTM sizes (default 64,32)")
+    parser.add_argument("--decoder", default="32,64", help="decoder LSTM sizes (default 32,64)")
+    parser.add_argument("--storage", choices=("float32", "float64"), default="float32",
+                        help="precision of the stored weights (default float32)")
+    parser.add_argument("--out", default=None,
+                        help="model file to write (default build/train/model.npz)")
+    parser.add_argument("--data-dir", default=None,
+                        help="where the default dataset is generated (default build/default_data)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _training_windows(args):
+    """(raw training windows, all windows of the file, features, data format, description, synthetic)."""
+    from . import noaa_synth
+    from .data import load_windows
+
+    features = [f.strip() for f in args.features.split(",")] if args.features else None
+    if args.csv:
+        win = load_windows(args.csv, args.format, features, stride=args.stride)
+        desc = {"source": "csv", "file": Path(args.csv).name, "format": win.summary["format"],
+                "windows": len(win), "stride": args.stride,
+                "period": [str(win.start[0]), str(win.end[-1])]}
+        return win.sequences, win, win.features, win.summary["format"], desc, None
+    if args.extra_seasons < 0:
+        raise ValueError(f"--extra-seasons must be >= 0, got {args.extra_seasons}")
+    folder = Path(args.data_dir) if args.data_dir else DEFAULT_DATA_DIR
+    synth = noaa_synth.write_default_dataset(folder)
+    win = load_windows(synth.csv_path, "lcd", features, stride=args.stride)
+    normal = noaa_synth.normal_windows(win.times, synth.normal_end)
+    if not np.any(normal):
+        raise ValueError(f"{synth.csv_path}: no window lies in the anomaly-free period")
+    parts, files = [], []
+    for k in range(args.extra_seasons, 0, -1):          # earliest first: windows in time order
+        earlier = noaa_synth.write_earlier_season(folder, k)
+        parts.append(load_windows(earlier.csv_path, "lcd", features, stride=args.stride).sequences)
+        files.append({"file": earlier.csv_path.name, "seed": earlier.seed,
+                      "period": [earlier.start, earlier.normal_end], "windows": len(parts[-1])})
+    parts.append(win.sequences[normal])
+    files.append({"file": synth.csv_path.name, "seed": synth.seed,
+                  "period": [synth.start, synth.normal_end], "windows": int(normal.sum()),
+                  "note": "the default dataset's anomaly-free period"})
+    raw = np.concatenate(parts)
+    desc = {"source": "generated default dataset"
+                      + (f" + {args.extra_seasons} earlier anomaly-free season(s)" if args.extra_seasons else ""),
+            "generator": "golden.noaa_synth", "generator_version": noaa_synth.GENERATOR_VERSION,
+            "file": synth.csv_path.name, "format": "lcd", "files": files,
+            "windows": int(len(raw)), "stride": args.stride}
+    return raw, win, win.features, "lcd", desc, synth
+
+
+def run(args) -> int:
+    """``lstm-chiplet train``: fit the scaler, train, save the project model, report."""
+    from .data import MinMaxScaler
+    from .model_store import load_model, save_model
+    from . import noaa_synth
+
+    cfg_sizes = (_sizes(args.encoder, "encoder"), _sizes(args.decoder, "decoder"))
+    raw, win, features, data_format, data_desc, synth = _training_windows(args)
+    cfg = AutoencoderConfig(len(features), cfg_sizes[0], cfg_sizes[1], raw.shape[1])
+    scaler = MinMaxScaler.fit(raw, features, what="training windows")
+    x = scaler.transform(raw)
+    config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size,
+                            learning_rate=args.learning_rate,
+                            final_learning_rate=args.learning_rate / 10.0,
+                            validation_fraction=args.validation_fraction, seed=args.seed)
+    fmts = DEFAULT_FORMATS
+    print(f"training {cfg.describe()} on {len(x)} windows ({data_desc['source']}: "
+          f"{data_desc['file']}), {config.epochs} epochs, seed {config.seed}", file=sys.stderr)
+    result = train(x, cfg, config, fmts, progress=None if args.quiet else sys.stderr)
+    hist = result.history
+
+    out = Path(args.out) if args.out else DEFAULT_OUT
+    peak = max(float(np.max(np.abs(a))) for a in result.model.get_weights())
+    provenance = {
+        "created_by": "lstm-chiplet train (golden.training)",
+        "data": data_desc,
+        "training": dict(config.to_dict(), train_windows=result.train_windows,
+                         val_windows=result.val_windows, arithmetic="float64",
+                         loss="mean squared reconstruction error"),
+        "history": hist.summary(),
+        "weights": {"peak_abs": peak, "weight_format": fmts.weight.describe(),
+                    "l_inf_limit": float(fmts.weight.max), "at_limit": hist.clipped_weights},
+        "numpy": np.__version__,
+    }
+    # what is stored (possibly float32) is what the evaluation below uses
+    save_model(out, result.model, scaler, fmts, provenance, data_format, args.storage)
+    loaded = load_model(out)
+    fixed = loaded.fixed()              # raises, naming the file, if a weight does not fit
+    evaluation = None
+    if synth is not None:
+        all_x = scaler.transform(win.sequences)
+        scores = model_scores(loaded.model, all_x)
+        evaluation = noaa_synth.separation(scores, win.times, synth.anomalies)
+        provenance["evaluation"] = {"data": f"{synth.csv_path.name} (all windows, float model)",
+                                    **{k: v for k, v in evaluation.items()}}
+        save_model(out, loaded.model, scaler, loaded.fmts, provenance, data_format, args.storage)
+        loaded = load_model(out)
+
+    s = hist.summary()
+    print(f"loss: first epoch {s['loss_first']:.5f}, last {s['loss_last']:.5f}"
+          + (f"; validation first {s['val_loss_first']:.5f}, best {s['val_loss_best']:.5f} "
+             f"(epoch {s['val_best_epoch']}), last {s['val_loss_last']:.5f}" if "val_loss_best" in s else "")
+          + f"; {s['seconds']:.0f} s")
+    print(f"returned weights of epoch {s['returned_epoch']}; largest |weight| {peak:.4f} "
+          f"(limit {fmts.weight.max:g}, {fmts.weight.describe()}), {hist.clipped_weights} at the limit; "
+          f"quantizes to {fixed.fmts.weight.describe()} without overflow")
+    if evaluation is not None:
+        print(noaa_synth.format_separation(evaluation))
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB, weights stored as {args.storage})")
+    return 0
