@@ -66,8 +66,10 @@ def activation_unit(clk, z, y, *, kind, fmts):
     slope = Signal(intbv(0)[db:])
     frac_r = Signal(intbv(0)[shift:])
     negative_r = Signal(bool(0))
-    y_max = (max(t.entries) << shift) + ((1 << db) - 1) * ((1 << shift) - 1)
-    vb = max(y_max * 2, one).bit_length() + 2
+    e = t.entries
+    y_max = max((e[k] << shift) + (e[k + 1] - e[k]) * ((1 << shift) - 1) for k in range(len(e) - 1))
+    peak = max(y_max, one - e[0] * (1 << shift), 2 * y_max - one, one)   # largest |value|
+    vb = peak.bit_length() + 1
     # The interpolated sample is non-negative but held signed at the width of the
     # symmetry step, so that step is one same-width subtraction.
     interp = Signal(intbv(0, min=-(1 << (vb - 1)), max=1 << (vb - 1)))

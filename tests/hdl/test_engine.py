@@ -130,3 +130,31 @@ def test_reset_mid_step_restarts_from_zero_state(wait):
     assert run.violations == []
     want = golden_outputs(w, xs[:2], [False, False]) + golden_outputs(w, xs[3:], [False, False])
     assert [o[0] for o in run.outputs] == want
+
+
+
+def other_formats(name):
+    """Non-default format sets: every width in the RTL must follow them."""
+    from golden.formats import LSTMFormats, QFormat
+    if name == "narrow":
+        return LSTMFormats(QFormat(12, 9, name="vec"), QFormat(10, 7, name="weight"),
+                           QFormat(14, 9, name="preact", rounding="floor"), QFormat(12, 10, name="act"))
+    if name == "wide":   # activation scale 2^31: constants MyHDL writes with a size
+        return LSTMFormats(QFormat(24, 20, name="vec"), QFormat(18, 14, name="weight"),
+                           QFormat(20, 14, name="preact"), QFormat(20, 18, name="act"))
+    return FM.with_rounding("floor")
+
+
+@pytest.mark.parametrize("fmts_name", ["narrow", "wide", "floor"])
+def test_engine_follows_other_formats(fmts_name):
+    fm = other_formats(fmts_name)
+    cfg = EngineConfig(3, 4, 2, fm)
+    rng = np.random.default_rng(13)
+    lo, hi = fm.weight.int_min, fm.weight.int_max + 1
+    w = FixedLSTMWeights.from_ints(rng.integers(lo, hi, (3, 16)), rng.integers(lo, hi, (4, 16)),
+                                   rng.integers(lo, hi, 16), fm)
+    xs = rng.integers(fm.vec.int_min, fm.vec.int_max + 1, (4, 3)).tolist()
+    lasts = [False, True, False, False]
+    run = run_engine(cfg, layer_image(w, 2), list(zip(xs, lasts)))
+    assert [o[0] for o in run.outputs] == golden_outputs(w, xs, lasts)
+    assert_timing(cfg, run)

@@ -125,3 +125,20 @@ def test_lint_gate_catches_a_truncation(converted, tmp_path):
     bad.write_text(planted)
     found = checks.lint_verilog(bad, cfg.module_name)
     assert any("WIDTH" in line for line in found)
+
+
+@pytest.mark.parametrize("fmts_name", ["narrow", "wide", "floor"])
+def test_other_formats_lint_clean_and_analyse(fmts_name, build_dir):
+    """Non-default formats change every width; the gates must still pass."""
+    need("verilator")
+    need("ghdl")
+    from golden.formats import DEFAULT_FORMATS, LSTMFormats, QFormat
+    fm = {"narrow": LSTMFormats(QFormat(12, 9), QFormat(10, 7), QFormat(14, 9, rounding="floor"),
+                                QFormat(12, 10)),
+          "wide": LSTMFormats(QFormat(24, 20), QFormat(18, 14), QFormat(20, 14), QFormat(20, 18)),
+          "floor": DEFAULT_FORMATS.with_rounding("floor")}[fmts_name]
+    cfg = EngineConfig(3, 4, 2, fm)
+    paths = convert_engine(cfg, build_dir / "hdl" / cfg.module_name, hdl=("Verilog", "VHDL"))
+    assert checks.lint_verilog(paths["verilog"], cfg.module_name) == []
+    checks.analyse_ghdl(paths["vhdl"], paths["vhdl_package"], cfg.module_name,
+                        paths["vhdl"].parent / "ghdl")
