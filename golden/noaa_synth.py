@@ -712,15 +712,19 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
     # quirks: chosen with their own stream so they do not move when anomalies change
     qrng = np.random.default_rng([seed, 2])
     uq = qrng.uniform(0.0, 1.0, (hours, 6))
-    normal_hours = np.arange(24, first - 24)
+    # the 'M' cells and the suspect temperatures go into the normal period, a day from its ends
+    normal_hours = np.arange(24, max(24, first - 24))
     synop_hours = [k for k in normal_hours if int(wx["hod"][k]) in (1, 7, 13, 19)]
-    m_hours = set(int(k) for k in qrng.choice(synop_hours, size=min(2, len(synop_hours)), replace=False))
+    m_hours = set(int(k) for k in qrng.choice(synop_hours, size=min(2, len(synop_hours)), replace=False)) \
+        if synop_hours else set()
     quiet = [k for k in normal_hours if int(wx["hod"][k]) not in (1, 7, 13, 19) and k not in m_hours
              and rain[k] <= 0.002 and vis[k] >= 10 and wx["gust_kt"][k] == 0]
     dropped = {int(qrng.choice(quiet))} if quiet else set()
-    suspect_t = set(int(k) for k in qrng.choice(normal_hours, size=3, replace=False)) - m_hours - dropped
-    quirks = {"trace_T": 0, "suspect_s": 0, "variable_V": 0, "VRB": 0, "M_filled_same_hour": 0,
-              "M_dropped_hour": 0, "FM-12": 0, "FM-16": 0, "SOD": 0, "SOM": 0}
+    suspect_t = set(int(k) for k in qrng.choice(normal_hours, size=min(3, len(normal_hours)),
+                                                 replace=False)) - m_hours - dropped
+    quirks = {"trace_T": 0, "suspect_s": 0, "suspect_s_temperature_hours": len(suspect_t),
+              "variable_V": 0, "VRB": 0, "M_filled_same_hour": 0, "M_dropped_hour": 0,
+              "FM-12": 0, "FM-16": 0, "SOD": 0, "SOM": 0}
 
     rows: List[List[str]] = []
     anomaly_hours = {int(k) for a in events
