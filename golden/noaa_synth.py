@@ -906,6 +906,23 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
     return result
 
 
+def default_plan(days: int = DEFAULT_DAYS) -> Tuple[int, int]:
+    """(normal_days, anomalies) for a file of ``days`` days laid out like the default.
+
+    ``DEFAULT_DAYS`` gives exactly the default (60 anomaly-free days, 6 events); other
+    lengths keep two thirds anomaly-free and as many events (up to 6) as fit, one per
+    48 h slot after the normal period.
+    """
+    if int(days) != days or days < 2:
+        raise ValueError(f"noaa_synth: days must be an integer >= 2, got {days!r}")
+    days = int(days)
+    if days == DEFAULT_DAYS:
+        return DEFAULT_NORMAL_DAYS, DEFAULT_ANOMALIES
+    normal = max(1, round(days * DEFAULT_NORMAL_DAYS / DEFAULT_DAYS))
+    fit = ((days - normal) * 24 - 24) // 48
+    return normal, int(max(0, min(DEFAULT_ANOMALIES, fit)))
+
+
 def write_default_dataset(folder) -> SyntheticLCD:
     """The main job's default data: :data:`DEFAULT_FILENAME` in ``folder`` (regenerated).
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from golden.data import LCD_FEATURES, load_csv, load_windows
-from golden.noaa_synth import (ANOMALY_KINDS, LCD_COLUMNS, SyntheticLCD, anomalies_path_for,
-                               anomalous_windows, generate_lcd, normal_windows, separation,
-                               windows_per_anomaly, write_default_dataset, write_earlier_season)
+from golden.noaa_synth import (ANOMALY_KINDS, DEFAULT_DAYS, LCD_COLUMNS, SyntheticLCD,
+                               anomalies_path_for, anomalous_windows, default_plan, generate_lcd,
+                               normal_windows, separation, windows_per_anomaly,
+                               write_default_dataset, write_earlier_season)
 
 DAYS = 40
 NORMAL = 10
@@ -185,6 +186,16 @@ def test_default_and_earlier_seasons(folder):
     assert sorted(a.kind for a in d.anomalies) == sorted(ANOMALY_KINDS)
     e = write_earlier_season(folder / "default", 1)
     assert e.anomalies == [] and e.start.startswith("2019-12-01") and e.seed != d.seed
+
+
+@pytest.mark.parametrize("days", [2, 10, 30, 45, DEFAULT_DAYS, 200])
+def test_default_plan_always_fits(folder, days):
+    normal, n = default_plan(days)
+    assert 1 <= normal < days or days == 2
+    if days == DEFAULT_DAYS:
+        assert (normal, n) == (60, 6)
+    res = generate_lcd(folder / "plan.csv", days=days, normal_days=normal, anomalies=n)
+    assert len(res.anomalies) == n
 
 
 def test_bad_arguments_are_named(folder):
