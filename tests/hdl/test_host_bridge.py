@@ -272,7 +272,7 @@ def test_decode_frames_rejects_malformed_streams():
 
 # ----------------------------------------------------------------- conversion
 @pytest.mark.hdl
-@pytest.mark.filterwarnings("ignore:.*driven but not read: shift_unused")
+@pytest.mark.filterwarnings("ignore:.*driven but not read")
 def test_converted_bridge_is_lint_clean_and_compiles(tmp_path):
     from hdl import checks
     from hdl.tools import ToolMissing, find_tool, missing_allowed
