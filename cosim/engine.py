@@ -141,16 +141,18 @@ class EngineCase:
 
 def random_case(cfg, seed: int, *, n_sequences: int = 2, max_len: int = 5, weight_mode: str = "trained",
                 input_mode: str = "scaled", resets: int = 0, stall_prob: float = 0.0,
-                gap_prob: float = 0.0, long_stalls: bool = False) -> EngineCase:
+                gap_prob: float = 0.0, long_stalls: bool = False, exact_len: bool = False) -> EngineCase:
     """A reproducible random :class:`EngineCase` (everything follows from ``seed``).
 
     ``long_stalls`` makes out_tready low in runs of up to twice a step, so finished
-    steps meet an output the host has not taken yet.
+    steps meet an output the host has not taken yet; ``exact_len`` makes every
+    sequence ``max_len`` steps long (windows) instead of 1..max_len.
     """
     stall_run_max = 2 * cfg.cycles_per_step + 8 if long_stalls else 1
     rng = np.random.default_rng(seed)
     weights = random_weights(rng, cfg, weight_mode)
-    seqs = [random_ints(rng, cfg.fmts.vec, (int(rng.integers(1, max_len + 1)), cfg.input_size), input_mode)
+    seqs = [random_ints(rng, cfg.fmts.vec, (max_len if exact_len else int(rng.integers(1, max_len + 1)),
+                                             cfg.input_size), input_mode)
             for _ in range(n_sequences)]
     n = sum(len(s) for s in seqs)
     if resets or stall_prob or gap_prob:
