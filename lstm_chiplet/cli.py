@@ -15,6 +15,7 @@ import sys
 #: name -> (module, one-line help)
 COMMANDS = {
     "bench-golden": ("golden.benchmark", "accuracy and speed of the golden models (float vs fixed)"),
+    "cosim-bench": ("cosim.bench", "simulated cycles per second: Icarus via MyHDL's VPI and Verilator on the same engine"),
     "convert": ("hdl.convert", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),
     "detect": ("lstm_chiplet.detect", "find anomalous windows in NOAA data (default: generated data, shipped model) and write the report"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
