@@ -20,7 +20,8 @@ from .scoreboard import MismatchError
 
 #: The kinds of planted bug the regression must catch (issue 4, item 4).
 KINDS = ("gates swapped", "truncation instead of rounding", "wrap instead of saturation",
-         "bias dropped", "counter off by one", "tready ignored", "state not cleared")
+         "bias dropped", "counter off by one", "tready ignored", "state not cleared",
+         "handshake one cycle late")
 
 
 class MutantError(ValueError):

@@ -11,8 +11,18 @@ BUILD_ENV = "LSTM_CHIPLET_BUILD"
 
 
 def build_root() -> Path:
-    """``build/cosim`` at the repository root, or ``$LSTM_CHIPLET_BUILD/cosim``."""
-    base = Path(os.environ[BUILD_ENV]) if os.environ.get(BUILD_ENV) else REPO / "build"
+    """``build/cosim`` at the repository root, or ``$LSTM_CHIPLET_BUILD/cosim``.
+
+    When the package runs from an installed copy (e.g. inside tox's environment) its
+    parent is site-packages, not the repository: then ``build/`` of the current
+    directory is used.
+    """
+    if os.environ.get(BUILD_ENV):
+        base = Path(os.environ[BUILD_ENV])
+    elif (REPO / "setup.cfg").is_file():
+        base = REPO / "build"
+    else:
+        base = Path.cwd() / "build"
     path = base / "cosim"
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -23,6 +23,8 @@ from .stream import Stimulus, Trace
 
 SIMULATORS = ("icarus", "verilator")
 VCD_ENV = "LSTM_CHIPLET_VCD"
+#: Failing runs longer than this are not replayed on Icarus for a VCD automatically.
+VCD_CYCLE_LIMIT = 200_000
 _counter = itertools.count()
 
 
@@ -52,7 +54,11 @@ def verify(design: Design, stim: Stimulus, reference, *, simulator: str = "icaru
         return trace
     folder = save_failure(report, stim, design.shape, expected, design.verilog, design.module,
                           name or design.label)
-    if keep_vcd:
+    if keep_vcd and trace.end_cycle > VCD_CYCLE_LIMIT:
+        report.problems.append(f"(no VCD: the run took {trace.end_cycle} cycles, more than the "
+                               f"{VCD_CYCLE_LIMIT} replayed automatically; `python -m cosim.repro` writes one)")
+        (Path(folder) / "report.txt").write_text(report.text() + "\n")
+    elif keep_vcd:
         vcd = Path(folder) / "wave.vcd"
         try:
             from .icarus import run_icarus

@@ -40,6 +40,14 @@ class MismatchError(AssertionError):
         self.report = report
 
 
+def _short(values, limit: int = 16) -> str:
+    """A vector for a report: all of it when short, else its head and its length."""
+    v = [int(x) for x in values]
+    if len(v) <= limit:
+        return str(v)
+    return f"{str(v[:limit])[:-1]}, ... ({len(v)} elements)]"
+
+
 @dataclass
 class BeatMismatch:
     beat: int
@@ -57,9 +65,9 @@ class BeatMismatch:
     def text(self) -> str:
         diff = self.differing()
         lines = [f"first differing beat: #{self.beat} (segment {self.segment}), taken at cycle {self.cycle}",
-                 f"  inputs   x = {list(self.inputs)}",
-                 f"  expected h = {list(self.expected)}  tlast={int(self.expected_last)}",
-                 f"  actual   h = {list(self.actual)}  tlast={int(self.actual_last)}"]
+                 f"  inputs   x = {_short(self.inputs)}",
+                 f"  expected h = {_short(self.expected)}  tlast={int(self.expected_last)}",
+                 f"  actual   h = {_short(self.actual)}  tlast={int(self.actual_last)}"]
         if diff:
             shown = ", ".join(f"[{k}] {self.expected[k]} != {self.actual[k]} "
                               f"(diff {self.actual[k] - self.expected[k]:+d})" for k in diff[:8])
