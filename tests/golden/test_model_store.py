@@ -166,7 +166,6 @@ def test_encoder_split_and_timesteps_can_be_given(folder, model):
 
 
 def test_pt_file_without_torch_says_what_to_do(folder, model):
-    pytest.importorskip("numpy")
     try:
         import torch  # noqa: F401
         pytest.skip("torch is installed: the .pt path is exercised by test_pt_file_with_torch")
@@ -176,6 +175,13 @@ def test_pt_file_without_torch_says_what_to_do(folder, model):
     path.write_bytes(b"PK\x03\x04 not really a checkpoint")
     with pytest.raises(ModelFileError, match=r"model\.pt.*needs torch.*Install torch.*\.npz"):
         load_any_model(path)
+    # a torch.save zip under another name is recognised by its data.pkl member
+    import zipfile
+    other = folder / "weights.bin"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    with pytest.raises(ModelFileError, match=r"weights\.bin: is a PyTorch checkpoint.*needs torch"):
+        load_any_model(other)
 
 
 def test_pt_file_with_torch(folder, model, windows):
