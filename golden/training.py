@@ -421,11 +421,11 @@ class ProgressBar:
     ----------
     epochs, batches : int
         Epochs of the run and batches per epoch.
-    stream : file, optional
-        Default ``sys.stderr``; ``None`` silences the bar.
+    stream : file or None
+        Where the bar goes (``sys.stderr`` for the command line); ``None`` silences it.
     """
 
-    def __init__(self, epochs: int, batches: int, stream=sys.stderr, width: int = 24,
+    def __init__(self, epochs: int, batches: int, stream=None, width: int = 24,
                  interval: float = 5.0):
         self.epochs, self.batches, self.stream, self.width = epochs, batches, stream, width
         self.interval = interval
@@ -433,28 +433,29 @@ class ProgressBar:
         self.last_line = -1e9
         self.tty = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
 
-    def _line(self, epoch: int, batch: int, loss: float, val: Optional[float]) -> str:
-        done = epoch * self.batches + batch
+    def _line(self, epoch: int, done_batches: int, loss: float, val: Optional[float]) -> str:
+        """The bar for ``epoch`` (0-based) after ``done_batches`` batches of the whole run."""
         total = self.epochs * self.batches
-        frac = done / total if total else 1.0
+        frac = done_batches / total if total else 1.0
         fill = int(round(self.width * frac))
         elapsed = time.monotonic() - self.start
-        eta = elapsed / done * (total - done) if done else float("nan")
+        eta = _clock(elapsed / done_batches * (total - done_batches)) if done_batches else "--:--"
         val_txt = f" val {val:.5f}" if val is not None else ""
-        eta_txt = _clock(eta) if done else "--:--"
-        return (f"epoch {min(epoch + 1, self.epochs)}/{self.epochs} [{'#' * fill}{'.' * (self.width - fill)}]"
-                f" loss {loss:.5f}{val_txt} {_clock(elapsed)} ETA {eta_txt}")
+        return (f"epoch {epoch + 1}/{self.epochs} [{'#' * fill}{'.' * (self.width - fill)}]"
+                f" loss {loss:.5f}{val_txt} {_clock(elapsed)} ETA {eta}")
 
     def batch(self, epoch: int, batch: int, loss: float) -> None:
+        """After batch ``batch`` (0-based) of ``epoch``: redraw on a terminal."""
         if self.stream is not None and self.tty:
-            self.stream.write("\r" + self._line(epoch, batch + 1, loss, None) + "\x1b[K")
+            line = self._line(epoch, epoch * self.batches + batch + 1, loss, None)
+            self.stream.write("\r" + line + "\x1b[K")
             self.stream.flush()
 
     def epoch(self, epoch: int, loss: float, val: Optional[float]) -> None:
+        """At the end of ``epoch`` (0-based), with its mean loss and validation loss."""
         if self.stream is None:
             return
-        line = self._line(epoch + 1, 0, loss, val).replace(
-            f"epoch {min(epoch + 2, self.epochs)}/", f"epoch {epoch + 1}/", 1)
+        line = self._line(epoch, (epoch + 1) * self.batches, loss, val)
         now = time.monotonic()
         if self.tty:
             self.stream.write("\r" + line + "\x1b[K")
@@ -493,9 +494,12 @@ def split_validation(n: int, fraction: float, steps: int):
 
 def train(windows, cfg: AutoencoderConfig = AutoencoderConfig(),
           config: TrainingConfig = TrainingConfig(), fmts: LSTMFormats = DEFAULT_FORMATS,
-          initial: Optional[Autoencoder] = None, progress=sys.stderr,
+          initial: Optional[Autoencoder] = None, progress="stderr",
           dtype=np.float64) -> TrainingResult:
     """Train the autoencoder on scaled windows (N, T, F), ordered in time.
+
+    The validation windows are the latest ones (see :func:`split_validation`; with
+    several stations in one array the overlap rule is per array, not per station).
 
     Parameters
     ----------
@@ -507,9 +511,10 @@ def train(windows, cfg: AutoencoderConfig = AutoencoderConfig(),
     fmts : LSTMFormats
         Weights are kept within ``fmts.weight`` (L-infinity limit after every update).
     initial : Autoencoder, optional
-        Start from these weights instead of a fresh initialisation.
-    progress : file or None
-        Where the progress bar goes (default stderr; ``None``: silent).
+        Start from these weights instead of a fresh initialisation (values beyond the
+        weight format are clipped to it first).
+    progress : file, "stderr" or None
+        Where the progress bar goes (default: ``sys.stderr`` at call time; ``None``: silent).
     dtype : numpy float type
         Arithmetic of the run (float64 by default).
 
@@ -544,7 +549,7 @@ def train(windows, cfg: AutoencoderConfig = AutoencoderConfig(),
     bs = int(config.batch_size)
     batches = (n + bs - 1) // bs
     hist = TrainingHistory()
-    bar = ProgressBar(config.epochs, batches, progress)
+    bar = ProgressBar(config.epochs, batches, sys.stderr if progress == "stderr" else progress)
     step = 0
     best_val, best_params = math.inf, None
     b1, b2, eps = config.beta1, config.beta2, config.epsilon

@@ -180,6 +180,21 @@ def test_progress_bar_lines():
     assert lines[-1].startswith("epoch 3/3 [########################]")
     assert "loss 0.08333" in lines[-1] and "val 0.30000" in lines[-1] and "ETA 00:00" in lines[-1]
 
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    tty = Terminal()
+    bar = ProgressBar(epochs=2, batches=2, stream=tty)
+    bar.batch(0, 0, 0.7)
+    bar.batch(0, 1, 0.6)
+    bar.epoch(0, 0.65, None)
+    bar.close()
+    redraws = tty.getvalue().split("\r")[1:]
+    assert len(redraws) == 3                                     # redrawn in place, per batch
+    assert redraws[0].startswith("epoch 1/2 [######..................] loss 0.70000")
+    assert redraws[-1].startswith("epoch 1/2 [############............] loss 0.65000")
+    assert tty.getvalue().endswith("\n")
+
 
 def test_train_command_on_a_csv(build_dir, capsys):
     out = build_dir / "training" / "csv_model.npz"
