@@ -110,14 +110,16 @@ def _torch_arrays(model, split_bias_seed=0, linear_first=False):
     return out
 
 
-@pytest.mark.parametrize("layout", ["project", "keras", "pytorch", "pytorch-linear-first",
-                                    "pytorch-exported"])
+@pytest.mark.parametrize("layout", ["project", "keras", "keras-exported", "pytorch",
+                                    "pytorch-linear-first", "pytorch-exported"])
 def test_load_any_model_returns_the_same_function(folder, model, windows, layout):
     path = folder / f"{layout}.npz"
     if layout == "project":
         save_model(path, model)
     elif layout == "keras":
         _keras_file(path, model)
+    elif layout == "keras-exported":
+        save_keras_npz(path, model)
     elif layout == "pytorch-exported":
         save_pytorch_npz(path, model)
     else:
