@@ -358,7 +358,8 @@ def run_job(args, progress: Progress) -> dict:
         if scaler is not None and tuple(scaler.features) != tuple(win.features):
             warnings.append(f"the model's scaler was fitted on {', '.join(scaler.features)}, "
                             f"the data has {', '.join(win.features)}: the scaler was re-fitted "
-                            "on the scored data")
+                            "on the scored data, and the model learnt other quantities, so its "
+                            "scores say little about these data")
             scaler = None
         if scaler is None:
             if lm.scaler is None:
@@ -410,6 +411,13 @@ def run_job(args, progress: Progress) -> dict:
     rd = rp.reconstruction_difference(runs["float"].reconstruction, runs["fixed"].reconstruction)
     rd.pop("max_abs_per_window", None)
     rd["lsb"] = 2.0 ** -lm.fmts.vec.frac_bits
+    vec = lm.fmts.vec
+    sat = (x < vec.min) | (x > vec.max)
+    sat_windows = np.nonzero(sat.any(axis=(1, 2)))[0]
+    rd["input_saturation"] = {
+        "range": [vec.min, vec.max], "values": int(sat.sum()), "windows": int(sat_windows.size),
+        "first_windows": sat_windows[:20].tolist(),
+        "at_largest": bool(rd["at"] is not None and sat[rd["at"]["window_index"]].any())}
     rd["error_bound"] = _error_bound(fixed, x, rd, say)
 
     # ------------------------------------------------------------ chip

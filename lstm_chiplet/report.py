@@ -397,6 +397,13 @@ def markdown(rep: dict) -> str:
                 f"(window {at['window_index']}, step {at['step']}, feature {at['feature']}); "
                 f"mean {rd['mean_abs']:.3g}; one vec LSB is {rd['lsb']:.3g}"
                 if at else "- no windows"]
+        sat = rd.get("input_saturation")
+        if sat and sat["values"]:
+            out.append(f"- {sat['values']} scaled input value(s) in {sat['windows']} window(s) lie "
+                       f"outside the vec format's range [{sat['range'][0]:g}, {sat['range'][1]:g}] "
+                       "and saturate when quantized (the float model sees them unclipped); the "
+                       "window of the largest difference "
+                       + ("is one of them" if sat["at_largest"] else "is not one of them"))
         if eb.get("available"):
             out.append(f"- derived error bound (trajectory bound of window {eb['window_index']}) at that "
                        f"value: **{eb['at_value']:.6g}**; largest over the window "

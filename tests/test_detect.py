@@ -205,7 +205,13 @@ def test_shipped_default_model_runs_without_arguments(tmp_path, capsys):
     if not detect.DEFAULT_MODEL.is_file():
         pytest.skip("the shipped default model is not present yet")
     rc, stdout, _ = run_detect(capsys, "--days", DAYS, "--out", tmp_path / "d")
-    assert rc == 0 and (tmp_path / "d" / "report.json").is_file()
+    assert rc == 0
+    rep = json.loads((tmp_path / "d" / "report.json").read_text())
+    assert rep["model"]["path"] == str(detect.DEFAULT_MODEL) and rep["model"]["kind"] == "project"
+    assert rep["scaling"]["source"] == "model" and rep["warnings"] == []
+    assert rep["input"]["kind"] == "default" and rep["injected"]["events"] >= 1
+    rows = read_csv(tmp_path / "d" / "scores.csv")
+    assert len(rows) == rep["windows"]["count"] == len(load_windows(tmp_path / "d" / noaa_synth.DEFAULT_FILENAME))
 
 
 # --------------------------------------------------------------------------
@@ -225,6 +231,20 @@ def test_scaled_windows_input(tmp_path, model, capsys):
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
     assert rep["input"]["kind"] == "windows" and rep["model"]["kind"] == "keras"
     assert rep["injected"] is None
+
+
+def test_inputs_outside_the_vec_range_are_counted(tmp_path, model, capsys):
+    x = synthetic_windows(12, CFG, seed=6)
+    x[5, 3, 1], x[5, 9, 2], x[8, 0, 0] = 2.5, 7.0, -2.25      # vec Q2.14 holds [-2, 2)
+    npz = tmp_path / "w.npz"
+    np.savez(npz, sequences=x)
+    keras = save_keras_npz(tmp_path / "keras.npz", model)
+    rc, _, _ = run_detect(capsys, "--windows", npz, "--model", keras, "--out", tmp_path / "o")
+    assert rc == 0
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    sat = rep["reconstruction_difference"]["input_saturation"]
+    assert (sat["values"], sat["windows"], sat["first_windows"]) == (3, 2, [5, 8])
+    assert "3 scaled input value(s) in 2 window(s)" in (tmp_path / "o" / "report.md").read_text()
 
 
 def test_pytorch_model_gives_the_same_scores_as_keras(tmp_path, model, capsys):
