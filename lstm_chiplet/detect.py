@@ -409,7 +409,7 @@ def run_job(args, progress: Progress) -> dict:
         bitx = rp.bit_exact("fixed", runs["fixed"].reconstruction_int, "rtl",
                             runs["rtl"].reconstruction_int)
     rd = rp.reconstruction_difference(runs["float"].reconstruction, runs["fixed"].reconstruction)
-    rd.pop("max_abs_per_window", None)
+    per_window = rd.pop("max_abs_per_window", None)
     rd["lsb"] = 2.0 ** -lm.fmts.vec.frac_bits
     vec = lm.fmts.vec
     sat = (x < vec.min) | (x > vec.max)
@@ -418,6 +418,9 @@ def run_job(args, progress: Progress) -> dict:
         "range": [vec.min, vec.max], "values": int(sat.sum()), "windows": int(sat_windows.size),
         "first_windows": sat_windows[:20].tolist(),
         "at_largest": bool(rd["at"] is not None and sat[rd["at"]["window_index"]].any())}
+    clean = ~sat.any(axis=(1, 2))
+    rd["max_abs_unsaturated"] = (float(per_window[clean].max())
+                                 if per_window is not None and clean.any() else None)
     rd["error_bound"] = _error_bound(fixed, x, rd, say)
 
     # ------------------------------------------------------------ chip

@@ -403,7 +403,10 @@ def markdown(rep: dict) -> str:
                        f"outside the vec format's range [{sat['range'][0]:g}, {sat['range'][1]:g}] "
                        "and saturate when quantized (the float model sees them unclipped); the "
                        "window of the largest difference "
-                       + ("is one of them" if sat["at_largest"] else "is not one of them"))
+                       + ("is one of them" if sat["at_largest"] else "is not one of them")
+                       + (f"; the largest difference over the other windows is "
+                          f"{rd['max_abs_unsaturated']:.6g}"
+                          if rd.get("max_abs_unsaturated") is not None else ""))
         if eb.get("available"):
             out.append(f"- derived error bound (trajectory bound of window {eb['window_index']}) at that "
                        f"value: **{eb['at_value']:.6g}**; largest over the window "
@@ -411,9 +414,12 @@ def markdown(rep: dict) -> str:
                        + ("within" if rd["max_abs"] <= eb["at_value"] else "**OUTSIDE**")
                        + " the bound")
             if eb.get("static_max") is not None:
-                out.append(f"- input-independent (static) bound over all windows in [0, 1]: "
+                out.append(f"- input-independent (static) bound for windows in [0, 1]: "
                            f"{eb['static_max']:.4g} (worst case over every input: it grows "
-                           "geometrically with T, so the per-window bound is the useful one)")
+                           "geometrically with T, so the per-window bound is the useful one"
+                           + ("" if eb.get("static_applies") else
+                              "; it does not cover these data, some inputs lie outside [0, 1]")
+                           + ")")
         elif eb:
             out.append(f"- derived error bound: not computed ({eb.get('reason')})")
     be = rep.get("bit_exact")

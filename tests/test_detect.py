@@ -244,6 +244,10 @@ def test_inputs_outside_the_vec_range_are_counted(tmp_path, model, capsys):
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
     sat = rep["reconstruction_difference"]["input_saturation"]
     assert (sat["values"], sat["windows"], sat["first_windows"]) == (3, 2, [5, 8])
+    clean = np.ones(len(x), dtype=bool)
+    clean[[5, 8]] = False
+    d = np.abs(model.quantize().reconstruct(x) - model.reconstruct_float(x))
+    assert rep["reconstruction_difference"]["max_abs_unsaturated"] == d[clean].max()
     assert "3 scaled input value(s) in 2 window(s)" in (tmp_path / "o" / "report.md").read_text()
 
 
