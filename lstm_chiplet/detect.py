@@ -328,8 +328,7 @@ def run_job(args, progress: Progress) -> dict:
         else:
             from golden import noaa_synth
             days = args.days or noaa_synth.DEFAULT_DAYS
-            normal = min(noaa_synth.DEFAULT_NORMAL_DAYS, days // 2)
-            n_anom = max(0, min(noaa_synth.DEFAULT_ANOMALIES, ((days - normal) * 24 - 24) // 48))
+            normal, n_anom = noaa_synth.default_plan(days)
             seed = noaa_synth.DEFAULT_SEED if args.seed is None else args.seed
             say(f"generating the default data ({days} days, {n_anom} injected anomalies, seed {seed})")
             synth = noaa_synth.generate_lcd(tmp / noaa_synth.DEFAULT_FILENAME, seed=seed,
