@@ -20,8 +20,8 @@ from lstm_chiplet import report as rp
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CFG = AutoencoderConfig(features=6, encoder_sizes=(8, 4), decoder_sizes=(4, 8), timesteps=24)
-#: A short generated data set: 10 days, 5 of them anomaly-free, 2 injected events.
-DAYS = 10
+#: A short generated data set, laid out like the default (noaa_synth.default_plan).
+DAYS = 14
 
 
 def run_detect(capsys, *argv):
@@ -54,8 +54,9 @@ def model():
 def synth_csv(tmp_path_factory):
     """The generated data exactly as detect makes it for --days 10."""
     folder = tmp_path_factory.mktemp("synth")
+    normal_days, anomalies = noaa_synth.default_plan(DAYS)
     return noaa_synth.generate_lcd(folder / noaa_synth.DEFAULT_FILENAME, days=DAYS,
-                                   normal_days=DAYS // 2, anomalies=2)
+                                   normal_days=normal_days, anomalies=anomalies)
 
 
 @pytest.fixture(scope="module")
