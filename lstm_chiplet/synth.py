@@ -309,6 +309,7 @@ _CELL = re.compile(r"^\s*cell (\S+) (\S+)\s*$")
 _PARAM = re.compile(r"^\s*parameter \\(\w+) (.+?)\s*$")
 _CONN = re.compile(r"^\s*connect \\(\w+) (.+?)\s*$")
 _ATTR = re.compile(r"^\s*attribute \\(\w+) (.+?)\s*$")
+_CONST = re.compile(r"^(-?\d+|\d+'[01xz]+)$")
 
 
 def _value(text: str):
@@ -1077,29 +1078,34 @@ def implementation_markdown(r: dict) -> str:
 def generic_cells(cfg, out=DEFAULT_OUT) -> dict:
     """yosys generic ``synth`` of the bare engine ``cfg``: gates, flip-flops, memories.
 
-    The coarse part gives multipliers and memories (``$mem_v2``, counted in bits and
-    not expanded); the fine part maps the logic to yosys' internal gate library
-    (``$_AND_``, ``$_MUX_``, ``$_DFF_*`` ...) without ``memory_map``.
+    Multipliers (products of two signals, not by constants) are counted in the RTL
+    (before ``alumacc`` merges them into ``$macc``),
+    memories after the coarse part (``$mem_v2``, counted in bits and not expanded); the
+    fine part maps the logic to yosys' internal gate library (``$_AND_``, ``$_MUX_``,
+    ``$_DFF_*`` ...) without ``memory_map``.
     """
     require("yosys")
     workdir = Path(out) / "generic" / cfg.module_name
     workdir.mkdir(parents=True, exist_ok=True)
     src = engine_source(cfg, workdir / "rtl")
     t0 = time.monotonic()
-    script = (f"read_verilog {src.verilog[0]}\nsynth -top {src.module} -run :fine\n"
-              "tee -q -o coarse_stat.json stat -json\n"
+    script = (f"read_verilog {src.verilog[0]}\nhierarchy -check -top {src.module}\nproc\nflatten\nopt_clean\n"
+              "tee -q -o rtl_muls.txt dump t:$mul\n"
+              f"synth -top {src.module} -run coarse:fine\n"
               "tee -q -o memories.txt dump t:$mem_v2\n"
               "opt -fast -full\ntechmap\nopt -fast\nabc -fast\nopt -fast\n"
               "tee -q -o fine_stat.json stat -json")
     _check(_yosys(script, workdir, "generic"), workdir, "generic")
-    coarse = cells_from_stat_json((workdir / "coarse_stat.json").read_text(), src.module)
+    products = [c for c in parse_dump_cells((workdir / "rtl_muls.txt").read_text())
+                if c["type"] == "$mul" and not any(_CONST.match(c["connections"].get(k, "0'0"))
+                                                   for k in ("A", "B"))]
     fine = cells_from_stat_json((workdir / "fine_stat.json").read_text(), src.module)
     mems = memories_from_dump((workdir / "memories.txt").read_text())
     ffs = sum(n for k, n in fine.items() if "DFF" in k or "DLATCH" in k)
     gates = sum(n for k, n in fine.items() if k.startswith("$_") and k not in () and "DFF" not in k
                 and "DLATCH" not in k)
     return {"design": src.module, "input_size": cfg.input_size, "hidden_size": cfg.hidden_size,
-            "lanes": cfg.lanes, "multipliers": coarse.get("$mul", 0),
+            "lanes": cfg.lanes, "multipliers": len(products),
             "gates": gates, "flip_flops": ffs, "cells_by_type": fine,
             "memories": len(mems), "memory_bits": sum(m.bits for m in mems),
             "ram_bits": sum(m.bits for m in mems if not m.rom), "rom_bits": sum(m.bits for m in mems if m.rom),
