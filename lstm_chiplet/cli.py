@@ -14,6 +14,7 @@ import sys
 
 #: name -> (module, one-line help)
 COMMANDS = {
+    "bench": ("lstm_chiplet.bench", "the 273-window workload side by side: pure Python, numpy, kernels, fxpmath, simulators, projected UP5K and chiplet"),
     "bench-golden": ("golden.benchmark", "accuracy and speed of the golden models (float vs fixed)"),
     "cosim-bench": ("cosim.bench", "simulated cycles per second: Icarus via MyHDL's VPI and Verilator on the same engine"),
     "convert": ("hdl.convert", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),

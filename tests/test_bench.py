@@ -1,0 +1,110 @@
+"""``lstm-chiplet bench``: the side-by-side table, its cycle model and its inputs.
+
+The timings themselves are machine-dependent; what is checked is what a timing row
+must satisfy (scaling of sampled rows, ratios against pure Python, bit-exactness of
+the specification row) and the projected rows' arithmetic, worked out here from the
+documented cycle formula.
+"""
+
+import json
+import math
+
+import pytest
+
+from golden.autoencoder import AutoencoderConfig
+from hdl.config import EngineConfig
+from lstm_chiplet import bench, cli
+
+
+def test_window_cycles_sum_the_layers_and_the_dense_layer():
+    cfg = AutoencoderConfig()
+    for lanes in (1, 8):
+        w = bench.window_cycles(cfg, lanes)
+        per_layer = [24 * EngineConfig(d, h, lanes).cycles_per_step for d, h in ((6, 64), (64, 32), (32, 32), (32, 64))]
+        assert [x["cycles"] for x in w["layers"]] == per_layer
+        # Dense 64 -> 6 on 4P multipliers, every step
+        assert w["dense_cycles"] == 24 * math.ceil(64 * 6 / (4 * lanes))
+        assert w["total"] == sum(per_layer) + w["dense_cycles"]
+    # one lane: the MAC cycles alone are 24 * sum H(D+H) = 24 * 14,848
+    one = bench.window_cycles(cfg, 1)
+    assert one["total"] > 24 * (64 * 70 + 32 * 96 + 32 * 64 + 64 * 96)
+
+
+def _summary(tmp_path, implementations):
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({"date": "2026-01-01", "target_mhz": 24.0, "implementations": implementations}))
+    return path
+
+
+def _impl(name, fits, fmax, kind="lstm_engine"):
+    return {"design": name, "fits": fits, "kind": kind,
+            "place_and_route": {"fmax_mhz": fmax} if fmax else None}
+
+
+def test_up5k_clock_prefers_a_placed_whole_window_design(tmp_path):
+    missing = bench.up5k_clock(tmp_path / "none.json")
+    assert missing["mhz"] is None and "run lstm-chiplet synth" in missing["why"]
+    none = bench.up5k_clock(_summary(tmp_path, [_impl("e1", False, None), _impl("e2", False, None)]))
+    assert none["mhz"] is None and "e1, e2" in none["why"]
+    engines = bench.up5k_clock(_summary(tmp_path, [_impl("e1", True, 20.5), _impl("e2", True, 31.0),
+                                                   _impl("e3", False, 50.0)]))
+    assert (engines["mhz"], engines["design"], engines["whole_window"]) == (31.0, "e2", False)
+    whole = bench.up5k_clock(_summary(tmp_path, [_impl("e2", True, 31.0), _impl("ae", True, 25.0, "autoencoder")]))
+    assert (whole["mhz"], whole["design"], whole["whole_window"]) == (25.0, "ae", True)
+
+
+def test_quick_bench_rows(tmp_path):
+    r = bench.run_bench(windows=6, repeats=1, python_sample=1, spec_sample=1, simulators=False,
+                        synth_summary=_summary(tmp_path, [_impl("e", True, 30.0)]), progress=False)
+    rows = {row["path"]: row for row in r["rows"]}
+    py = rows["pure Python (list-based step)"]
+    assert py["seconds"] == pytest.approx(py["sample_seconds"] * 6)
+    assert py["speedup_vs_pure_python"] == pytest.approx(1.0)
+    for row in r["rows"]:
+        if row["available"]:
+            assert row["speedup_vs_pure_python"] == pytest.approx(py["seconds"] / row["seconds"])
+    assert rows["fxpmath specification"]["bit_exact_with_kernels"] is True
+    assert not rows["Verilator"]["available"] and "skipped" in rows["Verilator"]["note"]
+    up = rows["UP5K (projected)"]
+    cycles = bench.window_cycles(AutoencoderConfig(), 1)["total"]
+    assert up["seconds"] == pytest.approx(cycles * 6 / 30e6)
+    chip = rows["chiplet (projected)"]
+    assert chip["seconds"] == pytest.approx(bench.window_cycles(AutoencoderConfig(), 8)["total"] * 6 / 200e6)
+    assert r["machine"]["nproc"] >= 1 and "/" not in r["machine"]["cpu"]
+    text = bench.markdown_table(r)
+    for name in rows:
+        assert f"| {name} |" in text
+
+
+def test_unplaced_up5k_is_projected_at_the_target_and_says_so(tmp_path):
+    rows, hw = bench._hardware_rows(AutoencoderConfig(), 273, tmp_path / "none.json", 200.0, 8)
+    assert rows[0]["path"] == "UP5K (projected at target)" and "NOT a measured clock" in rows[0]["note"]
+    assert rows[0]["seconds"] == pytest.approx(hw["up5k"]["total"] * 273 / 24e6)
+
+
+def test_simulator_rows_say_why_when_cosim_bench_is_missing(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cosim.bench", None)
+    rows, figures = bench._sim_rows(AutoencoderConfig(), 273, 1, 1)
+    assert figures is None
+    assert [r["available"] for r in rows] == [False, False]
+    assert all("cosim.bench not importable" in r["note"] for r in rows)
+
+
+def test_bench_command_quick_writes_json_and_markdown(tmp_path, capsys):
+    out = tmp_path / "bench"
+    code = cli.main(["bench", "--quick", "--windows", "4", "--out", str(out),
+                     "--synth-summary", str(tmp_path / "none.json")])
+    assert code == 0
+    data = json.loads((out / "bench.json").read_text())
+    assert data["settings"]["repeats"] == 1 and data["settings"]["simulators"] is False
+    assert (out / "bench.md").read_text().startswith("Workload: 4 windows")
+    assert "| numpy float64 |" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_named(tmp_path, capsys):
+    assert cli.main(["bench", "--windows", "0", "--out", str(tmp_path)]) == 1
+    assert "--windows: must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--chiplet-mhz"):
+        bench.run_bench(windows=2, chiplet_mhz=0, progress=False)
