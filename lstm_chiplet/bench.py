@@ -101,13 +101,14 @@ def up5k_clock(summary_path: Path) -> dict:
               if r.get("fits") and (r.get("place_and_route") or {}).get("fmax_mhz")]
     whole = [r for r in placed if r.get("kind") == "autoencoder"]
     pick = whole or placed
+    targets = [r["target_mhz"] for r in s.get("implementations", []) if r.get("target_mhz")]
     if not pick:
         tried = ", ".join(r["design"] for r in s.get("implementations", [])) or "none"
         return {"mhz": None, "why": f"no design placed on the UP5K yet (tried: {tried})",
-                "target_mhz": s.get("target_mhz")}
+                "target_mhz": targets[0] if targets else None}
     best = max(pick, key=lambda r: r["place_and_route"]["fmax_mhz"])
     return {"mhz": best["place_and_route"]["fmax_mhz"], "design": best["design"],
-            "whole_window": bool(whole), "date": s.get("date")}
+            "whole_window": bool(whole), "date": best.get("date"), "target_mhz": best.get("target_mhz")}
 
 
 # -------------------------------------------------------------------- the paths

@@ -66,8 +66,9 @@ TOOLS = {
 TARGET_MHZ = 24.0
 #: nextpnr's seed: fixed, so a rerun of the same netlist gives the same placement.
 DEFAULT_SEED = 1
-#: Single-layer engines reported by default: (D, H, P).
-DEFAULT_ENGINES = ((6, 64, 1), (6, 64, 2), (32, 32, 1), (32, 32, 2))
+#: Single-layer engines reported by default: (D, H, P); the first, the smallest engine,
+#: places its whole datapath (tables, gate units, cell update) on the device.
+DEFAULT_ENGINES = ((2, 4, 1), (6, 64, 1), (6, 64, 2), (32, 32, 1), (32, 32, 2))
 #: Generic cell counts by default: shape (D, H) at these lane counts.
 DEFAULT_GENERIC_SHAPE = (32, 32)
 DEFAULT_GENERIC_LANES = (1, 2, 4, 8)
@@ -1214,18 +1215,22 @@ def summary_markdown(s: dict) -> str:
     lines = [f"# Implementation figures ({s['date']})", "",
              f"Device {s['device']['name']} ({s['device']['package']}): {s['device']['logic_cells']} logic "
              f"cells, {s['device']['dsp']} DSP, {s['device']['ebr']} EBR, {s['device']['spram']} SPRAM, "
-             f"{s['device']['io']} I/O; target {s['target_mhz']:g} MHz, nextpnr seed {s['seed']}.", ""]
+             f"{s['device']['io']} I/O. Each entry carries the date it was measured.", ""]
     if s.get("implementations"):
         lines += ["## UP5K place and route", "",
-                  "| design | fits | logic cells | DSP | EBR | SPRAM | max clock | verdict |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| design | date | fits | logic cells | DSP | EBR | SPRAM | max clock (target, seed) | verdict |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in s["implementations"]:
+            if "synthesis" not in r:        # not a report of this flow: name it only
+                lines.append(f"| {r.get('design', '?')} | {r.get('date', '')} | - | - | - | - | - | - | - |")
+                continue
             res = r["synthesis"]["resources"]
             pnr = r.get("place_and_route") or {}
             util = {NEXTPNR_RESOURCES.get(k, k): v["used"] for k, v in (pnr.get("utilisation") or {}).items()}
             lc = util.get("logic_cells", f"{res['logic_cells_min']}..{res['logic_cells_max']} (est.)")
-            fmax = f"{pnr['fmax_mhz']:.2f} MHz" if pnr.get("fmax_mhz") else "-"
-            lines.append(f"| {r['design']} | {'yes' if r['fits'] else 'NO'} | {lc} | {res['dsp']} | "
+            fmax = (f"{pnr['fmax_mhz']:.2f} MHz ({r['target_mhz']:g}, {r['seed']})" if pnr.get("fmax_mhz")
+                    else "-")
+            lines.append(f"| {r['design']} | {r.get('date', '')} | {'yes' if r['fits'] else 'NO'} | {lc} | {res['dsp']} | "
                          f"{res['ebr']} | {res['spram']} | {fmax} | {' / '.join(r['verdict'])} |")
         lines.append("")
     if s.get("generic"):
@@ -1277,6 +1282,18 @@ def add_arguments(p) -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default build/synth)")
 
 
+def load_summary(path: Path) -> dict:
+    """The previous summary (each run replaces only the entries it measures), or an empty one."""
+    empty = {"implementations": [], "generic": [], "utilisation": []}
+    if not path.is_file():
+        return empty
+    try:
+        old = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return empty
+    return {**empty, **{k: old[k] for k in empty if isinstance(old.get(k), list)}}
+
+
 def run(args) -> int:
     try:
         return _run(args)
@@ -1293,8 +1310,9 @@ def _run(args) -> int:
     parts = {args.only} if args.only else {"up5k", "generic", "utilisation"}
     if args.no_utilisation:
         parts.discard("utilisation")
-    summary = {"command": "lstm-chiplet synth", "date": time.strftime("%Y-%m-%d"), "device": UP5K.to_dict(), "target_mhz": args.target_mhz,
-               "seed": args.seed, "implementations": [], "generic": [], "utilisation": []}
+    today = time.strftime("%Y-%m-%d")
+    summary = load_summary(out / "summary.json")
+    summary.update(command="lstm-chiplet synth", date=today, device=UP5K.to_dict())
     if "up5k" in parts:
         sources = [DesignSource.from_manifest(m) for m in args.manifest]
         engines = _engines(args.engines) if args.engines else ([] if sources else list(DEFAULT_ENGINES))
@@ -1304,18 +1322,20 @@ def _run(args) -> int:
             print(f"synth: {src.module} on {UP5K.name} ...", file=sys.stderr, flush=True)
             r = implement(src, out, target_mhz=args.target_mhz, seed=args.seed, bridge=args.bridge,
                           place=not args.no_place)
-            summary["implementations"].append(r)
+            r["date"] = today
+            summary["implementations"] = [x for x in summary["implementations"] if x["design"] != r["design"]] + [r]
             print(f"  {src.module}: " + " / ".join(r["verdict"]) + f" ({r['seconds']} s)", file=sys.stderr)
     if "generic" in parts:
         lanes = _ints(args.generic_lanes, "--generic-lanes")
         d, h = (int(v) for v in args.generic_shape.lower().split("x"))
         for p in lanes:
             print(f"synth: generic cells of D={d} H={h} P={p} ...", file=sys.stderr, flush=True)
-            summary["generic"].append(generic_cells(EngineConfig(d, h, p), out))
+            g = dict(generic_cells(EngineConfig(d, h, p), out), date=today)
+            summary["generic"] = [x for x in summary["generic"] if x["design"] != g["design"]] + [g]
     if "utilisation" in parts:
         if args.measure_cycles:
             print("synth: measuring cycles per step in MyHDL simulation ...", file=sys.stderr, flush=True)
-        rows = utilisation(measure=args.measure_cycles)
+        rows = [dict(r, date=today) for r in utilisation(measure=args.measure_cycles)]
         summary["utilisation"] = rows
         (out / "utilisation.md").write_text(utilisation_markdown(rows) + "\n")
         utilisation_plot(rows, out / "utilisation.png")

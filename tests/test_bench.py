@@ -32,12 +32,12 @@ def test_window_cycles_sum_the_layers_and_the_dense_layer():
 
 def _summary(tmp_path, implementations):
     path = tmp_path / "summary.json"
-    path.write_text(json.dumps({"date": "2026-01-01", "target_mhz": 24.0, "implementations": implementations}))
+    path.write_text(json.dumps({"date": "2026-01-01", "implementations": implementations}))
     return path
 
 
 def _impl(name, fits, fmax, kind="lstm_engine"):
-    return {"design": name, "fits": fits, "kind": kind,
+    return {"design": name, "fits": fits, "kind": kind, "target_mhz": 24.0,
             "place_and_route": {"fmax_mhz": fmax} if fmax else None}
 
 

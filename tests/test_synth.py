@@ -342,6 +342,22 @@ def test_utilisation_table_and_plot(tmp_path):
     assert (tmp_path / "u.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_summary_keeps_the_entries_a_run_did_not_measure(tmp_path, capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    synth.add_arguments(parser)
+    args = parser.parse_args(["--only", "utilisation", "--out", str(tmp_path)])
+    (tmp_path / "summary.json").write_text(json.dumps(
+        {"implementations": [{"design": "earlier", "fits": False}], "generic": "not a list"}))
+    assert synth.run(args) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["implementations"] == [{"design": "earlier", "fits": False}]
+    assert s["generic"] == [] and len(s["utilisation"]) == 20
+    assert all(r["date"] == s["date"] for r in s["utilisation"])
+    assert (tmp_path / "utilisation.png").is_file() and "Multiplier utilisation" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_measured_cycles_equal_the_formula():
     rows = synth.utilisation(lanes=(1, 2), layers=[(3, 4)], measure=True)
