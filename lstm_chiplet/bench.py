@@ -107,8 +107,10 @@ def up5k_clock(summary_path: Path) -> dict:
         return {"mhz": None, "why": f"no design placed on the UP5K yet (tried: {tried})",
                 "target_mhz": targets[0] if targets else None}
     best = max(pick, key=lambda r: r["place_and_route"]["fmax_mhz"])
+    cycles = (best.get("cycles") or {}).get("cycles_per_window") if whole else None
     return {"mhz": best["place_and_route"]["fmax_mhz"], "design": best["design"],
-            "whole_window": bool(whole), "date": best.get("date"), "target_mhz": best.get("target_mhz")}
+            "whole_window": bool(whole), "date": best.get("date"), "target_mhz": best.get("target_mhz"),
+            "cycles_per_window": cycles, "lanes": (best.get("parameters") or {}).get("lanes")}
 
 
 # -------------------------------------------------------------------- the paths
@@ -215,7 +217,14 @@ def _hardware_rows(ae_cfg, n, synth_summary: Path, chiplet_mhz: float, chiplet_l
     up = window_cycles(ae_cfg, UP5K_LANES)
     clock = up5k_clock(synth_summary)
     target = clock.get("target_mhz") or 24.0
-    if clock["mhz"]:
+    if clock["mhz"] and clock.get("cycles_per_window"):
+        cyc = int(clock["cycles_per_window"])
+        rows.append(_row("UP5K (projected)", cyc * n / (clock["mhz"] * 1e6),
+                         f"{cyc:,} cycles/window x {n} at {clock['mhz']:.2f} MHz", None,
+                         f"the placed whole-window design {clock['design']} (P={clock.get('lanes')}): "
+                         "its clock and its documented cycles per window", projected=True,
+                         mhz=clock["mhz"], cycles_per_window=cyc))
+    elif clock["mhz"]:
         what = ("the whole-window design" if clock.get("whole_window")
                 else f"the clock of {clock['design']} (single-layer engine; the whole-window design "
                      "is not placed yet)")

@@ -49,8 +49,13 @@ def test_up5k_clock_prefers_a_placed_whole_window_design(tmp_path):
     engines = bench.up5k_clock(_summary(tmp_path, [_impl("e1", True, 20.5), _impl("e2", True, 31.0),
                                                    _impl("e3", False, 50.0)]))
     assert (engines["mhz"], engines["design"], engines["whole_window"]) == (31.0, "e2", False)
-    whole = bench.up5k_clock(_summary(tmp_path, [_impl("e2", True, 31.0), _impl("ae", True, 25.0, "autoencoder")]))
+    ae = dict(_impl("ae", True, 25.0, "autoencoder"), cycles={"cycles_per_window": 400_000},
+              parameters={"lanes": 1})
+    whole = bench.up5k_clock(_summary(tmp_path, [_impl("e2", True, 31.0), ae]))
     assert (whole["mhz"], whole["design"], whole["whole_window"]) == (25.0, "ae", True)
+    rows, _ = bench._hardware_rows(AutoencoderConfig(), 273, _summary(tmp_path, [ae]), 200.0, 8)
+    assert rows[0]["cycles_per_window"] == 400_000
+    assert rows[0]["seconds"] == pytest.approx(400_000 * 273 / 25e6)
 
 
 def test_quick_bench_rows(tmp_path):
