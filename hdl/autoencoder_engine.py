@@ -137,6 +137,9 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     og = cfg.out_groups
     last_group_words = f_count - 4 * (og - 1)       # outputs in the last group (1..4)
     last_shift = (f_count - 1) * vw
+    last_step = t_count - 1
+    last_group = og - 1
+    last_c_row = h_max - 1
 
     stages = post_stages()
     i_c_read = stages["c_read"] - 1                 # pipe bit i is stage S(i+1)
@@ -174,7 +177,12 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     owed = Signal(bool(0))          # a dense step was issued and its y is not taken yet
     dense_last = Signal(bool(0))    # the dense step in flight is step T-1
 
-    tab = {name: Signal(_unsigned(max(vals) + 1)) for name, vals in tabs.items()}
+    # each table is as wide as the register it is compared with or added to (lint)
+    widths = {"cols_last": len(col), "x_last": len(col), "blocks_last": len(rblock),
+              "x_stride": buf_bits, "h_stride": buf_bits, "weight_base": len(waddr),
+              "bias_base": len(bias_blk), "step_gap": len(gap_left), "x_base_next": buf_bits,
+              "gap_next": len(gap_left)}
+    tab = {name: Signal(intbv(0)[widths[name]:]) for name in tabs}
     cols_last_t, x_last_t, blocks_last_t = tab["cols_last"], tab["x_last"], tab["blocks_last"]
     x_stride_t, h_stride_t = tab["x_stride"], tab["h_stride"]
     weight_base_t, bias_base_t, step_gap_t = tab["weight_base"], tab["bias_base"], tab["step_gap"]
@@ -242,8 +250,8 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     b1_raddr = Signal(intbv(0)[buf_bits:])
     b0_rdata = Signal(_signed(vw))
     b1_rdata = Signal(_signed(vw))
-    group = Signal(intbv(0, min=0, max=og + 1))
-    group_ctr = Signal(intbv(0, min=0, max=og + 1))
+    out_group = Signal(intbv(0, min=0, max=og + 1))
+    out_group_ctr = Signal(intbv(0, min=0, max=og + 1))
     out_reg = Signal(intbv(0)[f_count * vw:])
 
     gates = [window_gate_unit(clk, wr_en, wr_addr, wr_data, waddr, bias_ctr, v, first_a, last_a,
@@ -308,6 +316,14 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     def comb_input_word():
         in_word.next = in_shifted[vw:].signed()
 
+    if f_count > 1:
+        # the elements above the one being written: not needed (drained for lint)
+        unused_in = Signal(intbv(0)[(f_count - 1) * vw:])
+
+        @always_comb
+        def comb_unused_in():
+            unused_in.next = in_shifted[f_count * vw:vw]
+
     # ---------------------------------------------------------------- control
     @always_comb
     def comb_issue():
@@ -331,7 +347,7 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
             if in_tvalid:
                 if ld_shift == last_shift:
                     ld_shift.next = 0
-                    if ld_t == t_count - 1:
+                    if ld_t == last_step:
                         ld_t.next = 0
                         ld_addr.next = 0
                         state.next = t_state.RUN
@@ -353,12 +369,12 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
             last_a.next = col == cols_last_t
             if is_dense and col == 0 and rblock == 0:
                 owed.next = 1
-                dense_last.next = step == t_count - 1
+                dense_last.next = step == last_step
             if col == cols_last_t:
                 col.next = 0
                 if rblock == blocks_last_t:
                     rblock.next = 0
-                    if step == t_count - 1:
+                    if step == last_step:
                         step.next = 0
                         h_row.next = 0
                         h_ptr.next = 0
@@ -449,16 +465,28 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
 
     if p > 1:
         post_left = Signal(intbv(0, min=0, max=p))
+        last_lane = p - 1
+        # the bias address steps to the next lane's row while more rows follow
+        more_rows = Signal(bool(0))
+
+        if p > 2:
+            @always_comb
+            def comb_more_rows():
+                more_rows.next = last_b or post_left > 1
+        else:
+            @always_comb
+            def comb_more_rows():
+                more_rows.next = last_b
 
         @always_seq(clk.posedge, reset=rst)
         def seq_drain():
             last_b.next = last_a
             if last_a:
                 bias_ctr.next = da_bias
-            elif last_b or post_left > 1:
+            elif more_rows:
                 bias_ctr.next = bias_ctr + 1
             if last_b:
-                post_left.next = p - 1
+                post_left.next = last_lane
             elif post_left != 0:
                 post_left.next = post_left - 1
 
@@ -521,12 +549,12 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     @always(clk.posedge)
     def seq_row_counters():
         if p_valid[i_c_read]:
-            if c_raddr == h_max - 1:
+            if c_raddr == last_c_row:
                 c_rctr.next = 0
             else:
                 c_rctr.next = c_raddr + 1
         if p_valid[i_c]:
-            if c_waddr == h_max - 1:
+            if c_waddr == last_c_row:
                 c_wctr.next = 0
             else:
                 c_wctr.next = c_waddr + 1
@@ -549,9 +577,9 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     @always_comb
     def comb_group():
         if d_first[i_y]:
-            group.next = 0
+            out_group.next = 0
         else:
-            group.next = group_ctr
+            out_group.next = out_group_ctr
 
     # Four outputs per cycle enter the output register from the top; the last group
     # brings the remaining 1..4, so output f ends in bits [(f+1)*VW-1 : f*VW].
@@ -598,25 +626,25 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
 
         @always(clk.posedge)
         def seq_out_register():
-            if d_valid[i_y] and group < og - 1:
+            if d_valid[i_y] and out_group < last_group:
                 out_reg.next = concat(full_words, out_reg[f_count * vw:4 * vw])
-            elif d_valid[i_y] and group == og - 1:
+            elif d_valid[i_y] and out_group == last_group:
                 out_reg.next = concat(last_words, out_reg[f_count * vw:last_group_words * vw])
     elif f_count > last_group_words:  # cannot happen: one group holds at most 4 outputs
         raise AssertionError("autoencoder_engine: output grouping")
     else:
         @always(clk.posedge)
         def seq_out_register():
-            if d_valid[i_y] and group == 0:
+            if d_valid[i_y] and out_group == 0:
                 out_reg.next = last_words
 
     @always_seq(clk.posedge, reset=rst)
     def seq_output():
-        if d_valid[i_y] and group < og:
-            group_ctr.next = group + 1
+        if d_valid[i_y] and out_group < og:
+            out_group_ctr.next = out_group + 1
         if out_tvalid and out_tready:
             out_tvalid.next = 0
-        if d_valid[i_y] and group == og - 1:
+        if d_valid[i_y] and out_group == last_group:
             out_tvalid.next = 1
             out_tlast.next = dense_last
 
