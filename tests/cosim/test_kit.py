@@ -33,7 +33,7 @@ def toy_case(rng, design, toy, n_beats, traffic_kw=None, extremes=False):
         x = [int(v) for v in rng.integers(lo, hi + 1, shape.in_count)]
         beats.append((pack_words(x, shape.in_bits), bool(rng.random() < 0.3)))
     traffic = Traffic.random(rng, n_beats, **traffic_kw) if traffic_kw is not None else Traffic.smooth(n_beats)
-    stim = stimulus(image, beats, traffic, max_cycles=20_000)
+    stim = stimulus(image, beats, traffic, max_cycles=5_000)
 
     def reference(xs, lasts):
         return toy.toy_reference(weights, list(zip(xs, lasts)), shape.in_bits)
