@@ -1,10 +1,18 @@
 """Co-simulation of the converted Verilog against the golden model.
 
-Modules: :mod:`cosim.tools` (simulators, install hints), :mod:`cosim.vpi` (MyHDL's VPI
-module for Icarus), :mod:`cosim.verilog` (port lists of converted modules),
+The same converted engine runs in two simulators, Icarus through MyHDL's VPI
+(:mod:`cosim.icarus`) and Verilator under a generated C++ harness
+(:mod:`cosim.verilator`), driven by one host model (:mod:`cosim.stream`) and held to
+the golden model by the scoreboard (:mod:`cosim.scoreboard`).  See
+``docs/verification.md``.
+
+Modules: :mod:`cosim.tools` (required tools, install hints), :mod:`cosim.vpi`
+(MyHDL's VPI module), :mod:`cosim.verilog` (port lists, stream packing),
 :mod:`cosim.compile` (cached conversion and compilation), :mod:`cosim.stream`
-(stimulus, traces, MyHDL drivers and monitors), :mod:`cosim.icarus` and
-:mod:`cosim.verilator` (the two runners), :mod:`cosim.scoreboard` (expected beats,
-checks and mismatch reports), :mod:`cosim.engine` (the LSTM engine as device under
-test), :mod:`cosim.mutants` (planted bugs), :mod:`cosim.bench` (speed figures).
+(stimulus, traces, host model, MyHDL bench), :mod:`cosim.traffic` (gaps,
+back-pressure, resets), :mod:`cosim.runner` (run and check, failure handling),
+:mod:`cosim.repro` (replay a saved failure), :mod:`cosim.engine` and
+:mod:`cosim.configs` (the LSTM engine as device under test, planted bugs),
+:mod:`cosim.mutants` (planted-bug machinery), :mod:`cosim.bench` (speed figures),
+:mod:`cosim.paths` (the build folder).
 """
