@@ -45,7 +45,7 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
-    main) ensure_system_packages; ensure_venv; exec .venv/bin/lstm-chiplet bench-golden "$@" ;;
+    main) ensure_system_packages; ensure_venv; exec .venv/bin/lstm-chiplet detect "$@" ;;
     test) ensure_system_packages; ensure_venv; exec .venv/bin/tox -e py -- "$@" ;;
     *) echo "usage: ./run.sh main|test [ARGS]" >&2; exit 2 ;;
 esac
