@@ -263,6 +263,15 @@ class AutoencoderEngineConfig:
         return self.load_cycles + sum(self.pass_cycles(n) for n in range(len(self.passes)))
 
     @property
+    def latency_cycles(self) -> int:
+        """Edge taking a window's first beat -> edge taking its last output (host eager).
+
+        The next window's first beat is taken F cycles after the dense pass's last column;
+        the last output is taken ``1 + W`` cycles after that column.
+        """
+        return self.cycles_per_window - (self.features - 1) + self.dense_wait
+
+    @property
     def macs_per_window(self) -> int:
         t = self.timesteps
         lstm = sum(4 * h * (d + h) for d, h in self.model.layer_shapes)

@@ -65,8 +65,9 @@ def pass_tables(cfg: AutoencoderEngineConfig) -> dict:
         "cols_last": [ps.columns - 1 for ps in passes],
         "x_last": [ps.inputs - 1 for ps in passes],
         "blocks_last": [ps.blocks - 1 for ps in passes],
-        "x_stride": [0 if ps.repeat else ps.inputs for ps in passes],
-        "h_stride": [ps.hidden for ps in passes],
+        # strides move to the next row at a step's end (never used when T = 1)
+        "x_stride": [0 if ps.repeat or t == 1 else ps.inputs for ps in passes],
+        "h_stride": [0 if t == 1 else ps.hidden for ps in passes],
         "weight_base": [ps.weight_base for ps in passes],
         "bias_base": [ps.bias_base for ps in passes],
         "step_gap": [cfg.step_gap(n) if ps.kind == "lstm" else 0 for n, ps in enumerate(passes)],
@@ -133,6 +134,7 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     tabs = pass_tables(cfg)
     depth0, depth1 = cfg.buffer_depths
     buf_bits = _bits_for(max(depth0, depth1))
+    bits0, bits1 = _bits_for(depth0), _bits_for(depth1)
     h_max = cfg.hidden_max
     og = cfg.out_groups
     last_group_words = f_count - 4 * (og - 1)       # outputs in the last group (1..4)
@@ -246,8 +248,13 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     b1_we = Signal(bool(0))
     b0_waddr = Signal(intbv(0)[buf_bits:])
     b0_wdata = Signal(_signed(vw))
-    b0_raddr = Signal(intbv(0)[buf_bits:])
-    b1_raddr = Signal(intbv(0)[buf_bits:])
+    b0_raddr = Signal(intbv(0)[bits0:])
+    b1_raddr = Signal(intbv(0)[bits1:])
+    # each buffer sees the pointers' low bits (the larger one all of them)
+    x_ptr0 = x_ptr(bits0, 0) if bits0 < buf_bits else x_ptr
+    h_ptr0 = h_ptr(bits0, 0) if bits0 < buf_bits else h_ptr
+    x_ptr1 = x_ptr(bits1, 0) if bits1 < buf_bits else x_ptr
+    h_ptr1 = h_ptr(bits1, 0) if bits1 < buf_bits else h_ptr
     b0_rdata = Signal(_signed(vw))
     b1_rdata = Signal(_signed(vw))
     out_group = Signal(intbv(0, min=0, max=og + 1))
@@ -438,11 +445,11 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     @always_comb
     def comb_buffer_read():
         if parity:
-            b0_raddr.next = h_ptr
-            b1_raddr.next = x_ptr
+            b0_raddr.next = h_ptr0
+            b1_raddr.next = x_ptr1
         else:
-            b0_raddr.next = x_ptr
-            b1_raddr.next = h_ptr
+            b0_raddr.next = x_ptr0
+            b1_raddr.next = h_ptr1
 
     @always_comb
     def comb_vector():
