@@ -14,5 +14,6 @@ back-pressure, resets), :mod:`cosim.runner` (run and check, failure handling),
 :mod:`cosim.repro` (replay a saved failure), :mod:`cosim.engine` and
 :mod:`cosim.configs` (the LSTM engine as device under test, planted bugs),
 :mod:`cosim.mutants` (planted-bug machinery), :mod:`cosim.bench` (speed figures),
+:mod:`cosim.autoencoder` (the whole-window engine and the ``rtl`` backend's runner),
 :mod:`cosim.paths` (the build folder).
 """
