@@ -1211,6 +1211,19 @@ def utilisation_plot(rows, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- summary
+def short_verdict(r: dict) -> str:
+    """One line for a summary table: the shortfalls, or the timing against the target."""
+    if r.get("shortfalls"):
+        names = {"logic_cells": "LC", "dsp": "DSP", "ebr": "EBR", "spram": "SPRAM", "io": "I/O"}
+        return "does not fit: " + ", ".join(f"{names.get(x['resource'], x['resource'])} {x['used']}/"
+                                            f"{x['available']} (+{x['excess']})" for x in r["shortfalls"])
+    pnr = r.get("place_and_route") or {}
+    if pnr.get("fmax_mhz") is None:
+        return "; ".join(r.get("verdict", [])[:1])
+    f, t = pnr["fmax_mhz"], r["target_mhz"]
+    return (f"meets {t:g} MHz" if f >= t else f"misses {t:g} MHz by {t - f:.2f} MHz ({100 * (1 - f / t):.0f}%)")
+
+
 def summary_markdown(s: dict) -> str:
     lines = [f"# Implementation figures ({s['date']})", "",
              f"Device {s['device']['name']} ({s['device']['package']}): {s['device']['logic_cells']} logic "
@@ -1218,7 +1231,7 @@ def summary_markdown(s: dict) -> str:
              f"{s['device']['io']} I/O. Each entry carries the date it was measured.", ""]
     if s.get("implementations"):
         lines += ["## UP5K place and route", "",
-                  "| design | date | fits | logic cells | DSP | EBR | SPRAM | max clock (target, seed) | verdict |",
+                  "| design | date | fits | logic cells | DSP | EBR | SPRAM | max clock (target, seed) | verdict (details in <design>/report.md) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for r in s["implementations"]:
             if "synthesis" not in r:        # not a report of this flow: name it only
@@ -1231,7 +1244,7 @@ def summary_markdown(s: dict) -> str:
             fmax = (f"{pnr['fmax_mhz']:.2f} MHz ({r['target_mhz']:g}, {r['seed']})" if pnr.get("fmax_mhz")
                     else "-")
             lines.append(f"| {r['design']} | {r.get('date', '')} | {'yes' if r['fits'] else 'NO'} | {lc} | {res['dsp']} | "
-                         f"{res['ebr']} | {res['spram']} | {fmax} | {' / '.join(r['verdict'])} |")
+                         f"{res['ebr']} | {res['spram']} | {fmax} | {short_verdict(r)} |")
         lines.append("")
     if s.get("generic"):
         lines += ["## Generic yosys synth (technology-independent cells)", "", generic_markdown(s["generic"]), ""]
