@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .compile import Design, compile_icarus
 from .stream import Stimulus, Trace, host_bench
-from .tools import pin_prefix, require
+from .tools import ToolFailed, pin_prefix, require
 from .vpi import build_myhdl_vpi
 
 WRAPPER_PREFIX = "cosim_"
@@ -105,7 +105,7 @@ def run_icarus(design: Design, stim: Stimulus, vcd: Path | None = None, pin: boo
     wall_timeout : float
         Seconds of wall-clock time before the run stops with status ``wall-timeout``.
     """
-    from myhdl import Cosimulation, Simulation
+    from myhdl import Cosimulation, CosimulationError, Simulation
 
     require("vvp")
     vpi = build_myhdl_vpi()
@@ -129,9 +129,17 @@ def run_icarus(design: Design, stim: Stimulus, vcd: Path | None = None, pin: boo
                 sim.run(quiet=1)
             finally:
                 _quit(sim, sigs)
+        except CosimulationError as exc:
+            failure = exc
+        else:
+            failure = None
         finally:
             os.dup2(saved, 1)
             os.close(saved)
+    if failure is not None:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise ToolFailed(f"{design.label}: the Icarus co-simulation broke off ({failure}); "
+                         f"vvp said:\n{tail}") from failure
     trace = model.trace
     trace.simulator = "icarus"
     trace.wall_seconds = time.monotonic() - start

@@ -165,3 +165,12 @@ def test_repro_replays_a_saved_failure(icarus, toy_design, toy):
     assert stim2 == stim
     trace = verify(toy_design, stim2, ref, name="toy-repro-good")
     assert check(trace, stim2, design.shape, None, expected=expected).ok
+
+
+def test_a_simulator_that_dies_is_reported_with_its_output(icarus, toy_design, toy):
+    from cosim.tools import ToolFailed
+    dying = mutant_design(toy_design, Mutant("dies", "state not cleared", "vvp stops at 200 ns",
+                                             r"^endmodule", "initial #200 begin $display(\"bye\"); $finish; end\nendmodule"))
+    stim, ref = toy_case(np.random.default_rng(0), toy_design, toy, 20)
+    with pytest.raises(ToolFailed, match="broke off"):
+        verify(dying, stim, ref, name="toy-dies")
