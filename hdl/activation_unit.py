@@ -56,15 +56,12 @@ def activation_unit(clk, z, y, *, kind, fmts):
     magnitude = Signal(intbv(0, min=0, max=(1 << (zb - 1)) + 1))
     u = Signal(intbv(0, min=0, max=u_max + 1))
     index = u(ub, shift)
-    frac = u(shift, 0)
     negative = Signal(bool(0))
 
     # MyHDL writes constants of 2^30 and more with an extra sign bit: size the sample
     # register to match so that lint sees no truncation (never for the defaults).
     sample_bits = eb + 1 if max(samples) >= (1 << 30) else eb
     sample = Signal(intbv(0)[sample_bits:])
-    slope = Signal(intbv(0)[db:])
-    frac_r = Signal(intbv(0)[shift:])
     negative_r = Signal(bool(0))
     e = t.entries
     y_max = max((e[k] << shift) + (e[k + 1] - e[k]) * ((1 << shift) - 1) for k in range(len(e) - 1))
@@ -101,16 +98,32 @@ def activation_unit(clk, z, y, *, kind, fmts):
             else:
                 u.next = magnitude[ub:]
 
-    @always(clk.posedge)
-    def seq_table():
-        sample.next = samples[index]
-        slope.next = slopes[index]
-        frac_r.next = frac
-        negative_r.next = negative
+    if shift > 0:
+        frac = u(shift, 0)
+        slope = Signal(intbv(0)[db:])
+        frac_r = Signal(intbv(0)[shift:])
 
-    @always_comb
-    def comb_interpolate():
-        interp.next = sample * step + slope * frac_r
+        @always(clk.posedge)
+        def seq_table():
+            sample.next = samples[index]
+            slope.next = slopes[index]
+            frac_r.next = frac
+            negative_r.next = negative
+
+        @always_comb
+        def comb_interpolate():
+            interp.next = sample * step + slope * frac_r
+    else:
+        # preact.frac == table step: every code is a sample, nothing to interpolate
+        # (and a 0-bit fraction signal cannot exist).
+        @always(clk.posedge)
+        def seq_table():
+            sample.next = samples[index]
+            negative_r.next = negative
+
+        @always_comb
+        def comb_interpolate():
+            interp.next = sample
 
     if is_tanh:
         @always_comb
