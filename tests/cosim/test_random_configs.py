@@ -77,5 +77,7 @@ def test_preact_fraction_at_the_table_step_converts(designs):
                      QFormat(12, TABLE_STEP_LOG2, name="preact"), QFormat(16, 14, name="act"))
     cfg = EngineConfig(2, 2, 1, fm)
     design = designs(cfg)
-    case = random_case(cfg, 1, n_sequences=1, max_len=3)
-    verify(design, case.stimulus(), case.reference(), context=case.context, name="random-config")
+    for mode in ("trained", "uniform"):
+        case = random_case(cfg, 1, n_sequences=2, max_len=3, weight_mode=mode)
+        verify(design, case.stimulus(), case.reference(), context=case.context, name="random-config")
+    forget(design)
