@@ -69,6 +69,9 @@ DEFAULT_SEED = 1
 #: Single-layer engines reported by default: (D, H, P); the first, the smallest engine,
 #: places its whole datapath (tables, gate units, cell update) on the device.
 DEFAULT_ENGINES = ((2, 4, 1), (6, 64, 1), (6, 64, 2), (32, 32, 1), (32, 32, 2))
+#: Lanes of the whole-window design in the default run: one SPRAM block per gate feeds
+#: one multiplier (the UP5K's four SPRAMs hold the four gates' weights).
+DEFAULT_AUTOENCODER_LANES = 1
 #: Generic cell counts by default: shape (D, H) at these lane counts.
 DEFAULT_GENERIC_SHAPE = (32, 32)
 DEFAULT_GENERIC_LANES = (1, 2, 4, 8)
@@ -243,6 +246,16 @@ def engine_source(cfg, outdir) -> DesignSource:
     from hdl.convert import convert_engine
 
     paths = convert_engine(cfg, Path(outdir))
+    return DesignSource.from_manifest(paths["manifest"])
+
+
+def autoencoder_source(lanes: int, outdir) -> DesignSource:
+    """Convert the whole-window design (``hdl.convert_autoencoder``) for the reference model."""
+    from golden.autoencoder import AutoencoderConfig
+    from hdl.autoencoder_config import AutoencoderEngineConfig
+    from hdl.convert_autoencoder import convert_autoencoder
+
+    paths = convert_autoencoder(AutoencoderEngineConfig(AutoencoderConfig(), lanes), Path(outdir))
     return DesignSource.from_manifest(paths["manifest"])
 
 
@@ -559,7 +572,7 @@ def plan_memories(mems, device: Device, excluded=None) -> dict:
                 continue
             chosen.append(m.name)
             m.placement = "spram"
-            m.note = "initial zeros dropped (SPRAM has no initial contents)"
+            m.note = "initial zeros dropped: SPRAM has no initial contents"
             spram_left -= m.spram_blocks
             total -= m.ebr_blocks
     # Still over: the smallest memories go to flip-flops (iCE40 has no LUT RAM), each
@@ -1276,8 +1289,12 @@ def add_arguments(p) -> None:
                    help="a converted design's manifest (repeatable): any top module with the manifest "
                         "layout of hdl.convert, e.g. the whole-window design")
     p.add_argument("--engines", default=None,
-                   help="single-layer engines DxHxP, comma separated (default without --manifest: "
-                        + ",".join("x".join(map(str, e)) for e in DEFAULT_ENGINES) + ")")
+                   help="single-layer engines DxHxP, comma separated")
+    p.add_argument("--autoencoder", type=int, default=None, metavar="P",
+                   help="the whole-window design of the reference autoencoder at P lanes "
+                        "(hdl.convert_autoencoder). Without --manifest, --engines and --autoencoder "
+                        f"the flow runs the whole-window design at P={DEFAULT_AUTOENCODER_LANES} and the "
+                        "engines " + ",".join("x".join(map(str, e)) for e in DEFAULT_ENGINES))
     p.add_argument("--target-mhz", type=float, default=TARGET_MHZ, help=f"clock constraint (default {TARGET_MHZ:g})")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"nextpnr seed (default {DEFAULT_SEED})")
     p.add_argument("--bridge", choices=("auto", "yes", "no"), default="auto",
@@ -1328,7 +1345,11 @@ def _run(args) -> int:
     summary.update(command="lstm-chiplet synth", date=today, device=UP5K.to_dict())
     if "up5k" in parts:
         sources = [DesignSource.from_manifest(m) for m in args.manifest]
-        engines = _engines(args.engines) if args.engines else ([] if sources else list(DEFAULT_ENGINES))
+        chosen = bool(sources) or args.engines is not None or args.autoencoder is not None
+        ae_lanes = args.autoencoder if chosen else DEFAULT_AUTOENCODER_LANES
+        if ae_lanes:
+            sources.append(autoencoder_source(ae_lanes, out / "rtl"))
+        engines = _engines(args.engines) if args.engines else ([] if chosen else list(DEFAULT_ENGINES))
         for d, h, p in engines:
             sources.append(engine_source(EngineConfig(d, h, p), out / "rtl"))
         for src in sources:
