@@ -190,14 +190,15 @@ def _sim_rows(ae_cfg, n_windows, windows, repeats):
         from cosim.configs import bench_config
     except ImportError as exc:
         reason = f"cosim.bench not importable ({exc})"
-        return [_unavailable("Icarus co-simulation (MyHDL VPI)", reason),
+        return [_unavailable("Icarus co-simulation (MyHDL VPI, one core)", reason),
                 _unavailable("Verilator", reason)], None
     cfg = bench_config()
     figures = cosim_bench(cfg, windows=windows, repeats=repeats)
     cycles = window_cycles(ae_cfg, cfg.lanes)
     total = cycles["total"] * n_windows
     rows = []
-    for key, name in (("icarus_vpi_pinned", "Icarus co-simulation (MyHDL VPI)"), ("verilator", "Verilator")):
+    for key, name in (("icarus_vpi_pinned", "Icarus co-simulation (MyHDL VPI, one core)"),
+                      ("verilator", "Verilator")):
         f = figures[key]
         cps = f["steady_cycles_per_s"]
         if not cps:
@@ -207,7 +208,9 @@ def _sim_rows(ae_cfg, n_windows, windows, repeats):
                          f"{cps:,} simulated cycles/s (steady, median of {repeats}) x "
                          f"{total:,} workload cycles", None,
                          f"speed measured on {figures['design']}; workload at P={cfg.lanes}, "
-                         "layers one after another",
+                         "layers one after another"
+                         + (f"; unpinned: {figures['icarus_vpi_unpinned']['steady_cycles_per_s'] or 0:,} cycles/s"
+                            if key == "icarus_vpi_pinned" and "icarus_vpi_unpinned" in figures else ""),
                          cycles_per_second=cps, workload_cycles=total))
     return rows, figures
 
@@ -318,7 +321,7 @@ def run_bench(windows: int = 273, repeats: int = 3, seed: int = 0, python_sample
         sim_rows, sims = _sim_rows(cfg, n, sim_windows, repeats)
         rows += sim_rows
     else:
-        rows += [_unavailable("Icarus co-simulation (MyHDL VPI)", "skipped (--quick or --no-simulators)"),
+        rows += [_unavailable("Icarus co-simulation (MyHDL VPI, one core)", "skipped (--quick or --no-simulators)"),
                  _unavailable("Verilator", "skipped (--quick or --no-simulators)")]
     hw_rows, hw = _hardware_rows(cfg, n, Path(synth_summary), chiplet_mhz, chiplet_lanes)
     rows += hw_rows

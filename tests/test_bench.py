@@ -113,3 +113,18 @@ def test_bad_arguments_are_named(tmp_path, capsys):
     assert "--windows: must be a positive integer" in capsys.readouterr().err
     with pytest.raises(ValueError, match="--chiplet-mhz"):
         bench.run_bench(windows=2, chiplet_mhz=0, progress=False)
+
+
+def test_simulator_rows_turn_cycles_per_second_into_workload_time(monkeypatch):
+    import cosim.bench
+
+    speeds = {"icarus_vpi_pinned": 10_000, "icarus_vpi_unpinned": 12_000, "verilator": 2_000_000}
+    fake = {k: {"steady_cycles_per_s": v} for k, v in speeds.items()}
+    fake["design"] = "engine_under_test"
+    monkeypatch.setattr(cosim.bench, "bench", lambda cfg, windows, repeats: fake)
+    rows, figures = bench._sim_rows(AutoencoderConfig(), 273, 1, 1)
+    from cosim.configs import bench_config
+
+    workload = bench.window_cycles(AutoencoderConfig(), bench_config().lanes)["total"] * 273
+    assert [r["seconds"] for r in rows] == [pytest.approx(workload / 10_000), pytest.approx(workload / 2_000_000)]
+    assert "unpinned: 12,000 cycles/s" in rows[0]["note"] and figures is fake
