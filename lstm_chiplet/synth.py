@@ -1014,7 +1014,8 @@ def ebr_breakdown(memories: list) -> str:
             sizes = {}
             for m in ms:
                 sizes[(m["size"], m["width"])] = sizes.get((m["size"], m["width"]), 0) + 1
-            shapes = ", ".join(f"{n} x {d}x{w}" for (d, w), n in sorted(sizes.items(), key=lambda kv: -kv[0][0] * kv[0][1]))
+            biggest_first = sorted(sizes.items(), key=lambda kv: -kv[0][0] * kv[0][1])
+            shapes = ", ".join(f"{n} x {d}x{w}" for (d, w), n in biggest_first)
             parts.append(f"{'ROMs' if rom else 'RAMs'} {sum(m['ebr_blocks'] for m in ms)} blocks ({shapes})")
     return "EBR estimate by memory kind: " + "; ".join(parts)
 
@@ -1244,7 +1245,8 @@ def summary_markdown(s: dict) -> str:
              f"{s['device']['io']} I/O. Each entry carries the date it was measured.", ""]
     if s.get("implementations"):
         lines += ["## UP5K place and route", "",
-                  "| design | date | fits | logic cells | DSP | EBR | SPRAM | max clock (target, seed) | verdict (details in <design>/report.md) |",
+                  "| design | date | fits | logic cells | DSP | EBR | SPRAM | max clock (target, seed) "
+                  "| verdict (details in <design>/report.md) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for r in s["implementations"]:
             if "synthesis" not in r:        # not a report of this flow: name it only
@@ -1256,7 +1258,8 @@ def summary_markdown(s: dict) -> str:
             lc = util.get("logic_cells", f"{res['logic_cells_min']}..{res['logic_cells_max']} (est.)")
             fmax = (f"{pnr['fmax_mhz']:.2f} MHz ({r['target_mhz']:g}, {r['seed']})" if pnr.get("fmax_mhz")
                     else "-")
-            lines.append(f"| {r['design']} | {r.get('date', '')} | {'yes' if r['fits'] else 'NO'} | {lc} | {res['dsp']} | "
+            lines.append(f"| {r['design']} | {r.get('date', '')} | {'yes' if r['fits'] else 'NO'} | {lc} | "
+                         f"{res['dsp']} | "
                          f"{res['ebr']} | {res['spram']} | {fmax} | {short_verdict(r)} |")
         lines.append("")
     if s.get("generic"):
