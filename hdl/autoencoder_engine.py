@@ -431,8 +431,9 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
 
     @always(clk.posedge)
     def seq_issue_align():
-        # what the v-cycle needs to know about the element read this cycle
-        v_zero.next = step == 0 and col > x_last_t
+        # what the v-cycle needs to know about the element read this cycle; when nothing
+        # is issued the lanes multiply 0, so their accumulators hold while idle
+        v_zero.next = not issue or (step == 0 and col > x_last_t)
         v_src1.next = parity == (col <= x_last_t)
         da_bias.next = bias_blk
         da_first_step.next = rblock == 0
