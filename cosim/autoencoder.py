@@ -473,8 +473,11 @@ def run_autoencoder_windows(fixed_model, x_int, *, simulator: str = "verilator",
         ``reconstruction`` (N, T, F) int64 vec integers; ``cycles_per_window`` (the
         measured spacing of windows, int); ``window_cycles`` (per window);
         ``formula_cycles_per_window``; ``latency_cycles`` (first beat taken to the
-        last output taken, per window); ``image_words``; ``simulated_cycles``;
-        ``wall_seconds``; ``simulator``; ``module``; ``lanes``.
+        last output taken, per window); ``ideal_cycles_per_window``,
+        ``macs_per_window`` and ``passes`` (per pass: cycles, ideal, utilisation, from
+        :meth:`hdl.autoencoder_config.AutoencoderEngineConfig.cycle_table`);
+        ``image_words``; ``simulated_cycles``; ``wall_seconds``; ``simulator``;
+        ``module``; ``lanes``.
 
     Raises
     ------
@@ -522,6 +525,8 @@ def run_autoencoder_windows(fixed_model, x_int, *, simulator: str = "verilator",
     measured = max(periods) if periods else None
     return {"reconstruction": rec, "cycles_per_window": measured, "window_cycles": periods,
             "formula_cycles_per_window": cfg.cycles_per_window, "latency_cycles": latency,
+            "ideal_cycles_per_window": cfg.ideal_cycles, "macs_per_window": cfg.macs_per_window,
+            "passes": cfg.cycle_table(),
             "image_words": len(image), "simulated_cycles": trace.end_cycle,
             "wall_seconds": trace.wall_seconds, "simulator": simulator,
             "module": cfg.module_name, "lanes": cfg.lanes}
