@@ -222,7 +222,8 @@ def add_arguments(parser) -> None:
                              "defaults, or the model's")
     parser.add_argument("--hdl", choices=sorted(HDL_CHOICES), default="both",
                         help="languages to write (default both)")
-    parser.add_argument("--out", default=str(REPO / "build" / "hdl"), help="output folder (default build/hdl)")
+    parser.add_argument("--out", default=str(REPO / "build" / "hdl"),
+                        help="output folder (default build/hdl)")
 
 
 def run(args) -> int:

@@ -255,7 +255,8 @@ def test_engine_reconstructs_golden_windows(case):
     assert trace.status == "ok" and trace.violations == []
     assert outputs(trace, cfg) == expected(fixed, x)
     if eager:
-        assert first_beat_spacing(trace, model_cfg.timesteps, windows) == [cfg.cycles_per_window] * (windows - 1)
+        spacing = first_beat_spacing(trace, model_cfg.timesteps, windows)
+        assert spacing == [cfg.cycles_per_window] * (windows - 1)
 
 
 @pytest.mark.parametrize("model_cfg, p", [(TINY, 1), (AutoencoderConfig(6, (4, 2), (2, 4), 3), 2),
@@ -404,7 +405,8 @@ def test_manifest_describes_the_design(converted):
     assert ports["in_tdata"] == ("in", 2 * 16) and ports["out_tdata"] == ("out", 2 * 16)
     assert ports["wr_addr"] == ("in", cfg.addr_bits) and ports["wr_data"] == ("in", 16)
     assert m["cycles"]["cycles_per_window"] == cfg.cycles_per_window
-    assert m["memory_map"]["used_words"] == len(autoencoder_image(random_model(np.random.default_rng(0), TINY), 1))
+    image = autoencoder_image(random_model(np.random.default_rng(0), TINY), 1)
+    assert m["memory_map"]["used_words"] == len(image)
     assert [r["name"] for r in m["passes"]] == ["encoder LSTM 1", "encoder LSTM 2", "decoder LSTM 1",
                                                "decoder LSTM 2", "dense"]
     assert f"module {cfg.module_name} (" in paths["verilog"].read_text()
