@@ -41,13 +41,17 @@ from golden.autoencoder import AutoencoderConfig
 from golden.autoencoder_memory_map import GATE_UNITS, AutoencoderLayout
 from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats
 
-from .config import REQUANT_LATENCY, EngineConfig, _bits_for
+from .config import (ACTIVATION_LATENCY, CELL_OUTPUT_LATENCY, CELL_STATE_LATENCY, REQUANT_LATENCY,
+                     EngineConfig, _bits_for)
 
 #: Cycles from a block's last column (its v-cycle ``A``) to its lane-0 row sum leaving
 #: the drain chain with its bias read (stage S0 of the row pipeline, see lstm_engine).
 ROW_LEAVES = 1
 #: Cycles from S0 to the gate unit's registered, requantized result (z and y).
 GATE_RESULT = 1 + REQUANT_LATENCY
+#: Rows must leave the lanes at least this many cycles apart for one sigmoid unit to
+#: serve the three sigmoid gates in turn (shared activations).
+SHARED_ROW_SPACING = 3
 
 
 @dataclass(frozen=True)
@@ -167,18 +171,46 @@ class AutoencoderEngineConfig:
         return _bits_for(self.layout.bank_words)
 
     @property
-    def buffer_depths(self) -> tuple:
-        """Words of sequence buffers 0 and 1.
+    def sequence_words(self) -> int:
+        """Words of the sequence buffer: ``T * max_n (W_in[n] + H[n])``.
 
-        Buffer 0 holds the input window (T x F) and the outputs of the odd LSTM passes,
-        buffer 1 the outputs of the even ones; each sequence is stored row after row
-        (``t * width + element``), so a buffer is T times its widest sequence.
+        One simple dual-port RAM holds the sequences: pass n reads its input (``W_in``
+        wide: F for the first layer, else the previous layer's H) and its own h_prev
+        (one element per cycle, so one read port serves both) and writes its h.  Even
+        passes store their sequence from address 0 upwards, odd passes (and the input
+        window) from the top downwards, so a pass's input and output never overlap and
+        each sequence lives until the pass after next overwrites it.
         """
-        t = self.timesteps
-        widths = ([self.features], [])
-        for n, h in enumerate(self.model.hidden_sizes):
-            widths[(n + 1) % 2].append(h)
-        return tuple(t * max(w) for w in widths)
+        widths = (self.features,) + tuple(self.model.hidden_sizes)
+        return self.timesteps * max(a + b for a, b in zip(widths, widths[1:]))
+
+    @property
+    def shared_activations(self) -> bool:
+        """One sigmoid unit (i, f, o in turn) and one tanh unit (g) instead of four.
+
+        Chosen when a row leaves the lanes at most every third cycle: P = 1 and every
+        LSTM layer has D + H >= 3.  It saves two activation units' tables (the UP5K's
+        block RAM) and delays h by two cycles.
+        """
+        return self.lanes == 1 and min(d + h for d, h in self.model.layer_shapes) >= SHARED_ROW_SPACING
+
+    @property
+    def activation_units(self) -> int:
+        """Activation units instantiated (the cell update's tanh(c') included)."""
+        return 3 if self.shared_activations else 5
+
+    def row_stages(self) -> dict:
+        """Stages of the row pipeline, counted from S0 (the row's bias read).
+
+        ``z``: gate results registered; ``act``: the four activations and c_prev
+        presented to the cell update (``c_read``: its c RAM read); ``c``: c' registered;
+        ``h``: h' registered (written into the sequence buffer at the end of it).  With
+        shared activations the sigmoid unit takes z_i, z_f, z_o in three cycles.
+        """
+        z = 1 + REQUANT_LATENCY
+        act = z + ACTIVATION_LATENCY + (SHARED_ROW_SPACING - 1 if self.shared_activations else 0)
+        return {"z": z, "act": act, "c_read": act - 1, "c": act + CELL_STATE_LATENCY,
+                "h": act + CELL_OUTPUT_LATENCY}
 
     @property
     def out_groups(self) -> int:
@@ -197,17 +229,17 @@ class AutoencoderEngineConfig:
         return {
             "weights": GATE_UNITS * self.lanes * lay.bank_words * self.weight_bits,
             "biases": GATE_UNITS * lay.bias_words * self.weight_bits,
-            "sequence_buffers": sum(self.buffer_depths) * self.vec_bits,
+            "sequence_buffer": self.sequence_words * self.vec_bits,
             "c_state": self.hidden_max * self.fmts.preact.word_bits,
-            "activation_tables": 5 * rom_bits,
+            "activation_tables": self.activation_units * rom_bits,
         }
 
     # ---------------------------------------------------------------- cycles
     @property
     def h_latency(self) -> int:
         """``LAT``: from a block's last column (v-cycle A) to the first read issue that sees
-        the h of its lane-0 row (written at the end of cycle A + 1 + post_latency)."""
-        return ROW_LEAVES + EngineConfig(1, 1, 1, self.fmts).post_latency + 1
+        the h of its lane-0 row (written at the end of cycle A + ROW_LEAVES + stage h)."""
+        return ROW_LEAVES + self.row_stages()["h"] + 1
 
     @property
     def dense_wait(self) -> int:

@@ -50,17 +50,19 @@ def pass_tables(cfg: AutoencoderEngineConfig) -> dict:
     """The sequencer's per-pass constants, as tuples of Python ints indexed by pass number.
 
     ``*_next`` tables hold the value of the pass that follows (pass 0 after the dense
-    pass, i.e. the next window).
+    pass, i.e. the next window).  Sequence-buffer addresses: pass n's input was written
+    upwards from 0 (n odd) or downwards from the top (n even; the input window too), so
+    ``x_base`` is the address of its first element read and the strides are magnitudes.
     """
     passes = cfg.passes
     t = cfg.timesteps
     n_pass = len(passes)
+    top = cfg.sequence_words - 1
     xbase = []
     for ps in passes:
-        if ps.repeat:   # the latent vector: last row of the previous pass's output
-            xbase.append((t - 1) * passes[ps.index - 1].hidden)
-        else:
-            xbase.append(0)
+        down = ps.index % 2 == 0            # written by an odd pass, or the input window
+        first = (t - 1) * passes[ps.index - 1].hidden if ps.repeat else 0   # the latent row
+        xbase.append(top - first if down else first)
     tabs = {
         "cols_last": [ps.columns - 1 for ps in passes],
         "x_last": [ps.inputs - 1 for ps in passes],
@@ -132,9 +134,9 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     n_pass = len(passes)
     dense_pass = n_pass - 1
     tabs = pass_tables(cfg)
-    depth0, depth1 = cfg.buffer_depths
-    buf_bits = _bits_for(max(depth0, depth1))
-    bits0, bits1 = _bits_for(depth0), _bits_for(depth1)
+    seq_words = cfg.sequence_words
+    buf_bits = _bits_for(seq_words)
+    top = seq_words - 1
     h_max = cfg.hidden_max
     og = cfg.out_groups
     last_group_words = f_count - 4 * (og - 1)       # outputs in the last group (1..4)
@@ -143,7 +145,11 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     last_group = og - 1
     last_c_row = h_max - 1
 
-    stages = post_stages()
+    stages = cfg.row_stages()
+    if not cfg.shared_activations and stages != post_stages():
+        raise AssertionError("autoencoder_engine: row stages differ from the engine's")
+    shared = cfg.shared_activations
+    i_z = stages["z"] - 1
     i_c_read = stages["c_read"] - 1                 # pipe bit i is stage S(i+1)
     i_act = stages["act"] - 1
     i_c = stages["c"] - 1
@@ -153,10 +159,10 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     t_state = enum("LOAD", "RUN", "GAP")
     state = Signal(t_state.LOAD)
 
-    # ---- loading the window into sequence buffer 0
+    # ---- loading the window into the sequence buffer (downwards from the top)
     ld_shift = Signal(_unsigned(last_shift + 1))
     ld_t = Signal(_unsigned(t_count))
-    ld_addr = Signal(_unsigned(depth0))
+    ld_addr = Signal(intbv(top)[buf_bits:])
     load_we = Signal(bool(0))
     in_shifted = Signal(intbv(0)[f_count * vw:])
     in_word = Signal(_signed(vw))
@@ -168,8 +174,8 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     col = Signal(_unsigned(max(ps.columns for ps in passes)))
     waddr = Signal(_unsigned(cfg.layout.bank_words))
     bias_blk = Signal(_unsigned(cfg.layout.bias_words))
-    x_row = Signal(intbv(0)[buf_bits:])
-    x_ptr = Signal(intbv(0)[buf_bits:])
+    x_row = Signal(intbv(tabs["x_base_next"][dense_pass])[buf_bits:])
+    x_ptr = Signal(intbv(tabs["x_base_next"][dense_pass])[buf_bits:])
     h_row = Signal(intbv(0)[buf_bits:])
     h_ptr = Signal(intbv(0)[buf_bits:])
     gap_left = Signal(_unsigned(max(max(tabs["step_gap"]), max(tabs["gap_next"])) + 1))
@@ -198,7 +204,6 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     first_a = Signal(bool(0))
     last_a = Signal(bool(0))
     v_zero = Signal(bool(0))
-    v_src1 = Signal(bool(0))
     last_b = Signal(bool(0))
     da_bias = Signal(_unsigned(cfg.layout.bias_words))
     da_first_step = Signal(bool(0))
@@ -244,19 +249,11 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     h_waddr = Signal(intbv(0)[buf_bits:])
     h_wctr = Signal(modbv(0)[buf_bits:])
     h_we = Signal(bool(0))
-    b0_we = Signal(bool(0))
-    b1_we = Signal(bool(0))
-    b0_waddr = Signal(intbv(0)[buf_bits:])
-    b0_wdata = Signal(_signed(vw))
-    b0_raddr = Signal(intbv(0)[bits0:])
-    b1_raddr = Signal(intbv(0)[bits1:])
-    # each buffer sees the pointers' low bits (the larger one all of them)
-    x_ptr0 = x_ptr(bits0, 0) if bits0 < buf_bits else x_ptr
-    h_ptr0 = h_ptr(bits0, 0) if bits0 < buf_bits else h_ptr
-    x_ptr1 = x_ptr(bits1, 0) if bits1 < buf_bits else x_ptr
-    h_ptr1 = h_ptr(bits1, 0) if bits1 < buf_bits else h_ptr
-    b0_rdata = Signal(_signed(vw))
-    b1_rdata = Signal(_signed(vw))
+    seq_we = Signal(bool(0))
+    seq_waddr = Signal(intbv(0)[buf_bits:])
+    seq_wdata = Signal(_signed(vw))
+    seq_raddr = Signal(intbv(0)[buf_bits:])
+    seq_rdata = Signal(_signed(vw))
     out_group = Signal(intbv(0, min=0, max=og + 1))
     out_group_ctr = Signal(intbv(0, min=0, max=og + 1))
     out_reg = Signal(intbv(0)[f_count * vw:])
@@ -264,12 +261,28 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     gates = [window_gate_unit(clk, wr_en, wr_addr, wr_data, waddr, bias_ctr, v, first_a, last_a,
                               z[g], y[g], gate=g, cfg=cfg)
              for g in range(4)]
-    activations = [activation_unit(clk, z[g], act[g], kind=TANH if g == 2 else SIGMOID, fmts=fm)
-                   for g in range(4)]
-    cell = cell_update(clk, act[0], act[1], act[2], act[3], c_prev, c_new, h_new, fmts=fm)
+    if shared:
+        # one sigmoid unit takes z_i, z_f, z_o in turn (rows are at least 3 cycles apart);
+        # one tanh unit takes z_g; i, f, g wait in registers for o
+        z_i, z_f, z_g, z_o = z
+        sig_in = Signal(_signed(fm.preact.word_bits))
+        sig_out = Signal(_signed(fm.act.word_bits))
+        tanh_out = Signal(_signed(fm.act.word_bits))
+        z_f_held = Signal(_signed(fm.preact.word_bits))
+        z_o_held = Signal(_signed(fm.preact.word_bits))
+        i_held = Signal(_signed(fm.act.word_bits))
+        f_held = Signal(_signed(fm.act.word_bits))
+        g_held = Signal(_signed(fm.act.word_bits))
+        sigmoid = activation_unit(clk, sig_in, sig_out, kind=SIGMOID, fmts=fm)
+        squash = activation_unit(clk, z_g, tanh_out, kind=TANH, fmts=fm)
+        cell = cell_update(clk, i_held, f_held, g_held, sig_out, c_prev, c_new, h_new, fmts=fm)
+    else:
+        activations = [activation_unit(clk, z[g], act[g], kind=TANH if g == 2 else SIGMOID, fmts=fm)
+                       for g in range(4)]
+        cell = cell_update(clk, act[0], act[1], act[2], act[3], c_prev, c_new, h_new, fmts=fm)
     c_memory = weight_memory(clk, c_we, c_waddr, c_new, c_raddr, c_read, base=0, depth=h_max)
-    buffer0 = weight_memory(clk, b0_we, b0_waddr, b0_wdata, b0_raddr, b0_rdata, base=0, depth=depth0)
-    buffer1 = weight_memory(clk, b1_we, h_waddr, h_new, b1_raddr, b1_rdata, base=0, depth=depth1)
+    sequences = weight_memory(clk, seq_we, seq_waddr, seq_wdata, seq_raddr, seq_rdata, base=0,
+                              depth=seq_words)
 
     # ------------------------------------------------------------ pass tables
     @always_comb
@@ -356,17 +369,17 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
                     ld_shift.next = 0
                     if ld_t == last_step:
                         ld_t.next = 0
-                        ld_addr.next = 0
+                        ld_addr.next = top
                         state.next = t_state.RUN
                     elif in_tlast:
                         ld_t.next = 0
-                        ld_addr.next = 0
+                        ld_addr.next = top
                     else:
                         ld_t.next = ld_t + 1
-                        ld_addr.next = ld_addr + 1
+                        ld_addr.next = ld_addr - 1
                 else:
                     ld_shift.next = ld_shift + vw
-                    ld_addr.next = ld_addr + 1
+                    ld_addr.next = ld_addr - 1
         elif state == t_state.GAP:
             if gap_left == 1:
                 state.next = t_state.RUN
@@ -383,21 +396,24 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
                     rblock.next = 0
                     if step == last_step:
                         step.next = 0
-                        h_row.next = 0
-                        h_ptr.next = 0
+                        x_row.next = x_base_next_t
+                        x_ptr.next = x_base_next_t
+                        # the next pass writes downwards from the top when it is odd
+                        if parity or is_dense:
+                            h_row.next = 0
+                            h_ptr.next = 0
+                        else:
+                            h_row.next = top
+                            h_ptr.next = top
                         if is_dense:
                             pass_idx.next = 0
                             waddr.next = 0
                             bias_blk.next = 0
-                            x_row.next = 0
-                            x_ptr.next = 0
                             state.next = t_state.LOAD
                         else:
                             pass_idx.next = pass_idx + 1
                             waddr.next = waddr + 1
                             bias_blk.next = bias_blk + p
-                            x_row.next = x_base_next_t
-                            x_ptr.next = x_base_next_t
                             if gap_next_t != 0:
                                 gap_left.next = gap_next_t
                                 state.next = t_state.GAP
@@ -405,10 +421,17 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
                         step.next = step + 1
                         waddr.next = weight_base_t
                         bias_blk.next = bias_base_t
-                        x_row.next = x_row + x_stride_t
-                        x_ptr.next = x_row + x_stride_t
+                        if parity:      # odd pass: input upwards, own h downwards
+                            x_row.next = x_row + x_stride_t
+                            x_ptr.next = x_row + x_stride_t
+                        else:
+                            x_row.next = x_row - x_stride_t
+                            x_ptr.next = x_row - x_stride_t
                         if step == 0:
                             h_ptr.next = h_row
+                        elif parity:
+                            h_row.next = h_row - h_stride_t
+                            h_ptr.next = h_row - h_stride_t
                         else:
                             h_row.next = h_row + h_stride_t
                             h_ptr.next = h_row + h_stride_t
@@ -425,16 +448,21 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
                 col.next = col + 1
                 waddr.next = waddr + 1
                 if col < x_last_t:
-                    x_ptr.next = x_ptr + 1
+                    if parity:
+                        x_ptr.next = x_ptr + 1
+                    else:
+                        x_ptr.next = x_ptr - 1
                 elif col > x_last_t:
-                    h_ptr.next = h_ptr + 1
+                    if parity:
+                        h_ptr.next = h_ptr - 1
+                    else:
+                        h_ptr.next = h_ptr + 1
 
     @always(clk.posedge)
     def seq_issue_align():
         # what the v-cycle needs to know about the element read this cycle; when nothing
         # is issued the lanes multiply 0, so their accumulators hold while idle
         v_zero.next = not issue or (step == 0 and col > x_last_t)
-        v_src1.next = parity == (col <= x_last_t)
         da_bias.next = bias_blk
         da_first_step.next = rblock == 0
         da_first_pass.next = step == 0 and rblock == 0
@@ -445,21 +473,18 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     # ------------------------------------------------------------- the vector
     @always_comb
     def comb_buffer_read():
-        if parity:
-            b0_raddr.next = h_ptr0
-            b1_raddr.next = x_ptr1
+        # one element per cycle: the input's or the pass's own h_prev
+        if col <= x_last_t:
+            seq_raddr.next = x_ptr
         else:
-            b0_raddr.next = x_ptr0
-            b1_raddr.next = h_ptr1
+            seq_raddr.next = h_ptr
 
     @always_comb
     def comb_vector():
         if v_zero:
             v.next = 0
-        elif v_src1:
-            v.next = b1_rdata
         else:
-            v.next = b0_rdata
+            v.next = seq_rdata
 
     # ------------------------------------------------------ drain descriptor
     @always(clk.posedge)
@@ -548,8 +573,12 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
 
     @always_comb
     def comb_h_write():
+        # even passes write their sequence upwards from 0, odd ones downwards from the top
         if p_first_pass[i_h]:
-            h_waddr.next = 0
+            if p_parity[i_h]:
+                h_waddr.next = top
+            else:
+                h_waddr.next = 0
         else:
             h_waddr.next = h_wctr
         h_we.next = p_valid[i_h]
@@ -567,19 +596,44 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
             else:
                 c_wctr.next = c_waddr + 1
         if p_valid[i_h]:
-            h_wctr.next = h_waddr + 1
+            if p_parity[i_h]:
+                h_wctr.next = h_waddr - 1
+            else:
+                h_wctr.next = h_waddr + 1
 
     @always_comb
     def comb_buffer_write():
-        b1_we.next = h_we and not p_parity[i_h]
         if load_we:
-            b0_we.next = 1
-            b0_waddr.next = ld_addr
-            b0_wdata.next = in_word
+            seq_we.next = 1
+            seq_waddr.next = ld_addr
+            seq_wdata.next = in_word
         else:
-            b0_we.next = h_we and p_parity[i_h]
-            b0_waddr.next = h_waddr
-            b0_wdata.next = h_new
+            seq_we.next = h_we
+            seq_waddr.next = h_waddr
+            seq_wdata.next = h_new
+
+    if shared:
+        i_s3, i_s4, i_s5 = i_z + 1, i_z + 2, i_z + 3     # the stages after z (bit i = S(i+1))
+
+        @always_comb
+        def comb_sigmoid_input():
+            if p_valid[i_s3]:
+                sig_in.next = z_f_held
+            elif p_valid[i_s4]:
+                sig_in.next = z_o_held
+            else:
+                sig_in.next = z_i
+
+        @always(clk.posedge)
+        def seq_shared_activations():
+            if p_valid[i_z]:
+                z_f_held.next = z_f
+                z_o_held.next = z_o
+            if p_valid[i_s4]:
+                i_held.next = sig_out
+                g_held.next = tanh_out
+            if p_valid[i_s5]:
+                f_held.next = sig_out
 
     # ----------------------------------------------------------- output side
     @always_comb

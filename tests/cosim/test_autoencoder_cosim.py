@@ -87,18 +87,21 @@ def test_icarus_and_verilator_agree_on_a_window(shipped, verilator):
                                   shipped.forward_int(x)["reconstruction"])
 
 
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-def test_tiny_topology_under_back_pressure(simulator, verilator):
+@pytest.mark.parametrize("simulator, lanes", [("verilator", 1), ("verilator", 2), ("icarus", 1),
+                                              ("icarus", 2)])
+def test_tiny_topology_under_back_pressure(simulator, lanes, verilator):
     """A slow host (idle gaps, a ready pattern with long stalls): every beat once, in order,
-    outputs held while not taken, equal to golden (scoreboard of cosim)."""
+    outputs held while not taken, equal to golden (scoreboard of cosim).  P = 1 shares
+    the activation units, P = 2 has one per gate."""
     from cosim.autoencoder import run_stimulus
 
     fixed = tiny_model(1)
-    cfg = AutoencoderEngineConfig.for_model(fixed, 2)
+    cfg = AutoencoderEngineConfig.for_model(fixed, lanes)
+    assert cfg.shared_activations == (lanes == 1)
     rng = np.random.default_rng(2)
     x = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, (3, 3, 3))
     gaps = rng.integers(0, 5, 9).tolist()
-    stim = window_stimulus(cfg, autoencoder_image(fixed, 2), x, ready=[0] * 17 + [1, 0, 1],
+    stim = window_stimulus(cfg, autoencoder_image(fixed, lanes), x, ready=[0] * 17 + [1, 0, 1],
                            gaps=gaps, probe=False)
     trace = run_stimulus(autoencoder_design(cfg), stim, simulator)
     rec = fixed.forward_int(x)["reconstruction"].reshape(-1, 3)

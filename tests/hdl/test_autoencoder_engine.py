@@ -113,7 +113,8 @@ def test_reference_cycles_follow_the_documented_formula():
     """Worked by hand from the docstring's formula: every reference layer has D+H-P >= LAT,
     so no gaps; the dense pass has ceil(6/4) = 2 row-blocks of 64 columns at P = 1."""
     cfg = AutoencoderEngineConfig(REFERENCE, 1)
-    assert cfg.h_latency == 12
+    assert cfg.shared_activations and cfg.h_latency == 14          # P = 1: one sigmoid unit
+    assert AutoencoderEngineConfig(REFERENCE, 2).h_latency == 12
     lstm = 64 * (6 + 64) + 32 * (64 + 32) + 32 * (32 + 32) + 64 * (32 + 64)     # (H/P)(D+H), P=1
     dense_wait = 4 + ((6 - 1) % 4) // 4
     assert cfg.cycles_per_window == 24 * 6 + 24 * lstm + 24 * 2 * 64 + 23 * dense_wait == 381_164
@@ -133,10 +134,13 @@ def test_reference_cycles_follow_the_documented_formula():
 def test_gaps_cover_short_rows():
     """A row-block shorter than the row pipeline waits: G = LAT - (D + H - P)."""
     cfg = AutoencoderEngineConfig(TINY, 1)
-    assert [cfg.step_gap(n) for n in range(4)] == [12 - 4, 12 - 4, 12 - 3, 12 - 4]
+    assert cfg.shared_activations and cfg.h_latency == 14
+    assert [cfg.step_gap(n) for n in range(4)] == [14 - 4, 14 - 4, 14 - 3, 14 - 4]
     # the first decoder layer reads the latent at once: H_enc_last - P = 1 cycle of margin
-    assert cfg.pass_gap(2) == 12 - 1
+    assert cfg.pass_gap(2) == 14 - 1
     assert cfg.pass_gap(0) == 0
+    # rows two cycles apart (D + H = 2) keep one activation unit per gate
+    assert not AutoencoderEngineConfig(AutoencoderConfig(1, (1,), (1,), 2), 1).shared_activations
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -154,10 +158,11 @@ def test_module_name_and_widths_follow_the_configuration():
     cfg = AutoencoderEngineConfig(REFERENCE, 4)
     assert cfg.module_name.startswith("lstm_autoencoder_f6_e64x32_d32x64_t24_p4_v2q14_w4q12")
     assert cfg.in_bits == cfg.out_bits == 6 * FM.vec.word_bits
-    assert cfg.buffer_depths == (24 * 64, 24 * 64)
+    # one buffer: a pass's input and output at its two ends, the widest neighbours 64 + 32
+    assert cfg.sequence_words == 24 * (64 + 32)
     variant = AutoencoderEngineConfig(AutoencoderConfig(6, (32, 32), (32, 32), 24), 2)
     assert variant.model.parameter_count == 30_150
-    assert variant.buffer_depths == (24 * 32, 24 * 32)
+    assert variant.sequence_words == 24 * (32 + 32)
     assert AutoencoderEngineConfig.from_dict(cfg.to_dict()) == cfg
 
 
@@ -392,7 +397,10 @@ def test_vhdl_analyses_and_yosys_finds_the_memories(converted):
     assert report.latches == {}
     lay = cfg.layout
     sizes = sorted(m["size"] for m in report.memories if m.get("wr_ports") == 1)
-    want = sorted([lay.bank_words] * 4 + [lay.bias_words] * 4 + [cfg.hidden_max] + list(cfg.buffer_depths))
+    # two table ROMs (samples, slopes) per activation unit: P = 1 shares them, 3 units not 5
+    roms = [m for m in report.memories if m.get("wr_ports") == 0]
+    assert cfg.activation_units == 3 and len(roms) == 2 * 3
+    want = sorted([lay.bank_words] * 4 + [lay.bias_words] * 4 + [cfg.hidden_max, cfg.sequence_words])
     assert sizes == want
 
 
