@@ -2,13 +2,16 @@
 
 Structure (one clock, synchronous active-high reset; see docs/whole_window.md)::
 
-    in stream --> sequence buffer 0 --+                      +--> 4 x activation --+
-      (T x F)     (input, odd passes) |  v = [x; h_prev] --> | 4 x window gate    |
-                  sequence buffer 1 --+  (one element/cycle) |   unit (P lanes,   |
-                  (even passes)  ^                           |   every pass's     v
-                                 |                           |   weights, biases) cell update
-                                 +------- h' (row t) <-------+------------------- (c RAM)
-    out stream <-- output register <-- y (dense rows, 4 per cycle) <-+
+    in stream --> sequence buffer -----> v = [x; h_prev] --> 4 x window gate unit --+
+      (T x F)     (input window and                           (P lanes, every pass's |
+                  every layer's h: a pass's                    weights, biases)      |
+                  input at one end, its            z (LSTM rows)   |   y (dense rows) |
+                  output at the other) ^                           v                  |
+                                       |      activation units (4, or at P = 1 one    |
+                                       |      sigmoid + one tanh shared by the gates) |
+                                       |                           v                  |
+                                       +---- h' (row t) <---- cell update (c RAM)     |
+    out stream <-- output register <-- y (4 per cycle) <------------------------------+
 
 A sequencer runs the passes one after the other over the window: the LSTM layers
 (encoder, then decoder; the first decoder layer re-reads the latent vector, row T-1 of
