@@ -20,8 +20,9 @@ Cycles of one window (host always offering and always ready)::
   row-block, step after step -- the multiplier bound of the layer;
 * ``G[n] = max(0, LAT - (D + H - P))`` idle cycles between two steps of pass n: the
   next step's first row-block reads h_prev element j at column D + j, and an h leaves
-  the row pipeline ``LAT`` cycles after its block's last column (zero for every
-  reference layer: the next step starts at once);
+  the row pipeline ``LAT`` cycles after its block's last column (12, or 14 with the
+  shared activation units of P = 1; zero gap for every reference layer: the next step
+  starts at once);
 * ``G0[n]`` idle cycles before pass n (same reason, for the first reads of the
   previous pass's output; :meth:`AutoencoderEngineConfig.pass_gap`);
 * dense pass: ``B = ceil(F / (4P))`` row-blocks of ``H_last`` columns per step; between
