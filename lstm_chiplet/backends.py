@@ -329,7 +329,7 @@ def find_rtl_runner():
         mod = importlib.import_module(module)
     except ImportError as exc:
         if isinstance(exc, ModuleNotFoundError) and exc.name in (module, module.split(".")[0]):
-            reason = f"module {module} does not exist yet"
+            reason = f"module {module} is missing"
         else:
             reason = f"importing {module} failed: {exc}"
     else:
@@ -338,8 +338,8 @@ def find_rtl_runner():
             return runner
         reason = f"{module} has no {attr}()"
     raise BackendUnavailable(
-        "backend 'rtl' (the co-simulated Verilog of the whole autoencoder) is not available "
-        f"yet: the co-simulation has no whole-window runner ({reason}). "
+        "backend 'rtl' (the co-simulated Verilog of the whole autoencoder) is not available: "
+        f"the co-simulation's whole-window runner could not be loaded ({reason}). "
         "Use --backend fixed: the golden model of the same integer arithmetic.")
 
 

@@ -470,7 +470,7 @@ def run_job(args, progress: Progress) -> dict:
         outputs += [synth.csv_path.name, synth.anomalies_path.name]
     rtl_status = ("ran" if "rtl" in runs else
                   ("available, not requested (--backend rtl)" if bk.rtl_available()
-                   else "not available yet: the co-simulation has no whole-window runner"))
+                   else "not available: the co-simulation's whole-window runner could not be loaded"))
     rep = {
         "tool": TOOL,
         "command": command_line(args),

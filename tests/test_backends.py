@@ -93,10 +93,11 @@ def test_lanes_that_do_not_divide_a_layer_are_refused_naming_it(model):
         bk.make_backend("fixed", model, lanes=8)
 
 
-def test_rtl_without_runner_says_it_is_not_available(model):
-    if bk.rtl_available():
-        pytest.skip("the co-simulation provides a whole-window runner")
-    with pytest.raises(bk.BackendUnavailable, match="rtl.*not available yet.*--backend fixed"):
+def test_rtl_without_runner_says_it_is_not_available(model, monkeypatch):
+    assert bk.rtl_available()
+    monkeypatch.setattr(bk, "RTL_RUNNER", ("cosim.no_such_runner", "run_autoencoder_windows"))
+    assert not bk.rtl_available()
+    with pytest.raises(bk.BackendUnavailable, match="rtl.*not available.*missing.*--backend fixed"):
         bk.make_backend("rtl", model)
 
 

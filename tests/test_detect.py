@@ -372,13 +372,12 @@ def test_bad_input_writes_no_new_folder(tmp_path, project_model, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_rtl_backend_not_available_is_a_clear_error(tmp_path, project_model, capsys):
-    from lstm_chiplet.backends import rtl_available
-    if rtl_available():
-        pytest.skip("the co-simulation provides a whole-window runner")
+def test_rtl_backend_not_available_is_a_clear_error(tmp_path, project_model, capsys, monkeypatch):
+    from lstm_chiplet import backends
+    monkeypatch.setattr(backends, "RTL_RUNNER", ("cosim.no_such_runner", "run_autoencoder_windows"))
     rc, _, err = run_detect(capsys, "--backend", "rtl", "--model", project_model[0],
                             "--days", DAYS, "--out", tmp_path / "o")
-    assert rc == 1 and "'rtl'" in err and "not available yet" in err and "Traceback" not in err
+    assert rc == 1 and "'rtl'" in err and "not available" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
 
