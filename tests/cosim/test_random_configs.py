@@ -14,7 +14,7 @@ import shutil
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from cosim.compile import compile_icarus
+from cosim.compile import compile_icarus, engine_design
 from cosim.engine import random_case, saturation_case
 from cosim.runner import verify
 
@@ -57,8 +57,10 @@ def forget(design) -> None:
 @settings(max_examples=EXAMPLES)
 @given(cfg=engine_configs(), seed=st.integers(0, 2**32 - 1),
        weight_mode=st.sampled_from(("trained", "uniform", "extreme", "sparse")))
-def test_random_sizes_and_formats_match_golden(designs, cfg, seed, weight_mode):
-    design = designs(cfg)
+def test_random_sizes_and_formats_match_golden(cfg, seed, weight_mode):
+    # engine_design, not the session's in-memory `designs` cache: forget() below deletes
+    # the files, and hypothesis may draw the same configuration again (it re-converts).
+    design = engine_design(cfg)
     case = random_case(cfg, seed, n_sequences=2, max_len=4, weight_mode=weight_mode,
                        input_mode="uniform" if weight_mode != "trained" else "scaled",
                        resets=1, stall_prob=0.3, gap_prob=0.3)
