@@ -62,18 +62,28 @@ def convert_engine(cfg: EngineConfig, outdir, hdl=("Verilog",)) -> dict:
     """
     if not isinstance(cfg, EngineConfig):
         raise TypeError(f"convert_engine: cfg must be an EngineConfig, got {type(cfg).__name__}")
+    return write_design(cfg, outdir, hdl, _convert_in_subprocess, build_manifest, "convert_engine")
+
+
+def write_design(cfg, outdir, hdl, convert_one, manifest_of, what: str) -> dict:
+    """Convert ``cfg`` into ``outdir`` in each language of ``hdl`` and write its manifest.
+
+    ``convert_one(cfg, outdir, language)`` runs one conversion (in a fresh process);
+    ``manifest_of(cfg, paths)`` describes the result.  Shared by every top-level design,
+    so all of them name, check and describe their files alike.
+    """
     outdir = Path(outdir).resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     languages = []
     for lang in hdl:
         norm = {"verilog": "Verilog", "vhdl": "VHDL"}.get(str(lang).lower())
         if norm is None:
-            raise ValueError(f"convert_engine: hdl must name 'Verilog' or 'VHDL', got {lang!r}")
+            raise ValueError(f"{what}: hdl must name 'Verilog' or 'VHDL', got {lang!r}")
         if norm not in languages:
             languages.append(norm)
     paths = {}
     for lang in languages:
-        _convert_in_subprocess(cfg, outdir, lang)
+        convert_one(cfg, outdir, lang)
         if lang == "Verilog":
             paths["verilog"] = outdir / f"{cfg.module_name}.v"
             paths["testbench"] = outdir / f"tb_{cfg.module_name}.v"
@@ -87,7 +97,7 @@ def convert_engine(cfg: EngineConfig, outdir, hdl=("Verilog",)) -> dict:
         if not p.is_file():
             raise RuntimeError(f"conversion of {cfg.module_name} did not write {key} file {p}")
     manifest = outdir / f"{cfg.module_name}.manifest.json"
-    manifest.write_text(json.dumps(build_manifest(cfg, paths), indent=2) + "\n")
+    manifest.write_text(json.dumps(manifest_of(cfg, paths), indent=2) + "\n")
     paths["manifest"] = manifest
     return paths
 

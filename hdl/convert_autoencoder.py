@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 
 from .autoencoder_config import AutoencoderEngineConfig
+from .convert import write_design
 
 REPO = Path(__file__).resolve().parent.parent
 HDL_CHOICES = {"verilog": ("Verilog",), "vhdl": ("VHDL",), "both": ("Verilog", "VHDL")}
@@ -62,34 +63,8 @@ def convert_autoencoder(cfg: AutoencoderEngineConfig, outdir, hdl=("Verilog",)) 
     if not isinstance(cfg, AutoencoderEngineConfig):
         raise TypeError(f"convert_autoencoder: cfg must be an AutoencoderEngineConfig, "
                         f"got {type(cfg).__name__}")
-    outdir = Path(outdir).resolve()
-    outdir.mkdir(parents=True, exist_ok=True)
-    languages = []
-    for lang in hdl:
-        norm = {"verilog": "Verilog", "vhdl": "VHDL"}.get(str(lang).lower())
-        if norm is None:
-            raise ValueError(f"convert_autoencoder: hdl must name 'Verilog' or 'VHDL', got {lang!r}")
-        if norm not in languages:
-            languages.append(norm)
-    paths = {}
-    for lang in languages:
-        _convert_in_subprocess(cfg, outdir, lang)
-        if lang == "Verilog":
-            paths["verilog"] = outdir / f"{cfg.module_name}.v"
-            paths["testbench"] = outdir / f"tb_{cfg.module_name}.v"
-        else:
-            paths["vhdl"] = outdir / f"{cfg.module_name}.vhd"
-            packages = sorted(outdir.glob("pck_myhdl_*.vhd"))
-            if not packages:
-                raise RuntimeError(f"VHDL conversion wrote no pck_myhdl_*.vhd package into {outdir}")
-            paths["vhdl_package"] = packages[-1]
-    for key, path in paths.items():
-        if not path.is_file():
-            raise RuntimeError(f"conversion of {cfg.module_name} did not write {key} file {path}")
-    manifest = outdir / f"{cfg.module_name}.manifest.json"
-    manifest.write_text(json.dumps(build_manifest(cfg, paths), indent=2) + "\n")
-    paths["manifest"] = manifest
-    return paths
+    return write_design(cfg, outdir, hdl, _convert_in_subprocess, build_manifest,
+                        "convert_autoencoder")
 
 
 def port_widths(cfg: AutoencoderEngineConfig) -> dict:
