@@ -35,12 +35,7 @@ import sys
 from pathlib import Path
 
 from .autoencoder_config import AutoencoderEngineConfig
-from .convert import write_design
-
-REPO = Path(__file__).resolve().parent.parent
-HDL_CHOICES = {"verilog": ("Verilog",), "vhdl": ("VHDL",), "both": ("Verilog", "VHDL")}
-#: Converted signals carry initial values, so simulators start from zeros instead of X.
-INITIAL_VALUES = True
+from .convert import HDL_CHOICES, INITIAL_VALUES, REPO, write_design
 
 
 def convert_autoencoder(cfg: AutoencoderEngineConfig, outdir, hdl=("Verilog",)) -> dict:
