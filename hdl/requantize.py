@@ -24,7 +24,9 @@ def requantize(clk, x, y, *, from_frac, fmt):
       y    out  signed fmt.word_bits, fmt.frac_bits fraction bits (registered)
     Latency: 1 cycle.  Rounding half up adds bit s-1 of x to x >> s (the same
     value as (x + 2^(s-1)) >> s, without a wider sum); every operation keeps x's
-    width, and only the final saturated slice has y's width.
+    width, and only the final saturated slice has y's width.  For signed formats the
+    range test looks only at the bits above the word (all equal to the sign bit:
+    in range), which keeps the saturation off a carry chain.
     """
     s = from_frac - fmt.frac_bits
     xb = len(x)
@@ -60,6 +62,31 @@ def requantize(clk, x, y, *, from_frac, fmt):
         @always(clk.posedge)
         def seq_saturate():
             y.next = q
+        return instances()
+
+    qb = len(q)
+    ub = qb - wb + 1
+    if fmt.signed and ub <= 30:
+        # q fits the word iff its bits qb-1 .. wb-1 all equal the sign: two equality
+        # tests of the upper bits (LUT trees) instead of two magnitude comparisons
+        # (carry chains as long as q), the same function; q's sign picks the bound.
+        upper = q(qb, wb - 1)
+        ones = (1 << ub) - 1
+        fits = Signal(bool(0))
+
+        @always_comb
+        def comb_fits():
+            fits.next = upper == 0 or upper == ones
+
+        @always(clk.posedge)
+        def seq_saturate():
+            if fits:
+                y.next = q[wb:].signed()
+            elif q[qb - 1]:
+                y.next = lo
+            else:
+                y.next = hi
+
         return instances()
 
     @always(clk.posedge)
