@@ -25,7 +25,7 @@ def table_roms(fmts):
 
 
 @block
-def activation_unit(clk, z, y, *, kind, fmts):
+def activation_unit(clk, z, y, *, kind, fmts, pipelined=False):
     """y = golden.activations.activate(z, kind): interpolated sigmoid table.
 
     u = min(|z| (2|z| for tanh), u_max);  k = u >> shift;  r = u & (2^shift - 1)
@@ -37,9 +37,13 @@ def activation_unit(clk, z, y, *, kind, fmts):
       clk  in   1
       z    in   signed preact word (e.g. Q5.11 s16): pre-activation or cell state
       y    out  signed act word (e.g. Q2.14 s16), registered
-    Latency: 2 cycles (table read register, interpolation + requantize register);
-    one new z every cycle.  The table (golden.activations.activation_table) is two
-    ROMs, samples and slopes, each read in its own registered assignment.
+    Latency: hdl.config.activation_latency(pipelined) cycles, one new z every cycle:
+    2 (table read register; interpolation, symmetry and requantization into y), or
+    3 with ``pipelined`` (a register after the interpolation, so that its multiply and
+    add do not share a cycle with the symmetry, rounding and saturation: the unit's
+    path on the iCE40 UP5K was 66 ns in one cycle).  The table
+    (golden.activations.activation_table) is two ROMs, samples and slopes, each read
+    in its own registered assignment.
     """
     if kind not in (SIGMOID, TANH):
         raise ValueError(f"activation_unit: kind must be {SIGMOID!r} or {TANH!r}, got {kind!r}")
@@ -125,20 +129,31 @@ def activation_unit(clk, z, y, *, kind, fmts):
         def comb_interpolate():
             interp.next = sample
 
+    if pipelined:
+        interp_r = Signal(intbv(0, min=-(1 << (vb - 1)), max=1 << (vb - 1)))
+        negative_rr = Signal(bool(0))
+
+        @always(clk.posedge)
+        def seq_interpolate():
+            interp_r.next = interp
+            negative_rr.next = negative_r
+    else:
+        interp_r, negative_rr = interp, negative_r
+
     if is_tanh:
         @always_comb
         def comb_symmetry():
-            if negative_r:
-                value.next = one - interp * 2
+            if negative_rr:
+                value.next = one - interp_r * 2
             else:
-                value.next = interp * 2 - one
+                value.next = interp_r * 2 - one
     else:
         @always_comb
         def comb_symmetry():
-            if negative_r:
-                value.next = one - interp
+            if negative_rr:
+                value.next = one - interp_r
             else:
-                value.next = interp
+                value.next = interp_r
 
     requantization = requantize(clk, value, y, from_frac=t.value_frac, fmt=fmts.act)
 

@@ -42,8 +42,14 @@ from golden.autoencoder import AutoencoderConfig
 from golden.autoencoder_memory_map import GATE_UNITS, AutoencoderLayout
 from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats
 
-from .config import (ACTIVATION_LATENCY, CELL_OUTPUT_LATENCY, CELL_STATE_LATENCY, REQUANT_LATENCY,
-                     EngineConfig, _bits_for)
+from .config import (CELL_STATE_LATENCY, REQUANT_LATENCY, EngineConfig, _bits_for, activation_latency,
+                     cell_output_latency)
+
+#: The whole-window design's activation units carry the extra register after the
+#: interpolation (hdl.activation_unit ``pipelined``): its steps overlap, so the two
+#: extra cycles of h latency cost no cycles per step for any reference layer, and
+#: without it the UP5K clock stays near 15 MHz.
+PIPELINED_ACTIVATIONS = True
 
 #: Cycles from a block's last column (its v-cycle ``A``) to its lane-0 row sum leaving
 #: the drain chain with its bias read (stage S0 of the row pipeline, see lstm_engine).
@@ -209,9 +215,10 @@ class AutoencoderEngineConfig:
         shared activations the sigmoid unit takes z_i, z_f, z_o in three cycles.
         """
         z = 1 + REQUANT_LATENCY
-        act = z + ACTIVATION_LATENCY + (SHARED_ROW_SPACING - 1 if self.shared_activations else 0)
+        act = (z + activation_latency(PIPELINED_ACTIVATIONS)
+               + (SHARED_ROW_SPACING - 1 if self.shared_activations else 0))
         return {"z": z, "act": act, "c_read": act - 1, "c": act + CELL_STATE_LATENCY,
-                "h": act + CELL_OUTPUT_LATENCY}
+                "h": act + cell_output_latency(PIPELINED_ACTIVATIONS)}
 
     @property
     def out_groups(self) -> int:

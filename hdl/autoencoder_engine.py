@@ -31,9 +31,9 @@ from myhdl import (Signal, always, always_comb, always_seq, block, concat, enum,
 from golden.activations import SIGMOID, TANH
 
 from .activation_unit import activation_unit
-from .autoencoder_config import AutoencoderEngineConfig
+from .autoencoder_config import PIPELINED_ACTIVATIONS, AutoencoderEngineConfig
 from .cell_update import cell_update
-from .config import _bits_for
+from .config import _bits_for, activation_latency
 from .lstm_engine import PORTS as ENGINE_PORTS, post_stages
 from .stream import Stream
 from .weight_memory import weight_memory
@@ -149,7 +149,7 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     last_c_row = h_max - 1
 
     stages = cfg.row_stages()
-    if not cfg.shared_activations and stages != post_stages():
+    if not cfg.shared_activations and stages != post_stages(PIPELINED_ACTIVATIONS):
         raise AssertionError("autoencoder_engine: row stages differ from the engine's")
     shared = cfg.shared_activations
     i_z = stages["z"] - 1
@@ -276,13 +276,17 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
         i_held = Signal(_signed(fm.act.word_bits))
         f_held = Signal(_signed(fm.act.word_bits))
         g_held = Signal(_signed(fm.act.word_bits))
-        sigmoid = activation_unit(clk, sig_in, sig_out, kind=SIGMOID, fmts=fm)
-        squash = activation_unit(clk, z_g, tanh_out, kind=TANH, fmts=fm)
-        cell = cell_update(clk, i_held, f_held, g_held, sig_out, c_prev, c_new, h_new, fmts=fm)
+        sigmoid = activation_unit(clk, sig_in, sig_out, kind=SIGMOID, fmts=fm,
+                                  pipelined=PIPELINED_ACTIVATIONS)
+        squash = activation_unit(clk, z_g, tanh_out, kind=TANH, fmts=fm, pipelined=PIPELINED_ACTIVATIONS)
+        cell = cell_update(clk, i_held, f_held, g_held, sig_out, c_prev, c_new, h_new, fmts=fm,
+                           pipelined=PIPELINED_ACTIVATIONS)
     else:
-        activations = [activation_unit(clk, z[g], act[g], kind=TANH if g == 2 else SIGMOID, fmts=fm)
+        activations = [activation_unit(clk, z[g], act[g], kind=TANH if g == 2 else SIGMOID, fmts=fm,
+                                       pipelined=PIPELINED_ACTIVATIONS)
                        for g in range(4)]
-        cell = cell_update(clk, act[0], act[1], act[2], act[3], c_prev, c_new, h_new, fmts=fm)
+        cell = cell_update(clk, act[0], act[1], act[2], act[3], c_prev, c_new, h_new, fmts=fm,
+                           pipelined=PIPELINED_ACTIVATIONS)
     c_memory = weight_memory(clk, c_we, c_waddr, c_new, c_raddr, c_read, base=0, depth=h_max)
     sequences = weight_memory(clk, seq_we, seq_waddr, seq_wdata, seq_raddr, seq_rdata, base=0,
                               depth=seq_words)
@@ -616,7 +620,11 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
             seq_wdata.next = h_new
 
     if shared:
-        i_s3, i_s4, i_s5 = i_z + 1, i_z + 2, i_z + 3     # the stages after z (bit i = S(i+1))
+        # z_i, z_f, z_o enter the sigmoid unit at bits i_z, i_z + 1, i_z + 2 (bit i = S(i+1));
+        # each result is taken the unit's latency later (o goes straight on at act)
+        lat = activation_latency(PIPELINED_ACTIVATIONS)
+        i_s3, i_s4 = i_z + 1, i_z + 2
+        i_take_i, i_take_f = i_z + lat, i_z + 1 + lat
 
         @always_comb
         def comb_sigmoid_input():
@@ -632,10 +640,10 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
             if p_valid[i_z]:
                 z_f_held.next = z_f
                 z_o_held.next = z_o
-            if p_valid[i_s4]:
+            if p_valid[i_take_i]:
                 i_held.next = sig_out
                 g_held.next = tanh_out
-            if p_valid[i_s5]:
+            if p_valid[i_take_f]:
                 f_held.next = sig_out
 
     # ----------------------------------------------------------- output side

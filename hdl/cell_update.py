@@ -7,7 +7,7 @@ from myhdl import Signal, always, always_comb, block, concat, instances, intbv
 from golden.activations import TANH
 
 from .activation_unit import activation_unit
-from .config import ACTIVATION_LATENCY, CELL_STATE_LATENCY
+from .config import CELL_STATE_LATENCY, activation_latency
 from .requantize import requantize
 
 
@@ -16,7 +16,7 @@ def _signed(bits):
 
 
 @block
-def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts):
+def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts, pipelined=False):
     """golden.lstm_fixed.cell_update: requantizations 2 and 3 of one row.
 
     c' = preact.requantize((f*c_prev << a) + (i*g << b), F)
@@ -28,9 +28,11 @@ def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts):
       i, f, g, o  in   signed act words (e.g. Q2.14 s16), one row per cycle
       c_prev  in   signed preact word (e.g. Q5.11 s16), same cycle as the gates
       c_new   out  signed preact word, registered, 2 cycles after the inputs
-      h_new   out  signed vec word (e.g. Q2.14 s16), registered, 6 cycles after
+      h_new   out  signed vec word (e.g. Q2.14 s16), registered,
+                   hdl.config.cell_output_latency(pipelined) cycles after (6 or 7)
     Latency: c_new 2 cycles (products; aligned sum + requantize), h_new 6 cycles
-    (+ 2 for tanh(c') in an activation unit, + 1 output product, + 1 requantize).
+    (+ 2 for tanh(c') in an activation unit, + 1 output product, + 1 requantize), 7
+    with ``pipelined`` (the tanh unit's extra register, hdl.activation_unit).
     """
     a_frac, z_frac = fmts.act.frac_bits, fmts.preact.frac_bits
     fc_frac = a_frac + z_frac
@@ -41,7 +43,7 @@ def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts):
     ig_bits = len(i) + len(g)
     sum_bits = max(fc_bits + sa, ig_bits + sb) + 1
     ob = len(o)
-    delay = CELL_STATE_LATENCY + ACTIVATION_LATENCY  # o waits for tanh(c')
+    delay = CELL_STATE_LATENCY + activation_latency(pipelined)  # o waits for tanh(c')
 
     # Both product registers have the width of the aligned sum, so the alignment
     # shifts and the addition happen at one width (Verilog sizes a product by its target).
@@ -64,7 +66,7 @@ def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts):
         total.next = (fc << sa) + (ig << sb)
 
     state = requantize(clk, total, c_new, from_frac=big, fmt=fmts.preact)
-    squash = activation_unit(clk, c_new, tanh_c, kind=TANH, fmts=fmts)
+    squash = activation_unit(clk, c_new, tanh_c, kind=TANH, fmts=fmts, pipelined=pipelined)
 
     @always(clk.posedge)
     def seq_output_product():

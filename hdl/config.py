@@ -39,6 +39,17 @@ CELL_STATE_LATENCY = 2   # hdl.cell_update: products, sum + requantize -> c'
 CELL_OUTPUT_LATENCY = CELL_STATE_LATENCY + ACTIVATION_LATENCY + 2   # -> h'
 
 
+def activation_latency(pipelined: bool = False) -> int:
+    """Cycles of hdl.activation_unit: one more with ``pipelined`` (a register after the
+    interpolation, which takes the unit off an iCE40's critical path)."""
+    return ACTIVATION_LATENCY + (1 if pipelined else 0)
+
+
+def cell_output_latency(pipelined: bool = False) -> int:
+    """Cycles of hdl.cell_update from its inputs to h' (its tanh unit ``pipelined`` or not)."""
+    return CELL_STATE_LATENCY + activation_latency(pipelined) + 2
+
+
 def _bits_for(n: int) -> int:
     """Unsigned bits that index ``n`` items (at least one)."""
     return max(1, (n - 1).bit_length())

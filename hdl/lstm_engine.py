@@ -23,8 +23,8 @@ from golden.activations import SIGMOID, TANH
 
 from .activation_unit import activation_unit
 from .cell_update import cell_update
-from .config import (ACTIVATION_LATENCY, CELL_OUTPUT_LATENCY, CELL_STATE_LATENCY,
-                     REQUANT_LATENCY, EngineConfig)
+from .config import (CELL_STATE_LATENCY, REQUANT_LATENCY, EngineConfig, activation_latency,
+                     cell_output_latency)
 from .gate_unit import gate_unit
 from .stream import Stream
 from .weight_memory import weight_memory
@@ -34,12 +34,13 @@ def _signed(bits):
     return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
 
 
-def post_stages() -> dict:
-    """Stage numbers of the row pipeline, counted from S0 (the row's bias read)."""
-    z = 1 + REQUANT_LATENCY                  # gate pre-activations z registered
-    act = z + ACTIVATION_LATENCY             # i, f, g, o registered; c_prev read back
+def post_stages(pipelined: bool = False) -> dict:
+    """Stage numbers of the row pipeline, counted from S0 (the row's bias read);
+    ``pipelined``: activation units with hdl.activation_unit's extra register."""
+    z = 1 + REQUANT_LATENCY                           # gate pre-activations z registered
+    act = z + activation_latency(pipelined)           # i, f, g, o registered; c_prev read back
     return {"z": z, "act": act, "c_read": act - 1, "c": act + CELL_STATE_LATENCY,
-            "h": act + CELL_OUTPUT_LATENCY}
+            "h": act + cell_output_latency(pipelined)}
 
 
 @block

@@ -6,6 +6,7 @@ golden.lstm_fixed) or, for the plumbing blocks, from a plain Python model.
 """
 
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 from myhdl import ResetSignal, Signal, intbv
 
@@ -15,7 +16,7 @@ from golden.lstm_fixed import cell_update as golden_cell_update, gate_preact, Fi
 from golden.memory_map import layer_image
 from hdl.activation_unit import activation_unit
 from hdl.cell_update import cell_update
-from hdl.config import ACTIVATION_LATENCY, CELL_OUTPUT_LATENCY, CELL_STATE_LATENCY, EngineConfig
+from hdl.config import CELL_STATE_LATENCY, EngineConfig, activation_latency, cell_output_latency
 from hdl.gate_unit import gate_unit
 from hdl.mac_lane import mac_lane
 from hdl.requantize import requantize
@@ -56,30 +57,31 @@ def test_requantize_matches_qformat(xbits, word, data):
 
 
 # ---------------------------------------------------------------- activation
-@given(kind=st.sampled_from([SIGMOID, TANH]), data=st.data())
-def test_activation_unit_matches_golden(kind, data):
+@given(kind=st.sampled_from([SIGMOID, TANH]), pipelined=st.booleans(), data=st.data())
+def test_activation_unit_matches_golden(kind, pipelined, data):
     zs = data.draw(st.lists(st.one_of(codes(FM.preact), edges(FM.preact)), min_size=1, max_size=60))
     clk, z, y = Signal(bool(0)), signed(FM.preact.word_bits), signed(FM.act.word_bits)
-    got = run_pipeline(lambda: activation_unit(clk, z, y, kind=kind, fmts=FM), clk,
-                       {"z": z}, {"y": (y, ACTIVATION_LATENCY)}, [{"z": v} for v in zs])
+    got = run_pipeline(lambda: activation_unit(clk, z, y, kind=kind, fmts=FM, pipelined=pipelined), clk,
+                       {"z": z}, {"y": (y, activation_latency(pipelined))}, [{"z": v} for v in zs])
     assert [r["y"] for r in got] == [int(v) for v in activate(np.array(zs), kind, FM)]
 
 
-def test_activation_unit_on_every_table_knot():
+@pytest.mark.parametrize("pipelined", [False, True], ids=["2-stage", "pipelined"])
+def test_activation_unit_on_every_table_knot(pipelined):
     """Each interval's ends (k << shift and the code before it), both signs, both kinds."""
     t = activation_table(FM)
     knots = sorted({s * ((k << t.shift) + e) for k in range(len(t.entries)) for e in (-1, 0)
                     for s in (1, -1)} & set(range(FM.preact.int_min, FM.preact.int_max + 1)))
     for kind in (SIGMOID, TANH):
         clk, z, y = Signal(bool(0)), signed(FM.preact.word_bits), signed(FM.act.word_bits)
-        got = run_pipeline(lambda: activation_unit(clk, z, y, kind=kind, fmts=FM), clk,
-                           {"z": z}, {"y": (y, ACTIVATION_LATENCY)}, [{"z": v} for v in knots])
+        got = run_pipeline(lambda: activation_unit(clk, z, y, kind=kind, fmts=FM, pipelined=pipelined), clk,
+                           {"z": z}, {"y": (y, activation_latency(pipelined))}, [{"z": v} for v in knots])
         assert [r["y"] for r in got] == [int(v) for v in activate(np.array(knots), kind, FM)]
 
 
 # --------------------------------------------------------------- cell update
-@given(data=st.data(), rounding=st.sampled_from(["nearest_posinf", "floor"]))
-def test_cell_update_matches_golden(data, rounding):
+@given(data=st.data(), rounding=st.sampled_from(["nearest_posinf", "floor"]), pipelined=st.booleans())
+def test_cell_update_matches_golden(data, rounding, pipelined):
     fm = FM.with_rounding(rounding)
     n = data.draw(st.integers(1, 30))
     act = st.one_of(st.integers(-fm.act.one, fm.act.one), edges(fm.act))
@@ -91,8 +93,9 @@ def test_cell_update_matches_golden(data, rounding):
     c_new, h_new = signed(fm.preact.word_bits), signed(fm.vec.word_bits)
     vectors = [{**{k: gates[k][t] for k in "ifgo"}, "c_prev": c_prev[t]} for t in range(n)]
     got = run_pipeline(lambda: cell_update(clk, sig["i"], sig["f"], sig["g"], sig["o"], sig["c_prev"],
-                                           c_new, h_new, fmts=fm), clk, sig,
-                       {"c": (c_new, CELL_STATE_LATENCY), "h": (h_new, CELL_OUTPUT_LATENCY)}, vectors)
+                                           c_new, h_new, fmts=fm, pipelined=pipelined), clk, sig,
+                       {"c": (c_new, CELL_STATE_LATENCY), "h": (h_new, cell_output_latency(pipelined))},
+                       vectors)
     h, c = golden_cell_update(*(np.array(gates[k]) for k in "ifgo"), np.array(c_prev), fm)
     assert [r["c"] for r in got] == [int(v) for v in c]
     assert [r["h"] for r in got] == [int(v) for v in h]
