@@ -34,7 +34,8 @@ Multiplier utilisation (:func:`utilisation`)
     For every layer of the reference autoencoder and P in 1, 2, 4, 8, 16: the
     documented ``EngineConfig.cycles_per_step`` against the ideal ``ceil(H(D+H)/P)``,
     with the cycles measured in MyHDL simulation (:func:`hdl.cycles.measure`) when
-    asked; a table and a PNG plot.
+    asked; the same for the whole-window design that goes on the UP5K
+    (:func:`window_utilisation`, measured on Verilator); tables and a PNG plot.
 
 A missing tool stops with the command that installs it.  Long tool runs are started
 with ``nice -n 10`` (the machine is shared).
@@ -1171,6 +1172,66 @@ def utilisation(lanes=UTILISATION_LANES, layers=None, measure: bool = False, ste
     return rows
 
 
+def window_utilisation(lanes=UTILISATION_LANES, measure: bool = False, progress=None) -> list:
+    """Rows of the whole-window design's table: per layer pass and P, cycles per step.
+
+    The whole-window design (:mod:`hdl.autoencoder_engine`, the design placed on the
+    UP5K) overlaps a step's row pipeline with the next step's first columns, so a
+    layer's step takes ``(H/P)(D+H) + G`` cycles with ``G`` the gap
+    (:meth:`AutoencoderEngineConfig.step_gap`), zero for every reference layer.  With
+    ``measure`` the whole design runs two windows of the reference autoencoder on
+    Verilator at each P and the measured window period is checked against the
+    formula (the sum over passes); a difference is reported, not hidden.
+    """
+    import numpy as np
+
+    from golden.autoencoder import AutoencoderConfig, realistic_weights, synthetic_windows
+    from hdl.autoencoder_config import AutoencoderEngineConfig
+
+    model = AutoencoderConfig()
+    rows = []
+    for p in lanes:
+        if any(h % p for h in model.hidden_sizes):
+            continue
+        cfg = AutoencoderEngineConfig(model, p)
+        measured = None
+        if measure:
+            from cosim.autoencoder import run_autoencoder_windows
+
+            if progress is not None:
+                progress(f"whole-window design at P={p} on Verilator")
+            fixed = realistic_weights(model, seed=p).quantize(cfg.fmts)
+            out = run_autoencoder_windows(fixed, fixed.quantize_windows(synthetic_windows(2, model, seed=p)),
+                                          simulator="verilator", lanes=p)
+            measured = out["cycles_per_window"]
+        for r in cfg.cycle_table():
+            if cfg.passes[r["pass"]].kind == "dense":
+                continue
+            ideal = math.ceil(r["hidden"] * r["columns"] / p)
+            rows.append({"design": cfg.module_name, "layer": f"{r['inputs']}->{r['hidden']}",
+                         "pass": r["pass"], "lanes": p, "multipliers": cfg.multipliers, "ideal": ideal,
+                         "cycles_per_step": r["step_cycles"], "step_gap": r["step_gap"],
+                         "ratio": r["step_cycles"] / ideal,
+                         "within_10_percent": r["step_cycles"] <= 1.1 * ideal,
+                         "window_cycles": cfg.cycles_per_window, "window_cycles_measured": measured,
+                         "window_mac_busy": cfg.mac_utilisation})
+    return rows
+
+
+def window_utilisation_markdown(rows) -> str:
+    lines = ["| layer D->H (pass) | P | MACs | ideal (H/P)(D+H) | cycles/step (formula) | gap | "
+             "cycles/ideal | within 10% | window cycles formula / measured | window MACs busy |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        meas = r["window_cycles_measured"]
+        meas = "-" if meas is None else (f"{meas:,}" if meas == r["window_cycles"] else f"**{meas:,}**")
+        lines.append(f"| {r['layer']} ({r['pass']}) | {r['lanes']} | {r['multipliers']} | {r['ideal']} | "
+                     f"{r['cycles_per_step']} | {r['step_gap']} | {r['ratio']:.3f} | "
+                     f"{'yes' if r['within_10_percent'] else 'NO'} | {r['window_cycles']:,} / {meas} | "
+                     f"{100 * r['window_mac_busy']:.1f}% |")
+    return "\n".join(lines)
+
+
 def utilisation_markdown(rows) -> str:
     lines = ["| layer D->H | P | MACs | ideal ceil(H(D+H)/P) | cycles/step (formula) | measured | "
              "cycles/ideal | within 10% | <= 1.1 ideal + 16 | MACs busy |",
@@ -1184,8 +1245,12 @@ def utilisation_markdown(rows) -> str:
     return "\n".join(lines)
 
 
-def utilisation_plot(rows, path: Path) -> None:
-    """Cycles per step against lanes, one panel line per layer, ideal dashed (log-log)."""
+def utilisation_plot(rows, path: Path, window_rows=()) -> None:
+    """Cycles per step against lanes, one panel line per layer, ideal dashed (log-log).
+
+    ``window_rows`` (:func:`window_utilisation`) add the whole-window design: its
+    cycles per step per layer (+) and its multipliers busy over a whole window.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -1205,9 +1270,17 @@ def utilisation_plot(rows, path: Path) -> None:
         if meas:
             ax1.loglog(*zip(*meas), "x", color="k", ms=8)
         ax2.semilogx(p, [100 * r["mac_busy"] for r in rs], "o-", color=col, label=layer)
+        ws = [r for r in window_rows if r["layer"] == layer]
+        if ws:
+            ax1.loglog([r["lanes"] for r in ws], [r["cycles_per_step"] for r in ws], "+", color=col, ms=12)
+    if window_rows:
+        per_p = {r["lanes"]: r["window_mac_busy"] for r in window_rows}
+        ax2.semilogx(list(per_p), [100 * v for v in per_p.values()], "s--", color="k",
+                     label="whole-window design (per window)")
     ax1.set_xlabel("lanes P per gate unit (4P multipliers)")
     ax1.set_ylabel("cycles per step")
-    ax1.set_title("Cycles per step (solid) vs ideal ceil(H(D+H)/P) (dashed); x: measured")
+    ax1.set_title("Single-layer engine cycles/step (o), ideal (dashed), measured (x);\n"
+                  "whole-window design cycles/step (+)", fontsize=10)
     ax1.legend(fontsize=8)
     ax1.set_xticks(UTILISATION_LANES)
     ax1.set_xticklabels([str(p) for p in UTILISATION_LANES])
@@ -1217,7 +1290,7 @@ def utilisation_plot(rows, path: Path) -> None:
     ax2.set_ylim(0, 105)
     ax2.set_xticks(UTILISATION_LANES)
     ax2.set_xticklabels([str(p) for p in UTILISATION_LANES])
-    ax2.set_title("Multiplier utilisation per step")
+    ax2.set_title("Multiplier utilisation (single-layer engine: per step)")
     ax2.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -1265,7 +1338,11 @@ def summary_markdown(s: dict) -> str:
     if s.get("generic"):
         lines += ["## Generic yosys synth (technology-independent cells)", "", generic_markdown(s["generic"]), ""]
     if s.get("utilisation"):
-        lines += ["## Multiplier utilisation", "", utilisation_markdown(s["utilisation"]), ""]
+        lines += ["## Multiplier utilisation: single-layer engine (hdl.lstm_engine)", "",
+                  utilisation_markdown(s["utilisation"]), ""]
+    if s.get("window_utilisation"):
+        lines += ["## Multiplier utilisation: whole-window design (hdl.autoencoder_engine, the UP5K design)", "",
+                  window_utilisation_markdown(s["window_utilisation"]), ""]
     return "\n".join(lines)
 
 
@@ -1309,7 +1386,8 @@ def add_arguments(p) -> None:
                    help="lane counts of the generic cell counts; empty to skip (default %(default)s)")
     p.add_argument("--no-utilisation", action="store_true", help="skip the multiplier utilisation table")
     p.add_argument("--measure-cycles", action="store_true",
-                   help="measure cycles per step in MyHDL simulation for the utilisation table (minutes)")
+                   help="measure the utilisation tables' cycles: single-layer engines in MyHDL simulation, "
+                        "the whole-window design on Verilator (minutes)")
     p.add_argument("--only", choices=("up5k", "generic", "utilisation"), default=None,
                    help="run one part only")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default build/synth)")
@@ -1317,7 +1395,7 @@ def add_arguments(p) -> None:
 
 def load_summary(path: Path) -> dict:
     """The previous summary (each run replaces only the entries it measures), or an empty one."""
-    empty = {"implementations": [], "generic": [], "utilisation": []}
+    empty = {"implementations": [], "generic": [], "utilisation": [], "window_utilisation": []}
     if not path.is_file():
         return empty
     try:
@@ -1373,9 +1451,13 @@ def _run(args) -> int:
         if args.measure_cycles:
             print("synth: measuring cycles per step in MyHDL simulation ...", file=sys.stderr, flush=True)
         rows = [dict(r, date=today) for r in utilisation(measure=args.measure_cycles)]
-        summary["utilisation"] = rows
-        (out / "utilisation.md").write_text(utilisation_markdown(rows) + "\n")
-        utilisation_plot(rows, out / "utilisation.png")
+        wrows = [dict(r, date=today) for r in window_utilisation(
+            measure=args.measure_cycles,
+            progress=lambda what: print(f"synth: measuring {what} ...", file=sys.stderr, flush=True))]
+        summary["utilisation"], summary["window_utilisation"] = rows, wrows
+        (out / "utilisation.md").write_text(utilisation_markdown(rows) + "\n\n"
+                                            + window_utilisation_markdown(wrows) + "\n")
+        utilisation_plot(rows, out / "utilisation.png", wrows)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     text = summary_markdown(summary)
     (out / "summary.md").write_text(text + "\n")

@@ -342,6 +342,28 @@ def test_utilisation_table_and_plot(tmp_path):
     assert (tmp_path / "u.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_whole_window_design_steps_at_the_multiplier_bound():
+    """Issue 6, item 3, for the design placed on the UP5K: every reference layer's step
+    takes exactly (H/P)(D+H) cycles at every P (its steps overlap; no gap)."""
+    rows = synth.window_utilisation(lanes=(1, 2, 4, 8, 16))
+    shapes = {"6->64": (6, 64), "64->32": (64, 32), "32->32": (32, 32), "32->64": (32, 64)}
+    assert len(rows) == 20 and {r["layer"] for r in rows} == set(shapes)
+    for r in rows:
+        d, h = shapes[r["layer"]]
+        assert r["ideal"] == h * (d + h) // r["lanes"]
+        assert r["cycles_per_step"] == r["ideal"] and r["step_gap"] == 0 and r["within_10_percent"]
+        assert r["window_cycles_measured"] is None
+    assert {r["window_cycles"] for r in rows if r["lanes"] == 1} == {381_164}
+    text = synth.window_utilisation_markdown(rows)
+    assert "| 32->32 (2) | 16 | 64 | 128 | 128 | 0 | 1.000 | yes | 25,411 / - | 93.5% |" in text
+
+
+@pytest.mark.slow
+def test_whole_window_cycles_measured_on_verilator():
+    rows = synth.window_utilisation(lanes=(16,), measure=True)
+    assert rows and all(r["window_cycles_measured"] == r["window_cycles"] == 25_411 for r in rows)
+
+
 def test_summary_keeps_the_entries_a_run_did_not_measure(tmp_path, capsys):
     import argparse
 
