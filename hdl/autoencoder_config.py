@@ -54,8 +54,9 @@ PIPELINED_ACTIVATIONS = True
 #: Cycles from a block's last column (its v-cycle ``A``) to its lane-0 row sum leaving
 #: the drain chain with its bias read (stage S0 of the row pipeline, see lstm_engine).
 ROW_LEAVES = 1
-#: Cycles from S0 to the gate unit's registered, requantized result (z and y).
-GATE_RESULT = 1 + REQUANT_LATENCY
+#: Cycles from S0 to the gate unit's registered, requantized result (z and y):
+#: bias read, the biased sum's register (hdl.window_gate_unit), requantization.
+GATE_RESULT = 1 + 1 + REQUANT_LATENCY
 #: Rows must leave the lanes at least this many cycles apart for one sigmoid unit to
 #: serve the three sigmoid gates in turn (shared activations).
 SHARED_ROW_SPACING = 3
@@ -214,7 +215,7 @@ class AutoencoderEngineConfig:
         ``h``: h' registered (written into the sequence buffer at the end of it).  With
         shared activations the sigmoid unit takes z_i, z_f, z_o in three cycles.
         """
-        z = 1 + REQUANT_LATENCY
+        z = GATE_RESULT
         act = (z + activation_latency(PIPELINED_ACTIVATIONS)
                + (SHARED_ROW_SPACING - 1 if self.shared_activations else 0))
         return {"z": z, "act": act, "c_read": act - 1, "c": act + CELL_STATE_LATENCY,

@@ -149,7 +149,9 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     last_c_row = h_max - 1
 
     stages = cfg.row_stages()
-    if not cfg.shared_activations and stages != post_stages(PIPELINED_ACTIVATIONS):
+    # the layer engine's row pipeline, one stage later (the whole-window gate unit
+    # registers its biased sum)
+    if not cfg.shared_activations and stages != {k: v + 1 for k, v in post_stages(PIPELINED_ACTIVATIONS).items()}:
         raise AssertionError("autoencoder_engine: row stages differ from the engine's")
     shared = cfg.shared_activations
     i_z = stages["z"] - 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from myhdl import Signal, always_comb, block, instances, intbv
+from myhdl import Signal, always, always_comb, block, instances, intbv
 
 from .mac_lane import mac_lane
 from .requantize import requantize
@@ -40,7 +40,9 @@ def window_gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first,
       z          out  signed preact word (e.g. Q5.11 s16), registered
       y          out  signed vec word (e.g. Q2.14 s16), registered, same cycle as z
     Latency: with `last` of a block in cycle A, the row of lane l is in z and y during
-    cycle A + 3 + l; bias_addr must address it during cycle A + 1 + l.
+    cycle A + 4 + l (product, accumulate, l drain steps, bias add register, requantize
+    register; hdl.autoencoder_config.GATE_RESULT after the row leaves the chain);
+    bias_addr must address it during cycle A + 1 + l.
     """
     fm = cfg.fmts
     p = cfg.lanes
@@ -72,7 +74,15 @@ def window_gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first,
     def comb_add_bias():
         total.next = head + bias * bias_scale
 
-    to_preact = requantize(clk, total, z, from_frac=fm.acc_frac, fmt=fm.preact)
-    to_vec = requantize(clk, total, y, from_frac=fm.acc_frac, fmt=fm.vec)
+    # The biased sum is registered before the requantizations: bias read, accumulator-wide
+    # add, rounding and saturation in one cycle were the UP5K's critical path (40 ns).
+    total_r = Signal(_signed(ab))
+
+    @always(clk.posedge)
+    def seq_biased_sum():
+        total_r.next = total
+
+    to_preact = requantize(clk, total_r, z, from_frac=fm.acc_frac, fmt=fm.preact)
+    to_vec = requantize(clk, total_r, y, from_frac=fm.acc_frac, fmt=fm.vec)
 
     return instances()
