@@ -21,9 +21,9 @@ Icarus and Verilator
     speed on the reference encoder's first layer, checked bit-exact while measured),
     turned into the time to simulate the workload's cycles.
 projected hardware
-    the workload's cycles (``EngineConfig.cycles_per_step`` of every layer, layers one
-    after another, the dense layer on the same multipliers) at the UP5K's clock from
-    the implementation report (``lstm-chiplet synth``), and on a chiplet at 200 MHz.
+    the workload's cycles on the whole-window design (:func:`window_cycles`) at the
+    UP5K's clock from the implementation report (``lstm-chiplet synth``), and on a
+    chiplet at 200 MHz.
 
 Every timed figure is the median over ``--repeats``; the ratio is the pure-Python time
 over the row's time.  Outputs: a markdown table on stdout and in ``bench.md``, all
@@ -34,7 +34,6 @@ repeat, one-window samples, no simulators) runs in well under a minute.
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import statistics
@@ -72,23 +71,20 @@ def _unavailable(name, reason):
 
 # -------------------------------------------------------------------- cycle model
 def window_cycles(cfg, lanes: int) -> dict:
-    """Cycles of one window: every layer's T steps on an engine with ``lanes`` lanes, one
-    layer after another, plus the dense layer on the same 4P multipliers.
-
-    Uses the documented ``EngineConfig.cycles_per_step`` (pipeline latency included).
+    """Cycles of one window on the whole-window design (:mod:`hdl.autoencoder_engine`)
+    with ``lanes`` lanes per gate unit: ``AutoencoderEngineConfig.cycles_per_window``
+    (the load, every LSTM pass, the dense pass; equal to the period measured on
+    Verilator), with the per-pass split of ``cycle_table``.
     """
-    from hdl.config import EngineConfig
+    from hdl.autoencoder_config import AutoencoderEngineConfig
 
-    layers = []
-    for d, h in cfg.layer_shapes:
-        p = lanes if h % lanes == 0 else math.gcd(h, lanes)
-        e = EngineConfig(int(d), int(h), p)
-        layers.append({"layer": f"{d}->{h}", "lanes": p, "cycles_per_step": e.cycles_per_step,
-                       "cycles": cfg.timesteps * e.cycles_per_step})
-    h_last = cfg.hidden_sizes[-1]
-    dense = cfg.timesteps * math.ceil(h_last * cfg.features / (4 * lanes))
-    total = sum(x["cycles"] for x in layers) + dense
-    return {"layers": layers, "dense_cycles": dense, "total": total, "lanes": lanes}
+    e = AutoencoderEngineConfig(cfg, lanes)
+    table = e.cycle_table()
+    layers = [{"layer": f"{r['inputs']}->{r['hidden']}", "lanes": lanes, "cycles_per_step": r["step_cycles"],
+               "cycles": r["cycles"]} for r in table if e.passes[r["pass"]].kind != "dense"]
+    dense = sum(r["cycles"] for r in table if e.passes[r["pass"]].kind == "dense")
+    return {"layers": layers, "dense_cycles": dense, "load_cycles": e.load_cycles,
+            "total": e.cycles_per_window, "lanes": lanes}
 
 
 def up5k_clock(summary_path: Path) -> dict:
@@ -207,8 +203,8 @@ def _sim_rows(ae_cfg, n_windows, windows, repeats):
         rows.append(_row(name, total / cps,
                          f"{cps:,} simulated cycles/s (steady, median of {repeats}) x "
                          f"{total:,} workload cycles", None,
-                         f"speed measured on {figures['design']}; workload at P={cfg.lanes}, "
-                         "layers one after another"
+                         f"speed measured on {figures['design']}; workload: the whole-window "
+                         f"design at P={cfg.lanes}"
                          + (f"; unpinned: {figures['icarus_vpi_unpinned']['steady_cycles_per_s'] or 0:,} cycles/s"
                             if key == "icarus_vpi_pinned" and "icarus_vpi_unpinned" in figures else ""),
                          cycles_per_second=cps, workload_cycles=total))
@@ -243,7 +239,7 @@ def _hardware_rows(ae_cfg, n, synth_summary: Path, chiplet_mhz: float, chiplet_l
     ch = window_cycles(ae_cfg, chiplet_lanes)
     rows.append(_row("chiplet (projected)", ch["total"] * n / (chiplet_mhz * 1e6),
                      f"{ch['total']:,} cycles/window x {n} at {chiplet_mhz:g} MHz", None,
-                     f"P={chiplet_lanes} lanes per gate ({4 * chiplet_lanes} multipliers per layer engine)",
+                     f"the whole-window design at P={chiplet_lanes} ({4 * chiplet_lanes} multipliers)",
                      projected=True, mhz=chiplet_mhz, cycles_per_window=ch["total"]))
     return rows, {"up5k": dict(up, clock=clock), "chiplet": ch}
 

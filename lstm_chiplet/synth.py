@@ -1183,8 +1183,6 @@ def window_utilisation(lanes=UTILISATION_LANES, measure: bool = False, progress=
     Verilator at each P and the measured window period is checked against the
     formula (the sum over passes); a difference is reported, not hidden.
     """
-    import numpy as np
-
     from golden.autoencoder import AutoencoderConfig, realistic_weights, synthetic_windows
     from hdl.autoencoder_config import AutoencoderEngineConfig
 
