@@ -20,10 +20,9 @@ Cycles and bytes
 ``fixed`` and ``rtl`` describe the chip, so they report the host-link bytes of one
 window (T input vectors in, T reconstructed vectors out, in the vec format:
 :func:`lstm_chiplet.perf.window_link_bytes`) and its cycles.  ``fixed`` gives the
-cycles of the engine configuration (:func:`engine_cycles`: every LSTM layer on an
-:class:`hdl.config.EngineConfig` engine with ``lanes`` MAC lanes per gate unit, its T
-steps streamed back to back, plus the dense layer of the performance model); ``rtl``
-gives the cycles it measured.  ``float`` runs on the host: no cycles, no link.
+cycles of the whole-window design with ``lanes`` MAC lanes per gate unit
+(:func:`engine_cycles`, :class:`hdl.autoencoder_config.AutoencoderEngineConfig`);
+``rtl`` runs that design and gives the cycles it measured (the same figure).  ``float`` runs on the host: no cycles, no link.
 
 Adding a backend
 ----------------
@@ -178,37 +177,38 @@ def engine_configs(cfg, fmts, lanes: int = DEFAULT_LANES) -> list:
 
 
 def engine_cycles(cfg, fmts, lanes: int = DEFAULT_LANES) -> dict:
-    """Cycles of one window on engines of ``lanes`` MAC lanes per gate unit.
+    """Cycles of one window on the whole-window design with ``lanes`` MAC lanes per gate unit.
 
-    Each LSTM layer runs its T steps back to back on an engine whose step takes
-    ``EngineConfig.cycles_per_step`` cycles (the documented, measured figure, also the
-    spacing of accepted inputs when streaming); the dense layer takes
-    ``ceil(H*F/(4P))`` cycles per step on the same 4P multipliers
-    (:func:`lstm_chiplet.perf.dense_cycles_per_step`).  The layers run one after the
-    other.
+    :class:`hdl.autoencoder_config.AutoencoderEngineConfig`: the window's load, every
+    LSTM pass (T steps of ``(H/P)(D+H)`` cycles plus any gap), the dense pass; the
+    same design the ``rtl`` backend runs, whose measured period equals this figure.
 
     Returns
     -------
     dict
-        ``lanes``, ``layers`` (name, D, H, cycles_per_step, ideal_cycles,
-        mac_utilisation), ``dense_cycles_per_step``, ``cycles_per_window``,
-        ``ideal_cycles_per_window`` and ``mac_utilisation`` of the window.
+        ``lanes``, ``multipliers``, ``layers`` (name, D, H, cycles_per_step,
+        ideal_cycles per step, mac_utilisation), ``dense_cycles_per_step``,
+        ``load_cycles``, ``cycles_per_window``, ``ideal_cycles_per_window``,
+        ``macs_per_window`` and ``mac_utilisation`` of the window.
     """
-    from .perf import dense_cycles_per_step
-    engines = engine_configs(cfg, fmts, lanes)
-    t = cfg.timesteps
-    layers = [{"layer": cfg.layer_name(k), "input": e.input_size, "hidden": e.hidden_size,
-               "cycles_per_step": e.cycles_per_step, "ideal_cycles": e.ideal_cycles,
-               "mac_utilisation": e.mac_utilisation}
-              for k, e in enumerate(engines)]
-    hl = cfg.hidden_sizes[-1]
-    dense = dense_cycles_per_step(hl, cfg.features, lanes)
-    cycles = t * (sum(x["cycles_per_step"] for x in layers) + dense)
-    macs = t * (sum(4 * e.hidden_size * e.columns for e in engines) + hl * cfg.features)
-    return {"lanes": int(lanes), "multipliers": 4 * int(lanes), "layers": layers,
-            "dense_cycles_per_step": dense, "cycles_per_window": cycles,
-            "ideal_cycles_per_window": t * (sum(x["ideal_cycles"] for x in layers) + dense),
-            "macs_per_window": macs, "mac_utilisation": macs / (cycles * 4 * lanes)}
+    from golden.formats import FormatError
+    from hdl.autoencoder_config import AutoencoderEngineConfig
+
+    engine_configs(cfg, fmts, lanes)            # refusals that name the layer
+    try:
+        e = AutoencoderEngineConfig(cfg, int(lanes), fmts)
+    except FormatError as exc:
+        raise BackendError(f"whole-window design at {lanes} lanes: {exc}") from None
+    table = e.cycle_table()
+    lstm = [r for r in table if e.passes[r["pass"]].kind != "dense"]
+    dense = [r for r in table if e.passes[r["pass"]].kind == "dense"][0]
+    layers = [{"layer": cfg.layer_name(k), "input": r["inputs"], "hidden": r["hidden"],
+               "cycles_per_step": r["step_cycles"], "ideal_cycles": r["blocks"] * r["columns"],
+               "mac_utilisation": r["mac_utilisation"]} for k, r in enumerate(lstm)]
+    return {"lanes": int(lanes), "multipliers": e.multipliers, "layers": layers,
+            "dense_cycles_per_step": dense["step_cycles"], "load_cycles": e.load_cycles,
+            "cycles_per_window": e.cycles_per_window, "ideal_cycles_per_window": e.ideal_cycles,
+            "macs_per_window": e.macs_per_window, "mac_utilisation": e.mac_utilisation}
 
 
 # --------------------------------------------------------------------------
