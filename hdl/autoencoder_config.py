@@ -20,13 +20,13 @@ Cycles of one window (host always offering and always ready)::
   row-block, step after step -- the multiplier bound of the layer;
 * ``G[n] = max(0, LAT - (D + H - P))`` idle cycles between two steps of pass n: the
   next step's first row-block reads h_prev element j at column D + j, and an h leaves
-  the row pipeline ``LAT`` cycles after its block's last column (12, or 14 with the
+  the row pipeline ``LAT`` cycles after its block's last column (15, or 17 with the
   shared activation units of P = 1; zero gap for every reference layer: the next step
   starts at once);
 * ``G0[n]`` idle cycles before pass n (same reason, for the first reads of the
   previous pass's output; :meth:`AutoencoderEngineConfig.pass_gap`);
 * dense pass: ``B = ceil(F / (4P))`` row-blocks of ``H_last`` columns per step; between
-  steps ``W = 4 + l_last`` cycles while the reconstructed vector reaches the output
+  steps ``W = 5 + l_last`` cycles while the reconstructed vector reaches the output
   register and is taken (``l_last``: the lane of the last output, ``((F-1) mod 4P) // 4``).
 
 It is the spacing of the first input beats of consecutive windows when the host
