@@ -1288,7 +1288,7 @@ def utilisation_plot(rows, path: Path, window_rows=()) -> None:
     ax2.set_ylim(0, 105)
     ax2.set_xticks(UTILISATION_LANES)
     ax2.set_xticklabels([str(p) for p in UTILISATION_LANES])
-    ax2.set_title("Multiplier utilisation (single-layer engine: per step)")
+    ax2.set_title("Multipliers busy: single-layer engine per step (o), whole-window design per window", fontsize=9)
     ax2.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
