@@ -114,6 +114,7 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     col = Signal(intbv(0, min=0, max=cols))
     h_index = Signal(intbv(0)[rbits:])
     first_a = Signal(bool(0))       # aligned with RAM read data (one cycle after issue)
+    issue_a = Signal(bool(0))       # a column is on v (otherwise v is 0: idle lanes add 0)
     last_a = Signal(bool(0))
     from_x = Signal(bool(0))
     last_b = Signal(bool(0))        # the lanes' accumulate stage: block finished
@@ -170,7 +171,9 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
 
     @always_comb
     def comb_vector():
-        if from_x:
+        if not issue_a:
+            v.next = 0
+        elif from_x:
             v.next = x_elem
         elif zero_state:
             v.next = 0
@@ -253,6 +256,7 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
         first_a.next = 0
         last_a.next = 0
         from_x.next = 0
+        issue_a.next = 0
         if out_tvalid and out_tready:
             out_tvalid.next = 0
         if state == t_state.IDLE:
@@ -263,6 +267,7 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
             else:
                 in_tready.next = 1
         elif state == t_state.RUN:
+            issue_a.next = 1
             first_a.next = col == 0
             last_a.next = col == last_col
             from_x.next = col < d
