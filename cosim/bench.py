@@ -101,6 +101,15 @@ def bench(cfg, windows: int = 1, repeats: int = 3) -> dict:
     return figures
 
 
+def _startup_text(startup_s) -> str:
+    """The fitted start-up cost; a negative fit means it is below the timing noise."""
+    if startup_s is None:
+        return "not measured"
+    if startup_s < 0:
+        return f"below timing noise (fit {startup_s} s; rerun on an idle machine)"
+    return f"{startup_s} s"
+
+
 def run(args) -> int:
     from hdl.config import EngineConfig
 
@@ -120,7 +129,7 @@ def run(args) -> int:
                        ("verilator", "Verilator, C++ harness")):
         f = figures[key]
         print(f"  {label:38s} steady {f['steady_cycles_per_s'] or 0:>10,} cycles/s   "
-              f"end-to-end {f['end_to_end_cycles_per_s']:>10,} cycles/s   start-up {f['startup_s']} s")
+              f"end-to-end {f['end_to_end_cycles_per_s']:>10,} cycles/s   start-up {_startup_text(f['startup_s'])}")
     print(f"  Verilator / Icarus-VPI (steady): {figures['verilator_over_icarus_vpi']}x; "
           f"Verilator build {figures['verilator_build_s']} s (0 when cached)")
     print(f"written {out}")

@@ -27,3 +27,16 @@ def test_cosim_bench_refuses_bad_counts():
     from lstm_chiplet.cli import main
 
     assert main(["cosim-bench", "--repeats", "0"]) == 1
+
+
+def test_negative_start_up_fit_is_reported_as_noise():
+    from cosim.bench import _speeds, _startup_text
+
+    # the short run faster per cycle than the long one: the fitted start-up is negative
+    fit = _speeds({"cycles": 1000, "seconds": 0.5}, {"cycles": 10000, "seconds": 2.0})
+    assert fit["startup_s"] == pytest.approx(0.3333, abs=1e-4)
+    noisy = _speeds({"cycles": 1000, "seconds": 0.1}, {"cycles": 10000, "seconds": 2.0})
+    assert noisy["startup_s"] < 0
+    assert "below timing noise" in _startup_text(noisy["startup_s"])
+    assert _startup_text(0.3333) == "0.3333 s"
+    assert _startup_text(None) == "not measured"
