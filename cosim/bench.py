@@ -106,7 +106,7 @@ def _startup_text(startup_s) -> str:
     if startup_s is None:
         return "not measured"
     if startup_s < 0:
-        return f"below timing noise (fit {startup_s} s; rerun on an idle machine)"
+        return f"below timing noise (fit {startup_s} s)"
     return f"{startup_s} s"
 
 
