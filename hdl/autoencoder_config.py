@@ -42,8 +42,7 @@ from golden.autoencoder import AutoencoderConfig
 from golden.autoencoder_memory_map import GATE_UNITS, AutoencoderLayout
 from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats
 
-from .config import (CELL_STATE_LATENCY, REQUANT_LATENCY, EngineConfig, _bits_for, activation_latency,
-                     cell_output_latency)
+from .config import ENGINE_Z_STAGE, EngineConfig, _bits_for, row_stages
 
 #: The whole-window design's activation units carry the extra register after the
 #: interpolation (hdl.activation_unit ``pipelined``): its steps overlap, so the two
@@ -54,9 +53,9 @@ PIPELINED_ACTIVATIONS = True
 #: Cycles from a block's last column (its v-cycle ``A``) to its lane-0 row sum leaving
 #: the drain chain with its bias read (stage S0 of the row pipeline, see lstm_engine).
 ROW_LEAVES = 1
-#: Cycles from S0 to the gate unit's registered, requantized result (z and y):
-#: bias read, the biased sum's register (hdl.window_gate_unit), requantization.
-GATE_RESULT = 1 + 1 + REQUANT_LATENCY
+#: Cycles from S0 to the gate unit's registered, requantized result (z and y): the
+#: layer engine's, plus the biased sum's register (hdl.window_gate_unit).
+GATE_RESULT = ENGINE_Z_STAGE + 1
 #: Rows must leave the lanes at least this many cycles apart for one sigmoid unit to
 #: serve the three sigmoid gates in turn (shared activations).
 SHARED_ROW_SPACING = 3
@@ -215,11 +214,8 @@ class AutoencoderEngineConfig:
         ``h``: h' registered (written into the sequence buffer at the end of it).  With
         shared activations the sigmoid unit takes z_i, z_f, z_o in three cycles.
         """
-        z = GATE_RESULT
-        act = (z + activation_latency(PIPELINED_ACTIVATIONS)
-               + (SHARED_ROW_SPACING - 1 if self.shared_activations else 0))
-        return {"z": z, "act": act, "c_read": act - 1, "c": act + CELL_STATE_LATENCY,
-                "h": act + cell_output_latency(PIPELINED_ACTIVATIONS)}
+        return row_stages(GATE_RESULT, PIPELINED_ACTIVATIONS,
+                          SHARED_ROW_SPACING - 1 if self.shared_activations else 0)
 
     @property
     def out_groups(self) -> int:

@@ -34,7 +34,7 @@ from .activation_unit import activation_unit
 from .autoencoder_config import PIPELINED_ACTIVATIONS, AutoencoderEngineConfig
 from .cell_update import cell_update
 from .config import _bits_for, activation_latency
-from .lstm_engine import PORTS as ENGINE_PORTS, post_stages
+from .lstm_engine import PORTS as ENGINE_PORTS
 from .stream import Stream
 from .weight_memory import weight_memory
 from .window_gate_unit import window_gate_unit
@@ -149,10 +149,6 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     last_c_row = h_max - 1
 
     stages = cfg.row_stages()
-    # the layer engine's row pipeline, one stage later (the whole-window gate unit
-    # registers its biased sum)
-    if not cfg.shared_activations and stages != {k: v + 1 for k, v in post_stages(PIPELINED_ACTIVATIONS).items()}:
-        raise AssertionError("autoencoder_engine: row stages differ from the engine's")
     shared = cfg.shared_activations
     i_z = stages["z"] - 1
     i_c_read = stages["c_read"] - 1                 # pipe bit i is stage S(i+1)

@@ -36,7 +36,9 @@ MAC_LATENCY = 3          # address issue -> weight read -> product register -> a
 REQUANT_LATENCY = 1      # hdl.requantize: one register
 ACTIVATION_LATENCY = 2   # hdl.activation_unit: table read, interpolate + requantize
 CELL_STATE_LATENCY = 2   # hdl.cell_update: products, sum + requantize -> c'
-CELL_OUTPUT_LATENCY = CELL_STATE_LATENCY + ACTIVATION_LATENCY + 2   # -> h'
+#: Stage of the layer engine's row pipeline at which z is registered, counted from S0
+#: (the row's bias read): the bias add, then one requantization.
+ENGINE_Z_STAGE = 1 + REQUANT_LATENCY
 
 
 def activation_latency(pipelined: bool = False) -> int:
@@ -48,6 +50,20 @@ def activation_latency(pipelined: bool = False) -> int:
 def cell_output_latency(pipelined: bool = False) -> int:
     """Cycles of hdl.cell_update from its inputs to h' (its tanh unit ``pipelined`` or not)."""
     return CELL_STATE_LATENCY + activation_latency(pipelined) + 2
+
+
+def row_stages(z: int, pipelined: bool = False, act_wait: int = 0) -> dict:
+    """Stage numbers of a row pipeline after the lanes, counted from S0 (the row's bias
+    read), for both engines.
+
+    ``z``: gate results registered (the engine's ``z`` stage); ``act``: the four
+    activations and c_prev presented to the cell update, ``act_wait`` cycles after the
+    activation units' latency (``pipelined``: hdl.activation_unit's extra register);
+    ``c_read``: the c RAM read; ``c``: c' registered; ``h``: h' registered.
+    """
+    act = z + activation_latency(pipelined) + act_wait
+    return {"z": z, "act": act, "c_read": act - 1, "c": act + CELL_STATE_LATENCY,
+            "h": act + cell_output_latency(pipelined)}
 
 
 def _bits_for(n: int) -> int:
@@ -238,8 +254,7 @@ class EngineConfig:
     @property
     def post_latency(self) -> int:
         """Cycles from a row leaving the lanes to its h being registered (see lstm_engine)."""
-        # bias read + requantize, activation, cell state, tanh + output product + h register
-        return 1 + REQUANT_LATENCY + ACTIVATION_LATENCY + CELL_OUTPUT_LATENCY
+        return row_stages(ENGINE_Z_STAGE)["h"]
 
     @property
     def step_overhead(self) -> int:

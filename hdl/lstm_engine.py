@@ -23,8 +23,7 @@ from golden.activations import SIGMOID, TANH
 
 from .activation_unit import activation_unit
 from .cell_update import cell_update
-from .config import (CELL_STATE_LATENCY, REQUANT_LATENCY, EngineConfig, activation_latency,
-                     cell_output_latency)
+from .config import ENGINE_Z_STAGE, EngineConfig, row_stages
 from .gate_unit import gate_unit
 from .stream import Stream
 from .weight_memory import weight_memory
@@ -32,15 +31,6 @@ from .weight_memory import weight_memory
 
 def _signed(bits):
     return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
-
-
-def post_stages(pipelined: bool = False) -> dict:
-    """Stage numbers of the row pipeline, counted from S0 (the row's bias read);
-    ``pipelined``: activation units with hdl.activation_unit's extra register."""
-    z = 1 + REQUANT_LATENCY                           # gate pre-activations z registered
-    act = z + activation_latency(pipelined)           # i, f, g, o registered; c_prev read back
-    return {"z": z, "act": act, "c_read": act - 1, "c": act + CELL_STATE_LATENCY,
-            "h": act + cell_output_latency(pipelined)}
 
 
 @block
@@ -99,7 +89,7 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     rbits = cfg.row_bits
     last_row = h - 1
     last_lane = p - 1
-    stages = post_stages()
+    stages = row_stages(ENGINE_Z_STAGE)
     n_pipe = stages["h"]
     bit_c_read = stages["c_read"] - 1
     bit_c = stages["c"] - 1

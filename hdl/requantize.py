@@ -9,6 +9,12 @@ def _signed(bits):
     return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
 
 
+#: Widest upper-bit field whose all-ones constant MyHDL writes as a plain integer
+#: literal (it sizes constants from 2**30 up); VHDL integers are 32-bit, so the
+#: equality range test is used only up to this width, the comparisons beyond it.
+PLAIN_INT_BITS = 30
+
+
 @block
 def requantize(clk, x, y, *, from_frac, fmt):
     """y <= fmt.fit(fmt.shift_round(x, from_frac - fmt.frac_bits)), registered.
@@ -66,7 +72,7 @@ def requantize(clk, x, y, *, from_frac, fmt):
 
     qb = len(q)
     ub = qb - wb + 1
-    if fmt.signed and ub <= 30:
+    if fmt.signed and ub <= PLAIN_INT_BITS:
         # q fits the word iff its bits qb-1 .. wb-1 all equal the sign: two equality
         # tests of the upper bits (LUT trees) instead of two magnitude comparisons
         # (carry chains as long as q), the same function; q's sign picks the bound.
