@@ -53,18 +53,12 @@ from typing import List, Tuple
 
 import numpy as np
 
-from .formats import FormatError
+from .formats import FormatError, bits_for
+from .memory_map import GATE_UNITS, MemoryRegion
 from .lstm_float import GATES, ShapeError
 
-#: Gate units of the datapath (gate order i, f, g, o).
-GATE_UNITS = len(GATES)
 LSTM = "lstm"
 DENSE = "dense"
-
-
-def _bits_for(n: int) -> int:
-    """Unsigned bits that index ``n`` items (at least one)."""
-    return max(1, (int(n) - 1).bit_length())
 
 
 @dataclass(frozen=True)
@@ -228,18 +222,33 @@ class AutoencoderLayout:
     @property
     def region_bits(self) -> int:
         """Low address bits inside a region."""
-        return _bits_for(max(self.bank_words, self.bias_words))
+        return bits_for(max(self.bank_words, self.bias_words))
 
     @property
     def address_bits(self) -> int:
         """Width of the write port's address."""
-        return self.region_bits + _bits_for(self.regions)
+        return self.region_bits + bits_for(self.regions)
 
     def weight_region(self, g: int, lane: int) -> int:
         return g * self.lanes + lane
 
     def bias_region(self, g: int) -> int:
         return GATE_UNITS * self.lanes + g
+
+    def weight_bank(self, g: int, lane: int) -> MemoryRegion:
+        return MemoryRegion(f"weights_{GATES[g]}_lane{lane}",
+                            self.weight_region(g, lane) << self.region_bits, self.bank_words,
+                            GATES[g], lane)
+
+    def bias_block(self, g: int) -> MemoryRegion:
+        return MemoryRegion(f"bias_{GATES[g]}", self.bias_region(g) << self.region_bits,
+                            self.bias_words, GATES[g], None)
+
+    @property
+    def memory_regions(self) -> List[MemoryRegion]:
+        """Every lane bank (gate-major), then every bias block."""
+        return ([self.weight_bank(g, lane) for g in range(GATE_UNITS) for lane in range(self.lanes)]
+                + [self.bias_block(g) for g in range(GATE_UNITS)])
 
     @property
     def used_words(self) -> int:
@@ -264,15 +273,6 @@ def memory_map(cfg, lanes: int) -> dict:
     """
     lay = AutoencoderLayout.for_config(cfg, lanes)
     p, rb = lay.lanes, lay.region_bits
-    regions = []
-    for g in range(GATE_UNITS):
-        for lane in range(p):
-            regions.append({"name": f"weights_{GATES[g]}_lane{lane}",
-                            "base": lay.weight_region(g, lane) << rb, "words": lay.bank_words,
-                            "gate": GATES[g], "lane": lane})
-    for g in range(GATE_UNITS):
-        regions.append({"name": f"bias_{GATES[g]}", "base": lay.bias_region(g) << rb,
-                        "words": lay.bias_words, "gate": GATES[g], "lane": None})
     return {
         "features": lay.features, "hidden_sizes": list(lay.hidden_sizes), "lanes": p,
         "region_bits": rb, "address_bits": lay.address_bits, "bank_words": lay.bank_words,
@@ -284,7 +284,7 @@ def memory_map(cfg, lanes: int) -> dict:
         "dense_bias_local": "bias_base[L] + b*P + l",
         "gate_order": list(GATES),
         "passes": [ps.to_dict() for ps in lay.passes],
-        "regions": regions,
+        "regions": [r.to_dict() for r in lay.memory_regions],
     }
 
 
@@ -365,14 +365,13 @@ def autoencoder_image(fixed_autoencoder, lanes: int) -> List[Tuple[int, int]]:
     lay = AutoencoderLayout.for_config(fixed_autoencoder.cfg, lanes)
     banks, biases = bank_contents(fixed_autoencoder, lanes)
     mask = (1 << fixed_autoencoder.fmts.weight.word_bits) - 1
-    rb = lay.region_bits
     image = []
     for g in range(GATE_UNITS):
         for lane in range(lay.lanes):
-            base = lay.weight_region(g, lane) << rb
+            base = lay.weight_bank(g, lane).base
             image += [(base + a, int(v) & mask) for a, v in enumerate(banks[g, lane].tolist())]
     for g in range(GATE_UNITS):
-        base = lay.bias_region(g) << rb
+        base = lay.bias_block(g).base
         image += [(base + a, int(v) & mask) for a, v in enumerate(biases[g].tolist())]
     image.sort()
     if len(image) != lay.used_words or len({a for a, _ in image}) != len(image):

@@ -287,6 +287,11 @@ ACT = QFormat(16, 14, name="act")
 DEFAULT_FORMATS = LSTMFormats(VEC, WEIGHT, PREACT, ACT)
 
 
+def bits_for(count: int) -> int:
+    """Unsigned bits that index ``count`` items, ``0 .. count-1`` (at least one bit)."""
+    return max(1, (int(count) - 1).bit_length())
+
+
 def accumulator_bits(fmts: LSTMFormats, terms: int) -> int:
     """Bits of a gate accumulator summing ``terms`` products plus the bias.
 

@@ -19,18 +19,102 @@ two's-complement unsigned word of the weight format.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import List, Optional
+
 import numpy as np
 
-from .formats import FormatError
+from .formats import FormatError, bits_for
 from .lstm_float import GATES, ShapeError
 
+#: Gate units of the datapath, one per gate (order i, f, g, o).
+GATE_UNITS = len(GATES)
 
-def _check(d: int, h: int, p: int) -> None:
-    for name, v in (("input_size", d), ("hidden_size", h), ("lanes", p)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise FormatError(f"memory map: {name} must be a positive integer, got {v!r}")
-    if h % p:
-        raise FormatError(f"memory map: lanes ({p}) must divide hidden_size ({h})")
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    """One memory of the write-port address space: ``words`` words from ``base``.
+
+    ``gate`` is the gate it serves (``i``, ``f``, ``g``, ``o``); ``lane`` the lane of a
+    weight bank, None for a bias block.
+    """
+
+    name: str
+    base: int
+    words: int
+    gate: str
+    lane: Optional[int]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "base": self.base, "words": self.words, "gate": self.gate,
+                "lane": self.lane}
+
+
+@dataclass(frozen=True)
+class LayerLayout:
+    """Banks and bias blocks of the single-layer engine for ``D``, ``H`` and ``P``.
+
+    Derived once here; the engine, its conversion, the image writer and the memory map
+    all read it.
+    """
+
+    input_size: int
+    hidden_size: int
+    lanes: int
+
+    def __post_init__(self):
+        for name in ("input_size", "hidden_size", "lanes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise FormatError(f"memory map: {name} must be a positive integer, got {v!r}")
+            object.__setattr__(self, name, int(v))
+        if self.hidden_size % self.lanes:
+            raise FormatError(f"memory map: lanes ({self.lanes}) must divide hidden_size "
+                              f"({self.hidden_size})")
+
+    @property
+    def columns(self) -> int:
+        """``D + H``: words of one row."""
+        return self.input_size + self.hidden_size
+
+    @property
+    def bank_depth(self) -> int:
+        """Words in one lane's bank: its ``H/P`` rows of ``D + H`` columns."""
+        return (self.hidden_size // self.lanes) * self.columns
+
+    @property
+    def weight_words(self) -> int:
+        """Kernel and recurrent-kernel words: ``4 H (D + H)``."""
+        return GATE_UNITS * self.hidden_size * self.columns
+
+    @property
+    def bias_base(self) -> int:
+        return self.weight_words
+
+    @property
+    def words(self) -> int:
+        """Words of the whole address space (weights, then biases)."""
+        return self.weight_words + GATE_UNITS * self.hidden_size
+
+    @property
+    def address_bits(self) -> int:
+        """Width of the write port's address."""
+        return bits_for(self.words)
+
+    def weight_bank(self, g: int, lane: int) -> MemoryRegion:
+        depth = self.bank_depth
+        return MemoryRegion(f"weights_{GATES[g]}_lane{lane}", (g * self.lanes + lane) * depth,
+                            depth, GATES[g], lane)
+
+    def bias_block(self, g: int) -> MemoryRegion:
+        return MemoryRegion(f"bias_{GATES[g]}", self.bias_base + g * self.hidden_size,
+                            self.hidden_size, GATES[g], None)
+
+    @property
+    def regions(self) -> List[MemoryRegion]:
+        """Every lane bank (gate-major), then every bias block."""
+        return ([self.weight_bank(g, lane) for g in range(GATE_UNITS) for lane in range(self.lanes)]
+                + [self.bias_block(g) for g in range(GATE_UNITS)])
 
 
 def memory_map(input_size: int, hidden_size: int, lanes: int) -> dict:
@@ -43,29 +127,17 @@ def memory_map(input_size: int, hidden_size: int, lanes: int) -> dict:
         as text, and ``regions``: one entry per lane bank and per gate bias block with
         ``name``, ``base``, ``words``, ``gate``, ``lane`` (None for biases).
     """
-    _check(input_size, hidden_size, lanes)
-    d, h, p = int(input_size), int(hidden_size), int(lanes)
-    cols = d + h
-    depth = (h // p) * cols
-    regions = []
-    for g in range(4):
-        for lane in range(p):
-            regions.append({"name": f"weights_{GATES[g]}_lane{lane}", "base": (g * p + lane) * depth,
-                            "words": depth, "gate": GATES[g], "lane": lane})
-    bias_base = 4 * h * cols
-    for g in range(4):
-        regions.append({"name": f"bias_{GATES[g]}", "base": bias_base + g * h, "words": h,
-                        "gate": GATES[g], "lane": None})
+    lay = LayerLayout(input_size, hidden_size, lanes)
     return {
-        "input_size": d, "hidden_size": h, "lanes": p,
-        "words": bias_base + 4 * h,
-        "weight_words": bias_base,
-        "bias_base": bias_base,
-        "bank_depth": depth,
+        "input_size": lay.input_size, "hidden_size": lay.hidden_size, "lanes": lay.lanes,
+        "words": lay.words,
+        "weight_words": lay.weight_words,
+        "bias_base": lay.bias_base,
+        "bank_depth": lay.bank_depth,
         "weight_address": "((g*P + j%P) * (H/P) + j//P) * (D+H) + k",
         "bias_address": "4*H*(D+H) + g*H + j",
         "gate_order": list(GATES),
-        "regions": regions,
+        "regions": [r.to_dict() for r in lay.regions],
     }
 
 
@@ -106,7 +178,7 @@ def layer_image(fixed_weights, lanes: int) -> list:
     recurrent = np.asarray(w.recurrent, dtype=np.int64)
     bias = np.asarray(w.bias, dtype=np.int64)
     d, h = kernel.shape[0], recurrent.shape[0]
-    _check(d, h, lanes)
+    LayerLayout(d, h, lanes)
     fmt = w.fmts.weight
     for name, t in (("kernel", kernel), ("recurrent", recurrent), ("bias", bias)):
         if t.size and (t.min() < fmt.int_min or t.max() > fmt.int_max):

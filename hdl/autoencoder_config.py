@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 
 from golden.autoencoder import AutoencoderConfig
 from golden.autoencoder_memory_map import GATE_UNITS, AutoencoderLayout
-from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats
+from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats, bits_for
 
-from .config import ENGINE_Z_STAGE, EngineConfig, _bits_for, row_stages
+from .config import ENGINE_Z_STAGE, DatapathConfig, EngineConfig, UsesDatapath, row_stages
 
 #: The whole-window design's activation units carry the extra register after the
 #: interpolation (hdl.activation_unit ``pipelined``): its steps overlap, so the two
@@ -62,7 +62,7 @@ SHARED_ROW_SPACING = 3
 
 
 @dataclass(frozen=True)
-class AutoencoderEngineConfig:
+class AutoencoderEngineConfig(UsesDatapath):
     """Parameters of the whole-window engine (every layer, every weight on chip).
 
     Parameters
@@ -105,6 +105,13 @@ class AutoencoderEngineConfig:
                 raise FormatError(f"autoencoder engine: {self.model.layer_name(n)} (D={d}, H={h}): "
                                   f"{exc}") from None
 
+    @property
+    def datapath(self) -> DatapathConfig:
+        """The shared datapath, its accumulator sized for the widest layer's rows (the dense
+        pass has fewer columns than the last LSTM layer, so it fits too)."""
+        widest = max(d + h for d, h in self.model.layer_shapes)
+        return DatapathConfig(self.fmts, self.lanes, int(widest), "autoencoder engine")
+
     # ------------------------------------------------------------- structure
     @property
     def layout(self) -> AutoencoderLayout:
@@ -131,23 +138,7 @@ class AutoencoderEngineConfig:
     def hidden_max(self) -> int:
         return max(self.model.hidden_sizes)
 
-    @property
-    def multipliers(self) -> int:
-        return GATE_UNITS * self.lanes
-
-    def layer_engines(self) -> list:
-        """One :class:`hdl.config.EngineConfig` per LSTM layer (same lanes and formats)."""
-        return [EngineConfig(int(d), int(h), self.lanes, self.fmts) for d, h in self.model.layer_shapes]
-
     # ---------------------------------------------------------------- widths
-    @property
-    def vec_bits(self) -> int:
-        return self.fmts.vec.word_bits
-
-    @property
-    def weight_bits(self) -> int:
-        return self.fmts.weight.word_bits
-
     @property
     def in_bits(self) -> int:
         """Width of ``in_tdata``: F words of the vec format."""
@@ -159,23 +150,13 @@ class AutoencoderEngineConfig:
         return self.features * self.vec_bits
 
     @property
-    def product_bits(self) -> int:
-        return self.fmts.weight.word_bits + self.fmts.vec.word_bits
-
-    @property
-    def acc_bits(self) -> int:
-        """Accumulator bits: the widest layer's (the dense pass has fewer columns than the
-        last LSTM layer, so it fits too)."""
-        return max(e.acc_bits for e in self.layer_engines())
-
-    @property
     def addr_bits(self) -> int:
         """Width of ``wr_addr`` (golden.autoencoder_memory_map)."""
         return self.layout.address_bits
 
     @property
     def bank_addr_bits(self) -> int:
-        return _bits_for(self.layout.bank_words)
+        return bits_for(self.layout.bank_words)
 
     @property
     def sequence_words(self) -> int:
@@ -226,10 +207,7 @@ class AutoencoderEngineConfig:
     @property
     def memory_bits(self) -> dict:
         """Storage bits by memory."""
-        from golden.activations import activation_table
-
-        tab = activation_table(self.fmts)
-        rom_bits = (len(tab.entries) - 1) * (tab.entry_bits + tab.delta_bits)
+        rom_bits = self.datapath.activation_rom_bits
         lay = self.layout
         return {
             "weights": GATE_UNITS * self.lanes * lay.bank_words * self.weight_bits,
@@ -342,10 +320,6 @@ class AutoencoderEngineConfig:
         return rows
 
     # ------------------------------------------------------------------ names
-    @property
-    def format_tag(self) -> str:
-        return EngineConfig(1, 1, 1, self.fmts).format_tag
-
     @property
     def module_name(self) -> str:
         """Verilog/VHDL module name carrying the topology, T, P and the formats."""

@@ -29,24 +29,17 @@ from myhdl import (Signal, always, always_comb, always_seq, block, concat, enum,
                    intbv, modbv)
 
 from golden.activations import SIGMOID, TANH
+from golden.formats import bits_for
 
 from .activation_unit import activation_unit
 from .autoencoder_config import PIPELINED_ACTIVATIONS, AutoencoderEngineConfig
 from .cell_update import cell_update
-from .config import _bits_for, activation_latency
+from .config import activation_latency
 from .lstm_engine import PORTS as ENGINE_PORTS
 from .stream import Stream
-from .weight_memory import weight_memory
-from .window_gate_unit import window_gate_unit
-
-
-def _signed(bits):
-    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
-
-
-def _unsigned(count):
-    """An unsigned intbv that holds 0 .. count-1 (at least one bit)."""
-    return intbv(0)[_bits_for(count):]
+from .dual_port_ram import dual_port_ram
+from .gate_unit import gate_unit
+from .signals import signed, unsigned_for
 
 
 def pass_tables(cfg: AutoencoderEngineConfig) -> dict:
@@ -138,7 +131,7 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     dense_pass = n_pass - 1
     tabs = pass_tables(cfg)
     seq_words = cfg.sequence_words
-    buf_bits = _bits_for(seq_words)
+    buf_bits = bits_for(seq_words)
     top = seq_words - 1
     h_max = cfg.hidden_max
     og = cfg.out_groups
@@ -161,25 +154,25 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     state = Signal(t_state.LOAD)
 
     # ---- loading the window into the sequence buffer (downwards from the top)
-    ld_shift = Signal(_unsigned(last_shift + 1))
-    ld_t = Signal(_unsigned(t_count))
+    ld_shift = Signal(unsigned_for(last_shift + 1))
+    ld_t = Signal(unsigned_for(t_count))
     ld_addr = Signal(intbv(top)[buf_bits:])
     load_we = Signal(bool(0))
     in_shifted = Signal(intbv(0)[f_count * vw:])
-    in_word = Signal(_signed(vw))
+    in_word = Signal(signed(vw))
 
     # ---- sequencer
-    pass_idx = Signal(_unsigned(n_pass))
-    step = Signal(_unsigned(t_count))
-    rblock = Signal(_unsigned(max(ps.blocks for ps in passes)))
-    col = Signal(_unsigned(max(ps.columns for ps in passes)))
-    waddr = Signal(_unsigned(cfg.layout.bank_words))
-    bias_blk = Signal(_unsigned(cfg.layout.bias_words))
+    pass_idx = Signal(unsigned_for(n_pass))
+    step = Signal(unsigned_for(t_count))
+    rblock = Signal(unsigned_for(max(ps.blocks for ps in passes)))
+    col = Signal(unsigned_for(max(ps.columns for ps in passes)))
+    waddr = Signal(unsigned_for(cfg.layout.bank_words))
+    bias_blk = Signal(unsigned_for(cfg.layout.bias_words))
     x_row = Signal(intbv(tabs["x_base_next"][dense_pass])[buf_bits:])
     x_ptr = Signal(intbv(tabs["x_base_next"][dense_pass])[buf_bits:])
     h_row = Signal(intbv(0)[buf_bits:])
     h_ptr = Signal(intbv(0)[buf_bits:])
-    gap_left = Signal(_unsigned(max(max(tabs["step_gap"]), max(tabs["gap_next"])) + 1))
+    gap_left = Signal(unsigned_for(max(max(tabs["step_gap"]), max(tabs["gap_next"])) + 1))
     is_dense = Signal(bool(0))
     parity = Signal(bool(0))
     issue = Signal(bool(0))
@@ -206,7 +199,7 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     last_a = Signal(bool(0))
     v_zero = Signal(bool(0))
     last_b = Signal(bool(0))
-    da_bias = Signal(_unsigned(cfg.layout.bias_words))
+    da_bias = Signal(unsigned_for(cfg.layout.bias_words))
     da_first_step = Signal(bool(0))
     da_first_pass = Signal(bool(0))
     da_step0 = Signal(bool(0))
@@ -217,7 +210,7 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     db_step0 = Signal(bool(0))
     db_parity = Signal(bool(0))
     db_dense = Signal(bool(0))
-    bias_ctr = Signal(_unsigned(cfg.layout.bias_words))
+    bias_ctr = Signal(unsigned_for(cfg.layout.bias_words))
     post_issue = Signal(bool(0))
 
     # ---- row pipeline flags (bit i = stage S(i+1))
@@ -234,46 +227,47 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     first_row_pass = Signal(bool(0))
 
     # ---- datapath
-    v = Signal(_signed(vw))
-    z = [Signal(_signed(fm.preact.word_bits)) for _ in range(4)]
-    y = [Signal(_signed(vw)) for _ in range(4)]
-    act = [Signal(_signed(fm.act.word_bits)) for _ in range(4)]
-    c_read = Signal(_signed(fm.preact.word_bits))
-    c_prev = Signal(_signed(fm.preact.word_bits))
-    c_new = Signal(_signed(fm.preact.word_bits))
-    h_new = Signal(_signed(vw))
-    c_raddr = Signal(_unsigned(h_max))
-    c_rctr = Signal(_unsigned(h_max))
-    c_waddr = Signal(_unsigned(h_max))
-    c_wctr = Signal(_unsigned(h_max))
+    v = Signal(signed(vw))
+    z = [Signal(signed(fm.preact.word_bits)) for _ in range(4)]
+    y = [Signal(signed(vw)) for _ in range(4)]
+    act = [Signal(signed(fm.act.word_bits)) for _ in range(4)]
+    c_read = Signal(signed(fm.preact.word_bits))
+    c_prev = Signal(signed(fm.preact.word_bits))
+    c_new = Signal(signed(fm.preact.word_bits))
+    h_new = Signal(signed(vw))
+    c_raddr = Signal(unsigned_for(h_max))
+    c_rctr = Signal(unsigned_for(h_max))
+    c_waddr = Signal(unsigned_for(h_max))
+    c_wctr = Signal(unsigned_for(h_max))
     c_we = Signal(bool(0))
     h_waddr = Signal(intbv(0)[buf_bits:])
     h_wctr = Signal(modbv(0)[buf_bits:])
     h_we = Signal(bool(0))
     seq_we = Signal(bool(0))
     seq_waddr = Signal(intbv(0)[buf_bits:])
-    seq_wdata = Signal(_signed(vw))
+    seq_wdata = Signal(signed(vw))
     seq_raddr = Signal(intbv(0)[buf_bits:])
-    seq_rdata = Signal(_signed(vw))
+    seq_rdata = Signal(signed(vw))
     out_group = Signal(intbv(0, min=0, max=og + 1))
     out_group_ctr = Signal(intbv(0, min=0, max=og + 1))
     out_reg = Signal(intbv(0)[f_count * vw:])
 
-    gates = [window_gate_unit(clk, wr_en, wr_addr, wr_data, waddr, bias_ctr, v, first_a, last_a,
-                              z[g], y[g], gate=g, cfg=cfg)
+    gates = [gate_unit(clk, wr_en, wr_addr, wr_data, waddr, bias_ctr, v, first_a, last_a,
+                       z[g], y[g], gate=g, datapath=cfg.datapath, layout=cfg.layout,
+                       bank="single_port", registered_sum=True)
              for g in range(4)]
     if shared:
         # one sigmoid unit takes z_i, z_f, z_o in turn (rows are at least 3 cycles apart);
         # one tanh unit takes z_g; i, f, g wait in registers for o
         z_i, z_f, z_g, z_o = z
-        sig_in = Signal(_signed(fm.preact.word_bits))
-        sig_out = Signal(_signed(fm.act.word_bits))
-        tanh_out = Signal(_signed(fm.act.word_bits))
-        z_f_held = Signal(_signed(fm.preact.word_bits))
-        z_o_held = Signal(_signed(fm.preact.word_bits))
-        i_held = Signal(_signed(fm.act.word_bits))
-        f_held = Signal(_signed(fm.act.word_bits))
-        g_held = Signal(_signed(fm.act.word_bits))
+        sig_in = Signal(signed(fm.preact.word_bits))
+        sig_out = Signal(signed(fm.act.word_bits))
+        tanh_out = Signal(signed(fm.act.word_bits))
+        z_f_held = Signal(signed(fm.preact.word_bits))
+        z_o_held = Signal(signed(fm.preact.word_bits))
+        i_held = Signal(signed(fm.act.word_bits))
+        f_held = Signal(signed(fm.act.word_bits))
+        g_held = Signal(signed(fm.act.word_bits))
         sigmoid = activation_unit(clk, sig_in, sig_out, kind=SIGMOID, fmts=fm,
                                   pipelined=PIPELINED_ACTIVATIONS)
         squash = activation_unit(clk, z_g, tanh_out, kind=TANH, fmts=fm, pipelined=PIPELINED_ACTIVATIONS)
@@ -285,8 +279,8 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
                        for g in range(4)]
         cell = cell_update(clk, act[0], act[1], act[2], act[3], c_prev, c_new, h_new, fmts=fm,
                            pipelined=PIPELINED_ACTIVATIONS)
-    c_memory = weight_memory(clk, c_we, c_waddr, c_new, c_raddr, c_read, base=0, depth=h_max)
-    sequences = weight_memory(clk, seq_we, seq_waddr, seq_wdata, seq_raddr, seq_rdata, base=0,
+    c_memory = dual_port_ram(clk, c_we, c_waddr, c_new, c_raddr, c_read, base=0, depth=h_max)
+    sequences = dual_port_ram(clk, seq_we, seq_waddr, seq_wdata, seq_raddr, seq_rdata, base=0,
                               depth=seq_words)
 
     # ------------------------------------------------------------ pass tables

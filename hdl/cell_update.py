@@ -9,10 +9,7 @@ from golden.activations import TANH
 from .activation_unit import activation_unit
 from .config import CELL_STATE_LATENCY, activation_latency
 from .requantize import requantize
-
-
-def _signed(bits):
-    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+from .signals import signed
 
 
 @block
@@ -47,13 +44,13 @@ def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts, pipelined=False)
 
     # Both product registers have the width of the aligned sum, so the alignment
     # shifts and the addition happen at one width (Verilog sizes a product by its target).
-    fc = Signal(_signed(sum_bits))
-    ig = Signal(_signed(sum_bits))
-    total = Signal(_signed(sum_bits))
-    tanh_c = Signal(_signed(fmts.act.word_bits))
+    fc = Signal(signed(sum_bits))
+    ig = Signal(signed(sum_bits))
+    total = Signal(signed(sum_bits))
+    tanh_c = Signal(signed(fmts.act.word_bits))
     o_pipe = Signal(intbv(0)[delay * ob:])
     o_late = o_pipe(delay * ob, (delay - 1) * ob)
-    hp = Signal(_signed(ob + len(tanh_c)))
+    hp = Signal(signed(ob + len(tanh_c)))
 
     @always(clk.posedge)
     def seq_products():

@@ -26,7 +26,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats, QFormat, accumulator_bits
+from golden.formats import (DEFAULT_FORMATS, FormatError, LSTMFormats, QFormat, accumulator_bits,
+                            bits_for)
+from golden.memory_map import GATE_UNITS, LayerLayout
 
 #: Rounding modes the RTL implements at every requantization.
 RTL_ROUNDING = ("nearest_posinf", "floor")
@@ -66,11 +68,6 @@ def row_stages(z: int, pipelined: bool = False, act_wait: int = 0) -> dict:
             "h": act + cell_output_latency(pipelined)}
 
 
-def _bits_for(n: int) -> int:
-    """Unsigned bits that index ``n`` items (at least one)."""
-    return max(1, (n - 1).bit_length())
-
-
 def _q_tag(f: QFormat) -> str:
     int_part = f.word_bits - f.frac_bits
     frac = f"{f.frac_bits}" if f.frac_bits >= 0 else f"m{-f.frac_bits}"
@@ -78,8 +75,140 @@ def _q_tag(f: QFormat) -> str:
     return f"{ints}q{frac}"
 
 
+#: Format roles of the datapath, in the order the format tag lists them.
+FORMAT_ROLES = ("vec", "weight", "preact", "act")
+
+
 @dataclass(frozen=True)
-class EngineConfig:
+class DatapathConfig:
+    """The datapath both engines share: formats, lanes and every width derived from them.
+
+    Four gate units of ``lanes`` multiply-accumulate lanes, the activation units, the cell
+    update and the requantizers.  The single-layer engine and the whole-window engine each
+    build one (:attr:`EngineConfig.datapath`,
+    :attr:`hdl.autoencoder_config.AutoencoderEngineConfig.datapath`); every block of the
+    datapath reads its widths from it.
+
+    Parameters
+    ----------
+    fmts : golden.formats.LSTMFormats
+        Overflow must be ``saturate`` and rounding one of :data:`RTL_ROUNDING` in every format.
+    lanes : int
+        ``P``, lanes per gate unit.
+    columns : int
+        The most products one row sums (``D + H`` of the widest layer): sizes the accumulator.
+    what : str
+        Names the engine in error messages.
+    """
+
+    fmts: LSTMFormats
+    lanes: int
+    columns: int
+    what: str = field(default="engine", compare=False)
+
+    def __post_init__(self):
+        if not isinstance(self.fmts, LSTMFormats):
+            raise FormatError(f"{self.what}: fmts must be a golden.formats.LSTMFormats, "
+                              f"got {type(self.fmts).__name__}")
+        for role in FORMAT_ROLES:
+            f = getattr(self.fmts, role)
+            if f.overflow != "saturate":
+                raise FormatError(
+                    f"{self.what}: format {role} has overflow {f.overflow!r}; the RTL implements "
+                    "'saturate' only (a wrapping datapath would hide overflows)")
+            if f.rounding not in RTL_ROUNDING:
+                raise FormatError(
+                    f"{self.what}: format {role} has rounding {f.rounding!r}; the RTL implements "
+                    f"{RTL_ROUNDING}")
+        if self.fmts.acc_frac < self.fmts.preact.frac_bits:
+            # LSTMFormats already refuses this; keep the RTL's assumption explicit
+            raise FormatError(f"{self.what}: preact.frac_bits must not exceed weight.frac_bits "
+                              "+ vec.frac_bits")
+
+    @property
+    def multipliers(self) -> int:
+        return GATE_UNITS * self.lanes
+
+    @property
+    def vec_bits(self) -> int:
+        return self.fmts.vec.word_bits
+
+    @property
+    def weight_bits(self) -> int:
+        return self.fmts.weight.word_bits
+
+    @property
+    def product_bits(self) -> int:
+        return self.fmts.weight.word_bits + self.fmts.vec.word_bits
+
+    @property
+    def acc_bits(self) -> int:
+        """Accumulator bits: :attr:`columns` products plus the bias never overflow.
+
+        ``golden.formats.accumulator_bits`` counts the bias as one more product; when the
+        vec format has more fraction bits than a product operand can shift in
+        (``vec.frac > vec.word - 1``) the exact bound below is wider and wins.
+        """
+        f = self.fmts
+        bound = (self.columns * (1 << (self.product_bits - 2))
+                 + (1 << (f.weight.word_bits - 1 + max(0, f.vec.frac_bits))))
+        return max(accumulator_bits(f, self.columns), bound.bit_length() + 1)
+
+    @property
+    def activation_table(self):
+        """The interpolated sigmoid table every activation unit holds (golden.activations)."""
+        from golden.activations import activation_table
+
+        return activation_table(self.fmts)
+
+    @property
+    def activation_rom_bits(self) -> int:
+        """Storage bits of one activation unit's table (entries and deltas)."""
+        t = self.activation_table
+        return (len(t.entries) - 1) * (t.entry_bits + t.delta_bits)
+
+    @property
+    def format_tag(self) -> str:
+        """The formats in a module name, e.g. ``v2q14_w4q12_z5q11_a2q14``."""
+        f = self.fmts
+        tag = "_".join(f"{t}{_q_tag(getattr(f, r))}" for t, r in zip("vwza", FORMAT_ROLES))
+        modes = {getattr(f, r).rounding for r in FORMAT_ROLES}
+        if modes != {"nearest_posinf"}:
+            tag += "_r" + "".join("f" if getattr(f, r).rounding == "floor" else "n"
+                                  for r in FORMAT_ROLES)
+        return tag
+
+
+class UsesDatapath:
+    """The datapath's widths on an engine configuration that has a :attr:`datapath`."""
+
+    @property
+    def multipliers(self) -> int:
+        return self.datapath.multipliers
+
+    @property
+    def vec_bits(self) -> int:
+        return self.datapath.vec_bits
+
+    @property
+    def weight_bits(self) -> int:
+        return self.datapath.weight_bits
+
+    @property
+    def product_bits(self) -> int:
+        return self.datapath.product_bits
+
+    @property
+    def acc_bits(self) -> int:
+        return self.datapath.acc_bits
+
+    @property
+    def format_tag(self) -> str:
+        return self.datapath.format_tag
+
+
+@dataclass(frozen=True)
+class EngineConfig(UsesDatapath):
     """Parameters of one LSTM engine (one layer, weights resident on chip).
 
     Parameters
@@ -128,21 +257,16 @@ class EngineConfig:
                 f"engine: lanes ({p}) must not exceed input_size + hidden_size ({d + h}): the "
                 "activation and cell-update pipeline takes one row per cycle and must finish "
                 "a row-block's rows while the next block accumulates")
-        if not isinstance(self.fmts, LSTMFormats):
-            raise FormatError(f"engine: fmts must be a golden.formats.LSTMFormats, got {type(self.fmts).__name__}")
-        for role in ("vec", "weight", "preact", "act"):
-            f = getattr(self.fmts, role)
-            if f.overflow != "saturate":
-                raise FormatError(
-                    f"engine: format {role} has overflow {f.overflow!r}; the RTL implements "
-                    "'saturate' only (a wrapping datapath would hide overflows)")
-            if f.rounding not in RTL_ROUNDING:
-                raise FormatError(
-                    f"engine: format {role} has rounding {f.rounding!r}; the RTL implements "
-                    f"{RTL_ROUNDING}")
-        shift = self.fmts.acc_frac - self.fmts.preact.frac_bits
-        if shift < 0:  # LSTMFormats already refuses this; keep the RTL's assumption explicit
-            raise FormatError("engine: preact.frac_bits must not exceed weight.frac_bits + vec.frac_bits")
+        self.datapath  # refuses formats the RTL does not implement
+
+    @property
+    def datapath(self) -> DatapathConfig:
+        return DatapathConfig(self.fmts, self.lanes, self.columns, "engine")
+
+    @property
+    def layout(self) -> LayerLayout:
+        """Banks and bias blocks of the write-port address space (golden.memory_map)."""
+        return LayerLayout(self.input_size, self.hidden_size, self.lanes)
 
     # ----------------------------------------------------------------- sizes
     @property
@@ -155,19 +279,7 @@ class EngineConfig:
         """``H / P``: row-blocks per step (rows a lane serves)."""
         return self.hidden_size // self.lanes
 
-    @property
-    def multipliers(self) -> int:
-        return 4 * self.lanes
-
     # ---------------------------------------------------------------- widths
-    @property
-    def vec_bits(self) -> int:
-        return self.fmts.vec.word_bits
-
-    @property
-    def weight_bits(self) -> int:
-        return self.fmts.weight.word_bits
-
     @property
     def in_bits(self) -> int:
         """Width of ``in_tdata``: D words of the vec format."""
@@ -178,71 +290,41 @@ class EngineConfig:
         """Width of ``out_tdata``: H words of the vec format."""
         return self.hidden_size * self.vec_bits
 
-    @property
-    def product_bits(self) -> int:
-        return self.fmts.weight.word_bits + self.fmts.vec.word_bits
-
-    @property
-    def acc_bits(self) -> int:
-        """Accumulator bits: D+H products plus the bias never overflow.
-
-        ``golden.formats.accumulator_bits`` counts the bias as one more product; when the
-        vec format has more fraction bits than a product operand can shift in
-        (``vec.frac > vec.word - 1``) the exact bound below is wider and wins.
-        """
-        f = self.fmts
-        bound = (self.columns * (1 << (self.product_bits - 2))
-                 + (1 << (f.weight.word_bits - 1 + max(0, f.vec.frac_bits))))
-        return max(accumulator_bits(f, self.columns), bound.bit_length() + 1)
-
     # ---------------------------------------------------------------- memory
     @property
     def bank_depth(self) -> int:
         """Words in one lane's weight bank: its rows times ``D + H`` columns."""
-        return self.row_blocks * self.columns
+        return self.layout.bank_depth
 
     @property
     def bank_addr_bits(self) -> int:
-        return _bits_for(self.bank_depth)
-
-    @property
-    def weight_words(self) -> int:
-        """Kernel and recurrent-kernel words: ``4 H (D + H)``."""
-        return 4 * self.hidden_size * self.columns
-
-    @property
-    def bias_base(self) -> int:
-        return self.weight_words
+        return bits_for(self.bank_depth)
 
     @property
     def memory_words(self) -> int:
         """Words of the whole write-port address space (weights then biases)."""
-        return self.weight_words + 4 * self.hidden_size
+        return self.layout.words
 
     @property
     def addr_bits(self) -> int:
         """Width of ``wr_addr``."""
-        return _bits_for(self.memory_words)
+        return self.layout.address_bits
 
     @property
     def row_bits(self) -> int:
         """Bits of a row index ``j`` in ``0 .. H-1``."""
-        return _bits_for(self.hidden_size)
+        return bits_for(self.hidden_size)
 
     @property
     def memory_bits(self) -> dict:
         """Storage bits by memory: weights and biases, h double buffer, c, tables."""
-        from golden.activations import activation_table
-
-        t = activation_table(self.fmts)
-        rom_words = len(t.entries) - 1
-        rom_bits = rom_words * (t.entry_bits + t.delta_bits)
+        lay = self.layout
         return {
-            "weights": self.weight_words * self.weight_bits,
-            "biases": 4 * self.hidden_size * self.weight_bits,
+            "weights": lay.weight_words * self.weight_bits,
+            "biases": (lay.words - lay.weight_words) * self.weight_bits,
             "h_double_buffer": 2 * (1 << self.row_bits) * self.vec_bits,
             "c_state": self.hidden_size * self.fmts.preact.word_bits,
-            "activation_tables": 5 * rom_bits,
+            "activation_tables": 5 * self.datapath.activation_rom_bits,
         }
 
     # ---------------------------------------------------------------- cycles
@@ -287,16 +369,6 @@ class EngineConfig:
         return self.hidden_size * self.columns / (self.lanes * self.cycles_per_step)
 
     # ------------------------------------------------------------------ names
-    @property
-    def format_tag(self) -> str:
-        f = self.fmts
-        tag = (f"v{_q_tag(f.vec)}_w{_q_tag(f.weight)}_z{_q_tag(f.preact)}_a{_q_tag(f.act)}")
-        modes = {getattr(f, r).rounding for r in ("vec", "weight", "preact", "act")}
-        if modes != {"nearest_posinf"}:
-            tag += "_r" + "".join("f" if getattr(f, r).rounding == "floor" else "n"
-                                  for r in ("vec", "weight", "preact", "act"))
-        return tag
-
     @property
     def module_name(self) -> str:
         """Verilog/VHDL module name carrying D, H, P and the formats."""

@@ -25,12 +25,9 @@ from .activation_unit import activation_unit
 from .cell_update import cell_update
 from .config import ENGINE_Z_STAGE, EngineConfig, row_stages
 from .gate_unit import gate_unit
+from .signals import signed
 from .stream import Stream
-from .weight_memory import weight_memory
-
-
-def _signed(bits):
-    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+from .dual_port_ram import dual_port_ram
 
 
 @block
@@ -115,9 +112,9 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
 
     # ---- vector v = [x; h_prev]
     x_words = Signal(intbv(0)[d * vw:])
-    x_elem = Signal(_signed(vw))
-    h_read = Signal(_signed(vw))
-    v = Signal(_signed(vw))
+    x_elem = Signal(signed(vw))
+    h_read = Signal(signed(vw))
+    v = Signal(signed(vw))
     h_raddr = Signal(intbv(0)[rbits + 1:])
     h_waddr = Signal(intbv(0)[rbits + 1:])
 
@@ -133,25 +130,25 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     h_write = pipe(bit_h)
     c_read_issue = pipe(bit_c_read)
 
-    z = [Signal(_signed(fm.preact.word_bits)) for _ in range(4)]
-    act = [Signal(_signed(fm.act.word_bits)) for _ in range(4)]
-    c_read = Signal(_signed(fm.preact.word_bits))
-    c_prev = Signal(_signed(fm.preact.word_bits))
-    c_new = Signal(_signed(fm.preact.word_bits))
-    h_new = Signal(_signed(vw))
+    z = [Signal(signed(fm.preact.word_bits)) for _ in range(4)]
+    act = [Signal(signed(fm.act.word_bits)) for _ in range(4)]
+    c_read = Signal(signed(fm.preact.word_bits))
+    c_prev = Signal(signed(fm.preact.word_bits))
+    c_new = Signal(signed(fm.preact.word_bits))
+    h_new = Signal(signed(vw))
     assembly = Signal(intbv(0)[h * vw:])
     assembly_next = Signal(intbv(0)[h * vw:])
 
     # ---- datapath blocks
     gates = [gate_unit(clk, wr_en, wr_addr, wr_data, waddr, post_row, v, first_a, last_a, z[g],
-                       gate=g, cfg=cfg)
+                       gate=g, datapath=cfg.datapath, layout=cfg.layout)
              for g in range(4)]
     activations = [activation_unit(clk, z[g], act[g], kind=TANH if g == 2 else SIGMOID, fmts=fm)
                    for g in range(4)]
     cell = cell_update(clk, act[0], act[1], act[2], act[3], c_prev, c_new, h_new, fmts=fm)
-    c_memory = weight_memory(clk, c_write, c_write_row, c_new, c_read_row, c_read,
+    c_memory = dual_port_ram(clk, c_write, c_write_row, c_new, c_read_row, c_read,
                              base=0, depth=h)
-    h_memory = weight_memory(clk, h_write, h_waddr, h_new, h_raddr, h_read,
+    h_memory = dual_port_ram(clk, h_write, h_waddr, h_new, h_raddr, h_read,
                              base=0, depth=2 << rbits)
 
     @always_comb

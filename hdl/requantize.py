@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from myhdl import Signal, always, always_comb, block, instances, intbv
+from myhdl import Signal, always, always_comb, block, instances
 
-
-def _signed(bits):
-    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+from .signals import signed
 
 
 #: Widest upper-bit field whose all-ones constant MyHDL writes as a plain integer
@@ -41,7 +39,7 @@ def requantize(clk, x, y, *, from_frac, fmt):
     if s > 0 and fmt.rounding == "nearest_posinf":
         # (x + 2^(s-1)) >> s == (x >> s) + bit s-1 of x: the sum cannot overflow x's
         # width because x >> s is 2^s times smaller than x's range.
-        q = Signal(_signed(xb))
+        q = Signal(signed(xb))
 
         @always_comb
         def comb_round():
@@ -50,7 +48,7 @@ def requantize(clk, x, y, *, from_frac, fmt):
             else:
                 q.next = x >> s
     elif s > 0:
-        q = Signal(_signed(xb))
+        q = Signal(signed(xb))
 
         @always_comb
         def comb_round():
@@ -58,7 +56,7 @@ def requantize(clk, x, y, *, from_frac, fmt):
     elif s == 0:
         q = x
     else:
-        q = Signal(_signed(xb - s))
+        q = Signal(signed(xb - s))
 
         @always_comb
         def comb_round():

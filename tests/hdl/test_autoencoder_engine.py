@@ -431,7 +431,7 @@ def test_weight_bank_maps_to_one_ice40_spram(build_dir):
 
     from myhdl import Signal, intbv
 
-    from hdl.weight_spram import weight_spram
+    from hdl.single_port_ram import single_port_ram
 
     lay = AutoencoderLayout.for_config(REFERENCE, 1)
     out = build_dir / "autoencoder" / "spram"
@@ -439,7 +439,7 @@ def test_weight_bank_maps_to_one_ice40_spram(build_dir):
     ports = (Signal(bool(0)), Signal(bool(0)), Signal(intbv(0)[lay.address_bits:]),
              Signal(intbv(0)[16:]), Signal(intbv(0)[lay.region_bits:]),
              Signal(intbv(0, min=-2 ** 15, max=2 ** 15)))
-    inst = weight_spram(*ports, region=2, region_bits=lay.region_bits, depth=lay.bank_words)
+    inst = single_port_ram(*ports, region=2, region_bits=lay.region_bits, depth=lay.bank_words)
     inst.convert(hdl="Verilog", name="bank_under_test", path=str(out), initial_values=False)
     proc = subprocess.run(["yosys", "-q", "-p", "read_verilog bank_under_test.v; "
                            "synth_ice40 -spram -top bank_under_test; tee -o stat.txt stat"],

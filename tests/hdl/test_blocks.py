@@ -12,8 +12,10 @@ from myhdl import ResetSignal, Signal, intbv
 
 from golden.activations import SIGMOID, TANH, activate, activation_table
 from golden.formats import DEFAULT_FORMATS, QFormat
-from golden.lstm_fixed import cell_update as golden_cell_update, gate_preact, FixedLSTMWeights
-from golden.memory_map import layer_image
+from golden.formats import bits_for
+from golden.lstm_fixed import (cell_update as golden_cell_update, gate_accumulators, gate_preact,
+                                FixedLSTMWeights)
+from golden.memory_map import GATE_UNITS, MemoryRegion, layer_image
 from hdl.activation_unit import activation_unit
 from hdl.cell_update import cell_update
 from hdl.config import CELL_STATE_LATENCY, EngineConfig, activation_latency, cell_output_latency
@@ -21,7 +23,7 @@ from hdl.gate_unit import gate_unit
 from hdl.mac_lane import mac_lane
 from hdl.requantize import requantize
 from hdl.simulate import run_pipeline
-from hdl.weight_memory import weight_memory
+from hdl.dual_port_ram import dual_port_ram
 
 FM = DEFAULT_FORMATS
 
@@ -135,7 +137,7 @@ def test_mac_lane_chain_drains_row_sums(data):
 
 # ------------------------------------------------------------- weight memory
 @given(data=st.data())
-def test_weight_memory_decodes_its_slice(data):
+def test_dual_port_ram_decodes_its_slice(data):
     base = data.draw(st.integers(0, 20))
     depth = data.draw(st.integers(1, 12))
     abits = max(1, (base + depth + 4).bit_length())
@@ -146,7 +148,7 @@ def test_weight_memory_decodes_its_slice(data):
     clk, wr_en = Signal(bool(0)), Signal(bool(0))
     wr_addr, wr_data = Signal(intbv(0)[abits:]), Signal(intbv(0)[16:])
     rd_addr, rd_data = Signal(intbv(0, min=0, max=depth)), signed(16)
-    got = run_pipeline(lambda: weight_memory(clk, wr_en, wr_addr, wr_data, rd_addr, rd_data,
+    got = run_pipeline(lambda: dual_port_ram(clk, wr_en, wr_addr, wr_data, rd_addr, rd_data,
                                              base=base, depth=depth), clk,
                        {"wr_en": wr_en, "wr_addr": wr_addr, "wr_data": wr_data, "rd_addr": rd_addr},
                        {"q": (rd_data, 1)},
@@ -160,31 +162,75 @@ def test_weight_memory_decodes_its_slice(data):
 
 
 # ----------------------------------------------------------------- gate unit
+class RegionLayout:
+    """The single-layer map's banks moved to regions of 2^region_bits words (the
+    whole-window engine's way of decoding), for the single-port gate unit."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.region_bits = bits_for(max(layer.bank_depth, layer.hidden_size))
+        self.address_bits = self.region_bits + bits_for(GATE_UNITS * layer.lanes + GATE_UNITS)
+
+    def _moved(self, region, index):
+        return MemoryRegion(region.name, index << self.region_bits, region.words, region.gate,
+                            region.lane)
+
+    def weight_bank(self, g, lane):
+        return self._moved(self.layer.weight_bank(g, lane), g * self.layer.lanes + lane)
+
+    def bias_block(self, g):
+        return self._moved(self.layer.bias_block(g), GATE_UNITS * self.layer.lanes + g)
+
+    def image(self, layer_words):
+        """The layer image's words at this layout's addresses."""
+        out = []
+        for old, new in zip(self.layer.regions,
+                            [self.weight_bank(g, lane) for g in range(GATE_UNITS)
+                             for lane in range(self.layer.lanes)]
+                            + [self.bias_block(g) for g in range(GATE_UNITS)]):
+            out += [(new.base + a - old.base, word) for a, word in layer_words
+                    if old.base <= a < old.base + old.words]
+        return out
+
+
+# Both engines' variants: the single-layer engine's (dual-port banks, z only) and the
+# whole-window engine's (single-port banks in regions, registered biased sum, z and y).
+GATE_VARIANTS = {"layer": {}, "window": {"bank": "single_port", "registered_sum": True}}
+
+
+@pytest.mark.parametrize("variant", sorted(GATE_VARIANTS))
 @given(d=st.integers(1, 4), h=st.sampled_from([1, 2, 3, 4, 6]), gate=st.integers(0, 3),
        data=st.data(), seed=st.integers(0, 2**32 - 1))
-def test_gate_unit_matches_golden_preactivation(d, h, gate, data, seed):
+def test_gate_unit_matches_golden_preactivation(variant, d, h, gate, data, seed):
     p = data.draw(st.sampled_from([k for k in range(1, h + 1) if h % k == 0]))
     scale = data.draw(st.sampled_from([1, 64, 1 << 15]))   # small, typical, full-range weights
     cfg = EngineConfig(d, h, p)
+    options = GATE_VARIANTS[variant]
+    window = variant == "window"
+    layout = RegionLayout(cfg.layout) if window else cfg.layout
     rng = np.random.default_rng(seed)
     lo, hi = max(FM.weight.int_min, -scale), min(FM.weight.int_max, scale)
     w = FixedLSTMWeights.from_ints(rng.integers(lo, hi + 1, (d, 4 * h)), rng.integers(lo, hi + 1, (h, 4 * h)),
                                    rng.integers(lo, hi + 1, 4 * h), FM)
     vvec = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, d + h)
     clk, wr_en = Signal(bool(0)), Signal(bool(0))
-    wr_addr, wr_data = Signal(intbv(0)[cfg.addr_bits:]), Signal(intbv(0)[16:])
+    wr_addr, wr_data = Signal(intbv(0)[layout.address_bits:]), Signal(intbv(0)[16:])
     rd_addr = Signal(intbv(0, min=0, max=cfg.bank_depth))
     bias_addr = Signal(intbv(0)[cfg.row_bits:])
     v, first, last = signed(16), Signal(bool(0)), Signal(bool(0))
     z = signed(FM.preact.word_bits)
+    y = signed(FM.vec.word_bits) if window else None
     cols = d + h
-    vectors = [{"wr_en": 1, "wr_addr": a, "wr_data": word} for a, word in layer_image(w, p)]
+    image = layer_image(w, p)
+    if window:
+        image = layout.image(image)
+    vectors = [{"wr_en": 1, "wr_addr": a, "wr_data": word} for a, word in image]
     vectors += [{"wr_en": 0}]
     start = len(vectors)   # cycle of the first address issue
     for rb in range(h // p):
         for k in range(cols):
             vectors.append({"rd_addr": rb * cols + k})
-    vectors += [{} for _ in range(p + 6)]
+    vectors += [{} for _ in range(p + 7)]
     # data-aligned controls (one cycle after the address) and the bias addresses
     for rb in range(h // p):
         for k in range(cols):
@@ -196,14 +242,24 @@ def test_gate_unit_matches_golden_preactivation(d, h, gate, data, seed):
     for c, vec in enumerate(vectors):
         if c > start and "first" not in vec:
             vec.update({"first": False, "last": False})
+    outputs = {"z": (z, 1)}
+    if window:
+        outputs["y"] = (y, 1)
     got = run_pipeline(lambda: gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first,
-                                         last, z, gate=gate, cfg=cfg), clk,
+                                         last, z, y, gate=gate, datapath=cfg.datapath,
+                                         layout=layout, **options), clk,
                        {"wr_en": wr_en, "wr_addr": wr_addr, "wr_data": wr_data, "rd_addr": rd_addr,
                         "bias_addr": bias_addr, "v": v, "first": first, "last": last},
-                       {"z": (z, 1)}, vectors)
-    want = gate_preact(vvec[None, :d], vvec[None, d:], w)[0, gate * h:(gate + 1) * h]
+                       outputs, vectors)
+    rows = slice(gate * h, (gate + 1) * h)
+    want = gate_preact(vvec[None, :d], vvec[None, d:], w)[0, rows]
+    want_y = FM.vec.requantize(gate_accumulators(vvec[None, :d], vvec[None, d:], w), FM.acc_frac)[0, rows]
+    extra = 1 if window else 0                      # the registered biased sum
     for rb in range(h // p):
         last_cycle = start + rb * cols + cols        # cycle A holding `last`
         for lane in range(p):
-            # z holds row rb*P + lane during cycle A + 3 + lane: read at edge A + 3 + lane
-            assert got[last_cycle + 2 + lane]["z"] == int(want[rb * p + lane]), (rb, lane)
+            # z holds row rb*P + lane during cycle A + 3 + lane (+1 with the sum register)
+            row = got[last_cycle + 2 + extra + lane]
+            assert row["z"] == int(want[rb * p + lane]), (rb, lane)
+            if window:
+                assert row["y"] == int(want_y[rb * p + lane]), (rb, lane)

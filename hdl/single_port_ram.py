@@ -1,4 +1,4 @@
-"""Single-port weight RAM: one address shared by the host's writes and the datapath's reads.
+"""Single-port RAM: one address shared by the host's writes and the datapath's reads.
 
 The whole-window engine keeps every layer's weights of one lane in one of these.  With
 one address port (muxed between the write port and the read counter) and no read while
@@ -12,7 +12,7 @@ from myhdl import Signal, always, always_comb, block, instances, intbv
 
 
 @block
-def weight_spram(clk, wr_en, wr_addr, wr_data, rd_addr, rd_data, *, region, region_bits, depth):
+def single_port_ram(clk, wr_en, wr_addr, wr_data, rd_addr, rd_data, *, region, region_bits, depth):
     """RAM of `depth` words in write-port region `region`: write or read, one per cycle.
 
     hit  = wr_en and wr_addr >> region_bits == region and local < depth
@@ -31,12 +31,12 @@ def weight_spram(clk, wr_en, wr_addr, wr_data, rd_addr, rd_data, *, region, regi
     write: the pattern yosys maps to single-port RAM (SPRAM on the iCE40 UP5K).
     """
     if depth < 1:
-        raise ValueError(f"weight_spram: depth must be positive, got {depth}")
+        raise ValueError(f"single_port_ram: depth must be positive, got {depth}")
     aw = len(wr_addr)
     if region_bits >= aw:
-        raise ValueError(f"weight_spram: region_bits ({region_bits}) must be below the address width ({aw})")
+        raise ValueError(f"single_port_ram: region_bits ({region_bits}) must be below the address width ({aw})")
     if depth > (1 << region_bits):
-        raise ValueError(f"weight_spram: depth {depth} exceeds the region of 2^{region_bits} words")
+        raise ValueError(f"single_port_ram: depth {depth} exceeds the region of 2^{region_bits} words")
     local_bits = max(1, (depth - 1).bit_length())
     mem = [Signal(intbv(0, min=rd_data.min, max=rd_data.max)) for _ in range(depth)]
     addr = Signal(intbv(0)[local_bits:])

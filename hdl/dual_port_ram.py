@@ -1,7 +1,8 @@
 """Simple dual-port RAM that decodes its slice of a shared write address space.
 
-Used for every on-chip memory of the engine: the weight bank of each lane, the bias
-block of each gate unit, the h double buffer and the cell state c.
+Used for the on-chip memories with separate read and write addresses: the single-layer
+engine's weight banks, every bias block, the h double buffer, the cell state c and the
+whole-window engine's sequence buffer.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from myhdl import Signal, always, always_comb, block, instances, intbv, modbv
 
 
 @block
-def weight_memory(clk, wr_en, wr_addr, wr_data, rd_addr, rd_data, *, base, depth):
+def dual_port_ram(clk, wr_en, wr_addr, wr_data, rd_addr, rd_data, *, base, depth):
     """RAM of `depth` words at global addresses [base, base+depth), registered read.
 
     mem[wr_addr - base] <= wr_data   when wr_en and base <= wr_addr < base + depth
@@ -23,13 +24,13 @@ def weight_memory(clk, wr_en, wr_addr, wr_data, rd_addr, rd_data, *, base, depth
       wr_data  in   word; an unsigned port is reinterpreted as two's complement
                     when the memory holds signed words (weights arrive as raw words)
       rd_addr  in   unsigned, local address 0 .. depth-1
-      rd_data  out  the stored format (e.g. weight Q4.12 s16), registered
+      rd_data  out  the stored word's shape (e.g. weight Q4.12 s16), registered
     Latency: 1 cycle from rd_addr to rd_data.  A list of signals written in one
     clocked process and read into a register in another: the pattern synthesis
     infers as a RAM (block RAM on an FPGA).  No reset, no initial weights.
     """
     if depth < 1:
-        raise ValueError(f"weight_memory: depth must be positive, got {depth}")
+        raise ValueError(f"dual_port_ram: depth must be positive, got {depth}")
     mem = [Signal(intbv(0, min=rd_data.min, max=rd_data.max)) for _ in range(depth)]
     local_bits = max(1, (depth - 1).bit_length())
     addr_bits = len(wr_addr)
