@@ -45,16 +45,16 @@ def autoencoder_design(cfg, root: Path | None = None):
     Returns a :class:`cosim.compile.Design` (``cycles_per_step`` is None: the engine
     takes F cycles per input beat; its documented figure is ``cfg.cycles_per_window``).
     """
-    from hdl.convert_autoencoder import convert_autoencoder
+    from hdl.convert import convert_design
 
     root = Path(root) if root else build_root()
     final = root / "designs" / f"{cfg.module_name}-{source_digest('hdl', 'golden')}"
     verilog = final / f"{cfg.module_name}.v"
     if not verilog.is_file():
         tmp = private_dir(final.parent, cfg.module_name)
-        convert_autoencoder(cfg, tmp)
+        convert_design(cfg, tmp)
         if not (tmp / f"{cfg.module_name}.v").is_file():
-            raise RuntimeError(f"convert_autoencoder did not write {cfg.module_name}.v into {tmp}")
+            raise RuntimeError(f"convert_design did not write {cfg.module_name}.v into {tmp}")
         publish_dir(tmp, final)
     manifest_path = final / f"{cfg.module_name}.manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None

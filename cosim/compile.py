@@ -2,7 +2,7 @@
 
 A :class:`Design` is one converted Verilog module plus what the benches need to know
 about it (ports, stream shape, documented cycles per step).  Conversion of an engine
-configuration runs :func:`hdl.convert.convert_engine` (in its own subprocess, see
+configuration runs :func:`hdl.convert.convert_design` (in its own subprocess, see
 there) into ``build/cosim/designs/<module>-<source hash>/``; the key covers every
 source file of ``hdl/`` and ``golden/``, so an edit reconverts and a hypothesis run
 reuses.  Simulator builds (:func:`compile_icarus`, :func:`cosim.verilator.build`) are
@@ -104,16 +104,16 @@ def source_digest(*packages: str) -> str:
 
 def engine_design(cfg, root: Path | None = None) -> Design:
     """Convert an :class:`hdl.config.EngineConfig` once (cached) and describe it."""
-    from hdl.convert import convert_engine
+    from hdl.convert import convert_design
 
     root = Path(root) if root else build_root()
     final = root / "designs" / f"{cfg.module_name}-{source_digest('hdl', 'golden')}"
     verilog = final / f"{cfg.module_name}.v"
     if not verilog.is_file():
         tmp = private_dir(final.parent, cfg.module_name)
-        convert_engine(cfg, tmp)
+        convert_design(cfg, tmp)
         if not (tmp / f"{cfg.module_name}.v").is_file():
-            raise RuntimeError(f"convert_engine did not write {cfg.module_name}.v into {tmp}")
+            raise RuntimeError(f"convert_design did not write {cfg.module_name}.v into {tmp}")
         publish_dir(tmp, final)
     manifest_path = final / f"{cfg.module_name}.manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None

@@ -1,7 +1,7 @@
 """Configuration of the whole-window engine: topology, lanes, formats, widths and cycles.
 
 :class:`AutoencoderEngineConfig` is what :func:`hdl.autoencoder_engine.autoencoder_engine`,
-its conversion (:mod:`hdl.convert_autoencoder`) and the co-simulation
+its conversion (:mod:`hdl.convert`) and the co-simulation
 (:mod:`cosim.autoencoder`) read.  It takes the autoencoder's sizes from a
 :class:`golden.autoencoder.AutoencoderConfig` (never constants), the pass layout and the
 memory map from :mod:`golden.autoencoder_memory_map`, refuses impossible combinations

@@ -35,8 +35,6 @@ from .activation_unit import activation_unit
 from .autoencoder_config import PIPELINED_ACTIVATIONS, AutoencoderEngineConfig
 from .cell_update import cell_update
 from .config import activation_latency
-from .lstm_engine import PORTS as ENGINE_PORTS
-from .stream import Stream
 from .dual_port_ram import dual_port_ram
 from .gate_unit import gate_unit
 from .signals import signed, unsigned_for
@@ -718,24 +716,3 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
         out_tdata.next = out_reg
 
     return instances()
-
-
-def autoencoder_ports(cfg: AutoencoderEngineConfig) -> dict:
-    """Fresh signals for every port of :func:`autoencoder_engine`, keyed by port name.
-
-    ``clk`` starts at 0 and ``rst`` is a synchronous active-high ``ResetSignal``, so the
-    dict can be splatted into ``autoencoder_engine(**ports, cfg=cfg)``.
-    """
-    from myhdl import ResetSignal
-
-    ports = {"clk": Signal(bool(0)), "rst": ResetSignal(0, active=1, isasync=False)}
-    ports.update(Stream(cfg.in_bits).ports("in"))
-    ports.update(Stream(cfg.out_bits).ports("out"))
-    ports.update({"wr_en": Signal(bool(0)), "wr_addr": Signal(intbv(0)[cfg.addr_bits:]),
-                  "wr_data": Signal(intbv(0)[cfg.weight_bits:])})
-    return ports
-
-
-
-#: Top-level port names in header order, with directions: the single-layer engine's.
-PORTS = ENGINE_PORTS

@@ -1,28 +1,29 @@
-"""Convert an LSTM engine configuration to Verilog and VHDL, with a manifest.
+"""Conversion of either engine to Verilog and VHDL, with a manifest and a memory image.
 
-Command line (also ``lstm-chiplet convert``)::
-
-    python -m hdl.convert --input-size 6 --hidden-size 64 --lanes 4 \\
-        [--formats FORMATS.json] [--weights LAYER.npz [--layer N]] [--hdl both] --out build/hdl
-
-writes into ``--out``:
+One converter serves both designs; a :class:`Design` says what differs between them
+(the configuration class, the top-level block, the design-specific manifest fields and
+the memory image).  :func:`convert_design` writes into ``outdir``:
 
 ``<module>.v``, ``tb_<module>.v``
-    the engine as one Verilog module, and MyHDL's co-simulation test bench
+    the design as one Verilog module, and MyHDL's co-simulation test bench
     (``$from_myhdl``/``$to_myhdl``);
 ``<module>.vhd``, ``pck_myhdl_*.vhd``
-    the same engine in VHDL (analyse the package first);
+    the same design in VHDL (analyse the package first);
 ``<module>.manifest.json``
-    parameters, formats, ports with widths, memory map, memory bits, expected
-    cycles per step;
-``<module>.image.hex``, ``<module>.image.json`` (with ``--weights``)
-    the memory image of that layer: one word per address for ``$readmemh``, and
-    ``[address, word]`` pairs, both in the order the write port takes them.
+    kind, parameters, formats, ports with the widths of the converted signals, memory
+    map, memory bits, cycles and their formula.
 
-``<module>`` carries the parameters, e.g. ``lstm_engine_d6_h64_p4_v2q14_w4q12_z5q11_a2q14``.
-Each conversion runs in a fresh Python process: MyHDL makes internal names unique
-across a whole process and remembers ``initial_values`` between calls, so converting
-in-process would make the output depend on what ran before.
+:func:`write_memory_image` adds ``<module>.image.hex`` and ``<module>.image.json``:
+the words that load the weights through the write port, in write order, as
+``@address word`` lines (hexadecimal, readable by Verilog's ``$readmemh``; the map may
+have holes between regions) and as ``[address, word]`` pairs.
+
+``<module>`` carries the parameters, e.g. ``lstm_engine_d6_h64_p4_v2q14_w4q12_z5q11_a2q14``
+or ``lstm_autoencoder_f6_e64x32_d32x64_t24_p4_v2q14_w4q12_z5q11_a2q14``.  Each
+conversion runs in a fresh Python process: MyHDL makes internal names unique across a
+whole process and remembers ``initial_values`` between calls, so converting in-process
+would make the output depend on what ran before.  The command lines are
+``lstm-chiplet convert`` and ``lstm-chiplet convert-autoencoder``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+from .autoencoder_config import AutoencoderEngineConfig
 from .config import EngineConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,15 +44,153 @@ HDL_CHOICES = {"verilog": ("Verilog",), "vhdl": ("VHDL",), "both": ("Verilog", "
 #: Converted signals carry initial values (Verilog ``reg x = 0``; VHDL defaults), so
 #: simulators start from zeros instead of X; the controller is reset regardless.
 INITIAL_VALUES = True
+#: Seconds one conversion may take (the whole-window design at P = 16 takes minutes).
+CONVERT_TIMEOUT = 3600
 
 
-# --------------------------------------------------------------------------- API
-def convert_engine(cfg: EngineConfig, outdir, hdl=("Verilog",)) -> dict:
-    """Convert ``cfg``'s engine into ``outdir``; returns the paths written.
+# -------------------------------------------------------------- design kinds
+def _engine_fields(cfg: EngineConfig) -> dict:
+    from golden.memory_map import memory_map
+
+    return {
+        "parameters": {"input_size": cfg.input_size, "hidden_size": cfg.hidden_size,
+                       "lanes": cfg.lanes, "multipliers": cfg.multipliers},
+        "stream": {"element_bits": cfg.vec_bits, "in_elements": cfg.input_size,
+                   "out_elements": cfg.hidden_size},
+        "widths": {"bank_address": cfg.bank_addr_bits},
+        "memory_map": memory_map(cfg.input_size, cfg.hidden_size, cfg.lanes),
+        "cycles": {"cycles_per_step": cfg.cycles_per_step, "ideal": cfg.ideal_cycles,
+                   "target": cfg.target_cycles, "meets_target": cfg.meets_target,
+                   "mac_utilisation": round(cfg.mac_utilisation, 4),
+                   "formula": "(H/P)*(D+H) + P + %d" % cfg.step_overhead,
+                   "measured_from": "input handshake edge to first edge sampling out_tvalid high"},
+    }
+
+
+def _autoencoder_fields(cfg: AutoencoderEngineConfig) -> dict:
+    from golden.autoencoder_memory_map import memory_map
+
+    m = cfg.model
+    return {
+        "parameters": {"features": m.features, "encoder_sizes": list(m.encoder_sizes),
+                       "decoder_sizes": list(m.decoder_sizes), "timesteps": m.timesteps,
+                       "lanes": cfg.lanes, "multipliers": cfg.multipliers,
+                       "parameter_count": m.parameter_count},
+        "stream": {"element_bits": cfg.vec_bits, "in_elements": m.features,
+                   "out_elements": m.features, "beats_per_window": m.timesteps,
+                   "in_cycles_per_beat": m.features},
+        "widths": {"bank_address": cfg.bank_addr_bits},
+        "memory_map": memory_map(m, cfg.lanes),
+        "memory_words": {"bank": cfg.layout.bank_words, "banks": 4 * cfg.lanes,
+                         "bias_block": cfg.layout.bias_words,
+                         "sequence_buffer": cfg.sequence_words, "c_state": cfg.hidden_max,
+                         "activation_units": cfg.activation_units},
+        "passes": cfg.cycle_table(),
+        "cycles": {"cycles_per_window": cfg.cycles_per_window, "ideal": cfg.ideal_cycles,
+                   "mac_utilisation": round(cfg.mac_utilisation, 4),
+                   "load": cfg.load_cycles, "macs_per_window": cfg.macs_per_window,
+                   "formula": ("T*F + sum_LSTM [G0 + T*(H/P)*(D+H) + (T-1)*G] "
+                               "+ G0_dense + T*ceil(F/4P)*H_last + (T-1)*W"),
+                   "h_latency": cfg.h_latency, "dense_wait": cfg.dense_wait,
+                   "measured_from": "first input beat of a window to the first of the next, "
+                                    "host always offering and always ready"},
+    }
+
+
+def _engine_image(cfg: EngineConfig, weights) -> list:
+    """The memory image of one layer (golden.lstm_fixed.FixedLSTMWeights)."""
+    from golden.lstm_float import ShapeError
+    from golden.memory_map import layer_image
+
+    if (weights.input_size, weights.hidden_size) != (cfg.input_size, cfg.hidden_size):
+        raise ShapeError(f"memory image: weights are D={weights.input_size}, H={weights.hidden_size} "
+                         f"but the engine is D={cfg.input_size}, H={cfg.hidden_size}")
+    if weights.fmts.weight != cfg.fmts.weight:
+        raise ShapeError("memory image: the weights' format differs from the engine's weight format")
+    return layer_image(weights, cfg.lanes)
+
+
+def _autoencoder_image(cfg: AutoencoderEngineConfig, fixed_model) -> list:
+    """The memory image of a whole autoencoder (golden.autoencoder.FixedAutoencoder)."""
+    from golden.autoencoder_memory_map import autoencoder_image
+    from golden.lstm_float import ShapeError
+
+    if fixed_model.cfg != cfg.model:
+        raise ShapeError(f"memory image: the model is {fixed_model.cfg.describe()} but the engine is "
+                         f"{cfg.model.describe()}")
+    if fixed_model.fmts != cfg.fmts:
+        raise ShapeError("memory image: the model's formats differ from the engine's")
+    return autoencoder_image(fixed_model, cfg.lanes)
+
+
+def _lstm_engine():
+    from .lstm_engine import lstm_engine
+
+    return lstm_engine
+
+
+def _autoencoder_engine():
+    from .autoencoder_engine import autoencoder_engine
+
+    return autoencoder_engine
+
+
+@dataclass(frozen=True)
+class Design:
+    """What the converter needs to know about one kind of top-level design.
+
+    Attributes
+    ----------
+    kind : str
+        The manifest's ``kind``.
+    config : type
+        Its configuration class (``to_dict``/``from_dict``, ``module_name``).
+    top : callable
+        Returns the top-level ``@block`` (imported only where it is converted).
+    fields : callable
+        ``fields(cfg) -> dict``: the manifest entries only this kind has.
+    image : callable
+        ``image(cfg, weights) -> [(address, word)]``: the words that load ``weights``.
+    map_source : str
+        The golden module whose memory map the image follows.
+    """
+
+    kind: str
+    config: type
+    top: Callable
+    fields: Callable
+    image: Callable
+    map_source: str
+
+
+DESIGNS = (
+    Design("lstm_engine", EngineConfig, _lstm_engine, _engine_fields, _engine_image,
+           "golden.memory_map"),
+    Design("autoencoder", AutoencoderEngineConfig, _autoencoder_engine, _autoencoder_fields,
+           _autoencoder_image, "golden.autoencoder_memory_map"),
+)
+
+
+def design_of(cfg) -> Design:
+    """The :class:`Design` of a configuration object (refuses anything else)."""
+    for design in DESIGNS:
+        if isinstance(cfg, design.config):
+            return design
+    names = ", ".join(d.config.__name__ for d in DESIGNS)
+    raise TypeError(f"conversion: cfg must be one of {names}, got {type(cfg).__name__}")
+
+
+def _design_named(kind: str) -> Design:
+    return next(d for d in DESIGNS if d.kind == kind)
+
+
+# ---------------------------------------------------------------------- API
+def convert_design(cfg, outdir, hdl=("Verilog",)) -> dict:
+    """Convert ``cfg``'s design into ``outdir``; returns the paths written.
 
     Parameters
     ----------
-    cfg : EngineConfig
+    cfg : EngineConfig or AutoencoderEngineConfig
     outdir : path-like
         Created if missing.
     hdl : sequence of str
@@ -60,30 +202,19 @@ def convert_engine(cfg: EngineConfig, outdir, hdl=("Verilog",)) -> dict:
         ``verilog``, ``testbench`` (when Verilog), ``vhdl``, ``vhdl_package`` (when
         VHDL) and ``manifest``: absolute :class:`pathlib.Path` objects.
     """
-    if not isinstance(cfg, EngineConfig):
-        raise TypeError(f"convert_engine: cfg must be an EngineConfig, got {type(cfg).__name__}")
-    return write_design(cfg, outdir, hdl, _convert_in_subprocess, build_manifest, "convert_engine")
-
-
-def write_design(cfg, outdir, hdl, convert_one, manifest_of, what: str) -> dict:
-    """Convert ``cfg`` into ``outdir`` in each language of ``hdl`` and write its manifest.
-
-    ``convert_one(cfg, outdir, language)`` runs one conversion (in a fresh process);
-    ``manifest_of(cfg, paths)`` describes the result.  Shared by every top-level design,
-    so all of them name, check and describe their files alike.
-    """
+    design = design_of(cfg)
     outdir = Path(outdir).resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     languages = []
     for lang in hdl:
         norm = {"verilog": "Verilog", "vhdl": "VHDL"}.get(str(lang).lower())
         if norm is None:
-            raise ValueError(f"{what}: hdl must name 'Verilog' or 'VHDL', got {lang!r}")
+            raise ValueError(f"conversion: hdl must name 'Verilog' or 'VHDL', got {lang!r}")
         if norm not in languages:
             languages.append(norm)
     paths = {}
     for lang in languages:
-        convert_one(cfg, outdir, lang)
+        _convert_in_subprocess(design, cfg, outdir, lang)
         if lang == "Verilog":
             paths["verilog"] = outdir / f"{cfg.module_name}.v"
             paths["testbench"] = outdir / f"tb_{cfg.module_name}.v"
@@ -97,147 +228,57 @@ def write_design(cfg, outdir, hdl, convert_one, manifest_of, what: str) -> dict:
         if not p.is_file():
             raise RuntimeError(f"conversion of {cfg.module_name} did not write {key} file {p}")
     manifest = outdir / f"{cfg.module_name}.manifest.json"
-    manifest.write_text(json.dumps(manifest_of(cfg, paths), indent=2) + "\n")
+    manifest.write_text(json.dumps(build_manifest(cfg, paths), indent=2) + "\n")
     paths["manifest"] = manifest
     return paths
 
 
-def build_manifest(cfg: EngineConfig, files: dict | None = None) -> dict:
-    """Everything a host or a bench needs to know about one converted engine."""
+def build_manifest(cfg, files: dict | None = None) -> dict:
+    """Everything a host, a bench or the implementation flow needs to know about a design."""
     import myhdl
 
-    from golden.memory_map import memory_map
+    from .ports import port_list
 
-    from .lstm_engine import PORTS
-
-    widths = {"clk": 1, "rst": 1, "in_tdata": cfg.in_bits, "in_tvalid": 1, "in_tready": 1,
-              "in_tlast": 1, "out_tdata": cfg.out_bits, "out_tvalid": 1, "out_tready": 1,
-              "out_tlast": 1, "wr_en": 1, "wr_addr": cfg.addr_bits, "wr_data": cfg.weight_bits}
+    design = design_of(cfg)
+    fields = design.fields(cfg)
     bits = cfg.memory_bits
+    stream = dict(fields.pop("stream"),
+                  packing="element k in bits [(k+1)*W-1 : k*W], two's complement")
+    widths = {"accumulator": cfg.acc_bits, "product": cfg.product_bits,
+              "wr_addr": cfg.addr_bits, **fields.pop("widths")}
     return {
         "module": cfg.module_name,
+        "kind": design.kind,
         "generator": f"myhdl {myhdl.__version__} (hdl.convert)",
-        "parameters": {"input_size": cfg.input_size, "hidden_size": cfg.hidden_size,
-                       "lanes": cfg.lanes, "multipliers": cfg.multipliers},
+        "parameters": fields.pop("parameters"),
         "formats": cfg.fmts.to_dict(),
-        "ports": [{"name": n, "direction": d, "bits": widths[n]} for n, d in PORTS],
-        "stream": {"element_bits": cfg.vec_bits, "in_elements": cfg.input_size,
-                   "out_elements": cfg.hidden_size,
-                   "packing": "element k in bits [(k+1)*W-1 : k*W], two's complement"},
-        "widths": {"accumulator": cfg.acc_bits, "product": cfg.product_bits,
-                   "wr_addr": cfg.addr_bits, "bank_address": cfg.bank_addr_bits},
-        "memory_map": memory_map(cfg.input_size, cfg.hidden_size, cfg.lanes),
+        "ports": port_list(cfg),
+        "stream": stream,
+        "widths": widths,
+        "memory_map": fields.pop("memory_map"),
         "memory_bits": dict(bits, total=sum(bits.values())),
-        "cycles": {"cycles_per_step": cfg.cycles_per_step, "ideal": cfg.ideal_cycles,
-                   "target": cfg.target_cycles, "meets_target": cfg.meets_target,
-                   "mac_utilisation": round(cfg.mac_utilisation, 4),
-                   "formula": "(H/P)*(D+H) + P + %d" % cfg.step_overhead,
-                   "measured_from": "input handshake edge to first edge sampling out_tvalid high"},
+        **fields,
         "files": {k: Path(v).name for k, v in (files or {}).items()},
     }
 
 
-def _convert_in_subprocess(cfg: EngineConfig, outdir: Path, lang: str) -> None:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    # MyHDL orders sensitivity lists through sets of names: fix the string hash so
-    # the same configuration always gives the same text.  Converting inside outdir
-    # keeps the folder's absolute path out of the files' headers.
-    env["PYTHONHASHSEED"] = "0"
-    code = "import sys; from hdl.convert import _worker; _worker(sys.argv[1:])"
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.to_dict()), ".", lang],
-                          cwd=str(outdir), env=env, capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{lang} conversion of {cfg.module_name} failed:\n{proc.stderr[-6000:]}")
+def write_memory_image(cfg, weights, outdir) -> dict:
+    """Write ``<module>.image.hex`` and ``<module>.image.json``; returns their paths.
 
-
-def _worker(argv) -> None:
-    """In a fresh process: convert one configuration to one HDL (see convert_engine)."""
-    import warnings
-
-    cfg = EngineConfig.from_dict(json.loads(argv[0]))
-    outdir, lang = argv[1], argv[2]
-    from .lstm_engine import engine_ports, lstm_engine
-
-    # Signals named *unused* deliberately sink bits nothing reads (see weight_memory).
-    warnings.filterwarnings("ignore", message=r".*driven but not read: .*unused")
-    inst = lstm_engine(**engine_ports(cfg), cfg=cfg)
-    inst.convert(hdl=lang, name=cfg.module_name, path=outdir, initial_values=INITIAL_VALUES)
-
-
-# ---------------------------------------------------------------- weights files
-def load_layer_weights(path, cfg: EngineConfig, layer: int = 0):
-    """One LSTM layer's weights from an ``.npz``, checked against ``cfg``.
-
-    Accepted keys: ``kernel``, ``recurrent``, ``bias`` (one layer), or Keras
-    ``get_weights()`` order ``arr_0, arr_1, ...`` where LSTM layer ``n`` is
-    ``arr_{3n}`` (kernel (D, 4H)), ``arr_{3n+1}`` (recurrent (H, 4H)), ``arr_{3n+2}``
-    (bias (4H,)).  Float arrays are quantized to ``cfg.fmts.weight`` (a value outside
-    the format raises); integer arrays are taken as weight-format integers.
-
-    Returns
-    -------
-    golden.lstm_fixed.FixedLSTMWeights
+    ``weights``: a layer's :class:`golden.lstm_fixed.FixedLSTMWeights` for the
+    single-layer engine, a :class:`golden.autoencoder.FixedAutoencoder` for the
+    whole-window engine.
     """
-    import numpy as np
-
-    from golden.formats import FormatError
-    from golden.lstm_fixed import FixedLSTMWeights
-    from golden.lstm_float import LSTMWeights, ShapeError
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for a corrupt file
-        raise FormatError(f"weights file {path}: not a readable .npz ({exc})") from exc
-    with data:
-        keys = set(data.files)
-        if {"kernel", "recurrent", "bias"} <= keys:
-            names = ("kernel", "recurrent", "bias")
-        else:
-            names = tuple(f"arr_{3 * layer + i}" for i in range(3))
-            missing = [n for n in names if n not in keys]
-            if missing:
-                raise ShapeError(f"weights file {path}: layer {layer} needs arrays {list(names)} "
-                                 f"(or kernel/recurrent/bias); missing {missing}, found {sorted(keys)}")
-        arrays = [np.asarray(data[n]) for n in names]
-    d, h = cfg.input_size, cfg.hidden_size
-    want = ((d, 4 * h), (h, 4 * h), (4 * h,))
-    roles = ("kernel", "recurrent kernel", "bias")
-    for name, role, a, shape in zip(names, roles, arrays, want):
-        if a.shape != shape:
-            raise ShapeError(f"weights file {path}: {role} {name!r} has shape {a.shape}, the "
-                             f"engine (D={d}, H={h}) needs {shape}")
-    label = f"{path.name} layer {layer}"
-    if all(np.issubdtype(a.dtype, np.integer) for a in arrays):
-        return FixedLSTMWeights.from_ints(*arrays, fmts=cfg.fmts, layer=label)
-    if not all(np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
-               for a in arrays):
-        raise FormatError(f"weights file {path}: arrays must be numbers, got "
-                          f"{[str(a.dtype) for a in arrays]}")
-    return FixedLSTMWeights.from_float(LSTMWeights(*arrays), cfg.fmts, layer=label)
-
-
-def write_memory_image(cfg: EngineConfig, weights, outdir) -> dict:
-    """Write ``<module>.image.hex`` and ``<module>.image.json``; returns their paths."""
-    from golden.memory_map import layer_image
-    from golden.lstm_float import ShapeError
-
-    if (weights.input_size, weights.hidden_size) != (cfg.input_size, cfg.hidden_size):
-        raise ShapeError(f"memory image: weights are D={weights.input_size}, H={weights.hidden_size} "
-                         f"but the engine is D={cfg.input_size}, H={cfg.hidden_size}")
-    if weights.fmts.weight != cfg.fmts.weight:
-        raise ShapeError("memory image: the weights' format differs from the engine's weight format")
-    image = layer_image(weights, cfg.lanes)
+    design = design_of(cfg)
+    image = design.image(cfg, weights)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     digits = (cfg.weight_bits + 3) // 4
+    adigits = (cfg.addr_bits + 3) // 4
     hex_path = outdir / f"{cfg.module_name}.image.hex"
     lines = [f"// {cfg.module_name}: {len(image)} words of {cfg.weight_bits} bits, "
-             "one per address from 0 (golden.memory_map)"]
-    lines += [f"{word:0{digits}x}" for _, word in image]
+             f"'@address word' per line in write order ({design.map_source})"]
+    lines += [f"@{a:0{adigits}x} {w:0{digits}x}" for a, w in image]
     hex_path.write_text("\n".join(lines) + "\n")
     json_path = outdir / f"{cfg.module_name}.image.json"
     json_path.write_text(json.dumps({"module": cfg.module_name, "words": len(image),
@@ -246,74 +287,41 @@ def write_memory_image(cfg: EngineConfig, weights, outdir) -> dict:
     return {"image_hex": hex_path, "image_json": json_path}
 
 
-# ------------------------------------------------------------------------- CLI
-def parse_formats(text):
-    """``--formats``: a JSON file or JSON text of ``LSTMFormats.to_dict()``; None: defaults."""
-    from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats
-
-    if not text:
-        return DEFAULT_FORMATS
-    source = text
-    p = Path(text)
-    if not text.lstrip().startswith("{"):
-        if not p.is_file():
-            raise FormatError(f"--formats: {text} is neither JSON text nor an existing file")
-        source = p.read_text()
-    try:
-        return LSTMFormats.from_dict(json.loads(source))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise FormatError(f"--formats: expected JSON of vec/weight/preact/act formats "
-                          f"(LSTMFormats.to_dict()), got an error: {exc}") from exc
+def add_image_to_manifest(paths: dict, image_paths: dict, source: dict) -> None:
+    """Record a memory image written beside a converted design in its manifest."""
+    paths.update(image_paths)
+    manifest = json.loads(paths["manifest"].read_text())
+    manifest["files"].update({k: Path(v).name for k, v in image_paths.items()})
+    manifest["image_source"] = source
+    paths["manifest"].write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--input-size", type=int, required=True, help="D, inputs per step")
-    parser.add_argument("--hidden-size", type=int, required=True, help="H, hidden units")
-    parser.add_argument("--lanes", type=int, required=True,
-                        help="P, multiply-accumulate lanes per gate unit (divides H)")
-    parser.add_argument("--formats", default=None,
-                        help="number formats: JSON file or text (LSTMFormats.to_dict()); default: golden defaults")
-    parser.add_argument("--weights", default=None,
-                        help=".npz with the layer's kernel/recurrent/bias (or Keras arr_0..): write a memory image")
-    parser.add_argument("--layer", type=int, default=0,
-                        help="LSTM layer of a Keras arr_N .npz to image (default 0)")
-    parser.add_argument("--hdl", choices=sorted(HDL_CHOICES), default="both",
-                        help="languages to write (default both)")
-    parser.add_argument("--out", default=str(REPO / "build" / "hdl"), help="output folder (default build/hdl)")
+# ---------------------------------------------------------- the conversion run
+def _convert_in_subprocess(design: Design, cfg, outdir: Path, lang: str) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # MyHDL orders sensitivity lists through sets of names: fix the string hash so
+    # the same configuration always gives the same text.  Converting inside outdir
+    # keeps the folder's absolute path out of the files' headers.
+    env["PYTHONHASHSEED"] = "0"
+    code = "import sys; from hdl.convert import _worker; _worker(sys.argv[1:])"
+    proc = subprocess.run([sys.executable, "-c", code, design.kind, json.dumps(cfg.to_dict()), ".",
+                           lang], cwd=str(outdir), env=env, capture_output=True, text=True,
+                          timeout=CONVERT_TIMEOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{lang} conversion of {cfg.module_name} failed:\n{proc.stderr[-6000:]}")
 
 
-def run(args) -> int:
-    fmts = parse_formats(args.formats)
-    cfg = EngineConfig(args.input_size, args.hidden_size, args.lanes, fmts)
-    weights = load_layer_weights(args.weights, cfg, args.layer) if args.weights else None
-    paths = convert_engine(cfg, args.out, HDL_CHOICES[args.hdl])
-    if weights is not None:
-        extra = write_memory_image(cfg, weights, args.out)
-        paths.update(extra)
-        manifest = json.loads(paths["manifest"].read_text())
-        manifest["files"].update({k: v.name for k, v in extra.items()})
-        manifest["image_source"] = {"file": Path(args.weights).name, "layer": args.layer}
-        paths["manifest"].write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"{cfg.module_name}: {cfg.describe()}")
-    print(f"  cycles per step {cfg.cycles_per_step} (ideal {cfg.ideal_cycles}, target "
-          f"<= {cfg.target_cycles:.1f}: {'met' if cfg.meets_target else 'NOT met'})")
-    for key, p in paths.items():
-        print(f"  {key:13s} {p}")
-    return 0
+def _worker(argv) -> None:
+    """In a fresh process: convert one configuration to one HDL (see convert_design)."""
+    import warnings
 
+    from .ports import top_ports
 
-def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m hdl.convert", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"hdl.convert: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    design = _design_named(argv[0])
+    cfg = design.config.from_dict(json.loads(argv[1]))
+    outdir, lang = argv[2], argv[3]
+    # Signals named *unused* deliberately sink bits nothing reads (see dual_port_ram).
+    warnings.filterwarnings("ignore", message=r".*driven but not read: .*unused")
+    inst = design.top()(**top_ports(cfg), cfg=cfg)
+    inst.convert(hdl=lang, name=cfg.module_name, path=outdir, initial_values=INITIAL_VALUES)

@@ -26,7 +26,6 @@ from .cell_update import cell_update
 from .config import ENGINE_Z_STAGE, EngineConfig, row_stages
 from .gate_unit import gate_unit
 from .signals import signed
-from .stream import Stream
 from .dual_port_ram import dual_port_ram
 
 
@@ -292,28 +291,3 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
                 state.next = t_state.IDLE
 
     return instances()
-
-
-def engine_ports(cfg: EngineConfig) -> dict:
-    """Fresh signals for every port of :func:`lstm_engine`, keyed by port name.
-
-    ``clk`` starts at 0 and ``rst`` is a synchronous active-high ``ResetSignal``, so
-    the dict can be splatted into ``lstm_engine(**ports, cfg=cfg)`` or a Cosimulation.
-    """
-    from myhdl import ResetSignal
-
-    sin = Stream(cfg.in_bits)
-    sout = Stream(cfg.out_bits)
-    ports = {"clk": Signal(bool(0)), "rst": ResetSignal(0, active=1, isasync=False)}
-    ports.update(sin.ports("in"))
-    ports.update(sout.ports("out"))
-    ports.update({"wr_en": Signal(bool(0)), "wr_addr": Signal(intbv(0)[cfg.addr_bits:]),
-                  "wr_data": Signal(intbv(0)[cfg.weight_bits:])})
-    return ports
-
-
-#: Top-level port names in header order, with directions.
-PORTS = (("clk", "in"), ("rst", "in"), ("in_tdata", "in"), ("in_tvalid", "in"),
-         ("in_tready", "out"), ("in_tlast", "in"), ("out_tdata", "out"), ("out_tvalid", "out"),
-         ("out_tready", "in"), ("out_tlast", "out"), ("wr_en", "in"), ("wr_addr", "in"),
-         ("wr_data", "in"))

@@ -80,7 +80,8 @@ def run_engine(cfg: EngineConfig, image, steps, *, ready=(1,), gaps=None, reset_
     """
     from myhdl import ResetSignal, Signal, block, delay, instance, intbv, StopSimulation  # noqa: F401
 
-    from .lstm_engine import engine_ports, lstm_engine
+    from .lstm_engine import lstm_engine
+    from .ports import top_ports
 
     steps = [(list(x), bool(last)) for x, last in steps]
     for n, (x, _) in enumerate(steps):
@@ -93,7 +94,7 @@ def run_engine(cfg: EngineConfig, image, steps, *, ready=(1,), gaps=None, reset_
         max_cycles = (reset_cycles + len(image) + 20
                       + (len(steps) + 1) * (cfg.cycles_per_step + 4) * stall + sum(gaps))
     vw = cfg.vec_bits
-    ports = engine_ports(cfg)
+    ports = top_ports(cfg)
     run = EngineRun()
 
     @block

@@ -1,9 +1,10 @@
 """``lstm-chiplet``: the user's entry point.
 
 Each subcommand lives in the package that owns its work; this front end only knows
-where.  A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``
-and is imported only when its command is named, so start-up stays fast and one
-command's missing dependency never breaks another.
+where.  A subcommand module (or the object ``module:name`` names in it) provides
+``add_arguments(parser)`` and ``run(args) -> int`` and is imported only when its command
+is named, so start-up stays fast and one command's missing dependency never breaks
+another.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import argparse
 import importlib
 import sys
 
-#: name -> (module, one-line help)
+#: name -> (module or module:object, one-line help)
 COMMANDS = {
     "bench": ("lstm_chiplet.bench", "the 273-window workload side by side: pure Python, numpy, kernels, fxpmath, simulators, projected UP5K and chiplet"),
     "bench-golden": ("golden.benchmark", "accuracy and speed of the golden models (float vs fixed)"),
     "cosim-bench": ("cosim.bench", "simulated cycles per second: Icarus via MyHDL's VPI and Verilator on the same engine"),
-    "convert": ("hdl.convert", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),
-    "convert-autoencoder": ("hdl.convert_autoencoder", "convert the whole-window engine (every layer of the autoencoder on chip) to Verilog and VHDL (+ manifest, memory image)"),
+    "convert": ("lstm_chiplet.convert:LayerCommand", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),
+    "convert-autoencoder": ("lstm_chiplet.convert:AutoencoderCommand", "convert the whole-window engine (every layer of the autoencoder on chip) to Verilog and VHDL (+ manifest, memory image)"),
     "detect": ("lstm_chiplet.detect", "find anomalous windows in NOAA data (default: generated data, shipped model) and write the report"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
     "synth": ("lstm_chiplet.synth", "implementation flow: iCE40 UP5K place and route, generic cell counts, multiplier utilisation"),
@@ -40,8 +41,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(_module=module)
         if name == command:
-            importlib.import_module(module).add_arguments(sp)
+            command_object(module).add_arguments(sp)
     return p
+
+
+def command_object(spec: str):
+    """The module, or the object in it, that ``module`` or ``module:name`` names."""
+    module, _, name = spec.partition(":")
+    found = importlib.import_module(module)
+    return getattr(found, name) if name else found
 
 
 def main(argv=None) -> int:
@@ -53,7 +61,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        return int(command_object(args._module).run(args) or 0)
     except (UserError, ValueError, OSError) as exc:
         print(f"lstm-chiplet {args.command}: error: {exc}", file=sys.stderr)
         return 1

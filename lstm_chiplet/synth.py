@@ -244,19 +244,19 @@ class DesignSource:
 
 def engine_source(cfg, outdir) -> DesignSource:
     """Convert a single-layer engine (:class:`hdl.config.EngineConfig`) and load its manifest."""
-    from hdl.convert import convert_engine
+    from hdl.convert import convert_design
 
-    paths = convert_engine(cfg, Path(outdir))
+    paths = convert_design(cfg, Path(outdir))
     return DesignSource.from_manifest(paths["manifest"])
 
 
 def autoencoder_source(lanes: int, outdir) -> DesignSource:
-    """Convert the whole-window design (``hdl.convert_autoencoder``) for the reference model."""
+    """Convert the whole-window design (``hdl.convert``) for the reference model."""
     from golden.autoencoder import AutoencoderConfig
     from hdl.autoencoder_config import AutoencoderEngineConfig
-    from hdl.convert_autoencoder import convert_autoencoder
+    from hdl.convert import convert_design
 
-    paths = convert_autoencoder(AutoencoderEngineConfig(AutoencoderConfig(), lanes), Path(outdir))
+    paths = convert_design(AutoencoderEngineConfig(AutoencoderConfig(), lanes), Path(outdir))
     return DesignSource.from_manifest(paths["manifest"])
 
 
@@ -1370,7 +1370,7 @@ def add_arguments(p) -> None:
                    help="single-layer engines DxHxP, comma separated")
     p.add_argument("--autoencoder", type=int, default=None, metavar="P",
                    help="the whole-window design of the reference autoencoder at P lanes "
-                        "(hdl.convert_autoencoder). Without --manifest, --engines and --autoencoder "
+                        "(lstm-chiplet convert-autoencoder). Without --manifest, --engines and --autoencoder "
                         f"the flow runs the whole-window design at P={DEFAULT_AUTOENCODER_LANES} and the "
                         "engines " + ",".join("x".join(map(str, e)) for e in DEFAULT_ENGINES))
     p.add_argument("--target-mhz", type=float, default=TARGET_MHZ, help=f"clock constraint (default {TARGET_MHZ:g})")

@@ -51,7 +51,8 @@ def simulate(cfg: AutoencoderEngineConfig, image, beats, *, ready=(True,), gaps=
     """MyHDL simulation of the engine under the host model; returns the trace."""
     from myhdl import Simulation
 
-    from hdl.autoencoder_engine import autoencoder_engine, autoencoder_ports
+    from hdl.autoencoder_engine import autoencoder_engine
+    from hdl.ports import top_ports
 
     n = len(beats)
     waits, lens = [-1] * n, [0] * n
@@ -63,7 +64,7 @@ def simulate(cfg: AutoencoderEngineConfig, image, beats, *, ready=(True,), gaps=
     max_cycles = len(image) + 100 + windows * (cfg.cycles_per_window + 50) * stall + sum(gaps) + extra_cycles
     stim = Stimulus(tuple(image), tuple(beats), tuple(gaps), tuple(bool(r) for r in ready),
                     tuple(waits), tuple(lens), max_cycles=max_cycles)
-    ports = autoencoder_ports(cfg)
+    ports = top_ports(cfg)
     bench, model = host_bench(ports, stim)
     sim = Simulation(autoencoder_engine(**ports, cfg=cfg), *bench)
     try:
@@ -354,7 +355,7 @@ def test_a_wrong_weight_is_seen():
 @pytest.fixture(scope="module")
 def converted(build_dir):
     """(model config, lanes, hdl) -> (cfg, paths), each converted once per session."""
-    from hdl.convert_autoencoder import convert_autoencoder
+    from hdl.convert import convert_design
 
     cache = {}
 
@@ -363,7 +364,7 @@ def converted(build_dir):
         if key not in cache:
             cfg = AutoencoderEngineConfig(model_cfg, p)
             out = build_dir / "autoencoder" / f"{cfg.module_name}-{'-'.join(hdl).lower()}"
-            cache[key] = (cfg, convert_autoencoder(cfg, out, hdl=hdl))
+            cache[key] = (cfg, convert_design(cfg, out, hdl=hdl))
         return cache[key]
 
     return get

@@ -1,6 +1,6 @@
 """Quality gates on the converted engine: Verilator lint, Icarus, yosys, GHDL.
 
-Every gate runs the real tool on the output of ``hdl.convert.convert_engine``.  A
+Every gate runs the real tool on the output of ``hdl.convert.convert_design``.  A
 missing tool fails the test with its install command, unless
 LSTM_CHIPLET_ALLOW_MISSING_TOOLS=1 turns that into a skip.  CI converts a small
 engine and the four reference layer shapes at 4 lanes; the slow set (tox -e regress)
@@ -11,7 +11,7 @@ import pytest
 
 from hdl import checks
 from hdl.config import EngineConfig
-from hdl.convert import convert_engine
+from hdl.convert import convert_design
 from hdl.tools import ToolMissing, find_tool, missing_allowed
 
 pytestmark = pytest.mark.hdl
@@ -48,7 +48,7 @@ def converted(build_dir):
         if shape not in cache:
             cfg = EngineConfig(*shape)
             out = build_dir / "hdl" / cfg.module_name
-            cache[shape] = (cfg, convert_engine(cfg, out, hdl=("Verilog", "VHDL")))
+            cache[shape] = (cfg, convert_design(cfg, out, hdl=("Verilog", "VHDL")))
         return cache[shape]
 
     return get
@@ -138,7 +138,7 @@ def test_other_formats_lint_clean_and_analyse(fmts_name, build_dir):
           "wide": LSTMFormats(QFormat(24, 20), QFormat(18, 14), QFormat(20, 14), QFormat(20, 18)),
           "floor": DEFAULT_FORMATS.with_rounding("floor")}[fmts_name]
     cfg = EngineConfig(3, 4, 2, fm)
-    paths = convert_engine(cfg, build_dir / "hdl" / cfg.module_name, hdl=("Verilog", "VHDL"))
+    paths = convert_design(cfg, build_dir / "hdl" / cfg.module_name, hdl=("Verilog", "VHDL"))
     assert checks.lint_verilog(paths["verilog"], cfg.module_name) == []
     checks.analyse_ghdl(paths["vhdl"], paths["vhdl_package"], cfg.module_name,
                         paths["vhdl"].parent / "ghdl")

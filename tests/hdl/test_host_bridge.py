@@ -173,10 +173,11 @@ def test_bridge_carries_every_write_beat_and_frame(case):
 # ------------------------------------------------------------- with the engine
 @block
 def engine_bench(cfg, geo, rx_bytes, tx_ready_pattern, got, n_frames, max_cycles):
-    from hdl.lstm_engine import engine_ports, lstm_engine
+    from hdl.lstm_engine import lstm_engine
+    from hdl.ports import top_ports
 
     p = bridge_ports(geo)
-    e = engine_ports(cfg)
+    e = top_ports(cfg)
     for name in ("clk", "rst", "in_tdata", "in_tvalid", "in_tready", "in_tlast", "out_tdata",
                  "out_tvalid", "out_tready", "out_tlast", "wr_en", "wr_addr", "wr_data"):
         p[name] = e[name]
