@@ -20,7 +20,6 @@ partial window it starts.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .compile import design_from_verilog, private_dir, publish_dir, source_digest
+from .compile import converted, design_from_verilog
 from .paths import build_root
 from .stream import Stimulus, StreamShape, Trace
 from .tools import ToolFailed
@@ -45,19 +44,7 @@ def autoencoder_design(cfg, root: Path | None = None):
     Returns a :class:`cosim.compile.Design` (``cycles_per_step`` is None: the engine
     takes F cycles per input beat; its documented figure is ``cfg.cycles_per_window``).
     """
-    from hdl.convert import convert_design
-
-    root = Path(root) if root else build_root()
-    final = root / "designs" / f"{cfg.module_name}-{source_digest('hdl', 'golden')}"
-    verilog = final / f"{cfg.module_name}.v"
-    if not verilog.is_file():
-        tmp = private_dir(final.parent, cfg.module_name)
-        convert_design(cfg, tmp)
-        if not (tmp / f"{cfg.module_name}.v").is_file():
-            raise RuntimeError(f"convert_design did not write {cfg.module_name}.v into {tmp}")
-        publish_dir(tmp, final)
-    manifest_path = final / f"{cfg.module_name}.manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    verilog, manifest = converted(cfg, root)
     shape = design_shape(cfg)
     return design_from_verilog(verilog, cfg.module_name, shape, None, "autoencoder", manifest, cfg)
 

@@ -102,8 +102,11 @@ def source_digest(*packages: str) -> str:
     return h.hexdigest()[:12]
 
 
-def engine_design(cfg, root: Path | None = None) -> Design:
-    """Convert an :class:`hdl.config.EngineConfig` once (cached) and describe it."""
+def converted(cfg, root: Path | None = None) -> tuple:
+    """Convert either engine's configuration once (cached by the hdl and golden sources).
+
+    Returns the Verilog file and the manifest (a dict, or None when absent).
+    """
     from hdl.convert import convert_design
 
     root = Path(root) if root else build_root()
@@ -117,6 +120,12 @@ def engine_design(cfg, root: Path | None = None) -> Design:
         publish_dir(tmp, final)
     manifest_path = final / f"{cfg.module_name}.manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    return verilog, manifest
+
+
+def engine_design(cfg, root: Path | None = None) -> Design:
+    """Convert an :class:`hdl.config.EngineConfig` once (cached) and describe it."""
+    verilog, manifest = converted(cfg, root)
     fm = cfg.fmts
     shape = StreamShape(cfg.input_size, fm.vec.word_bits, cfg.hidden_size, fm.vec.word_bits,
                         cfg.addr_bits, fm.weight.word_bits)

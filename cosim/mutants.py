@@ -18,7 +18,7 @@ from .compile import Design
 from .paths import build_root
 from .scoreboard import MismatchError
 
-#: The kinds of planted bug the regression must catch (issue 4, item 4).
+#: The kinds of planted bug the regression must catch.
 KINDS = ("gates swapped", "truncation instead of rounding", "wrap instead of saturation",
          "bias dropped", "counter off by one", "tready ignored", "state not cleared",
          "handshake one cycle late")

@@ -86,7 +86,7 @@ def _assert_rams(cfg, report):
               if m.get("size") == cfg.hidden_size and m.get("width") == ww and m.get("wr_ports") == 1]
     assert len(banks) == 4 * cfg.lanes, report.memories
     assert len(biases) >= 4, report.memories          # four bias blocks (+ the c RAM)
-    assert report.memory_bits >= (cfg.weight_words + 4 * cfg.hidden_size) * ww
+    assert report.memory_bits >= (cfg.layout.weight_words + 4 * cfg.hidden_size) * ww
     assert report.latches == {}
 
 
@@ -111,7 +111,7 @@ def test_yosys_infers_weight_rams_reference_shapes(shape, converted):
     report = checks.synth_yosys(paths["verilog"], cfg.module_name, paths["verilog"].parent / "yosys")
     _assert_rams(cfg, report)
     # the weights are not in flip-flops: far fewer FF bits than weight bits
-    assert report.ff_bits < cfg.weight_words * cfg.weight_bits // 4
+    assert report.ff_bits < cfg.layout.weight_words * cfg.weight_bits // 4
 
 
 def test_lint_gate_catches_a_truncation(converted, tmp_path):

@@ -29,7 +29,7 @@ def test_image_places_every_weight_by_the_formula(d, h, data, seed):
         for j in range(h):
             lane, rb = j % p, j // p
             for k in range(d + h):
-                # the formula of ENGINE.md, written out independently
+                # the address formula of golden.memory_map's docstring, written out independently
                 addr = ((g * p + lane) * hb + rb) * (d + h) + k
                 want = w.kernel[k, g * h + j] if k < d else w.recurrent[k - d, g * h + j]
                 assert image[addr] == int(want) & mask
