@@ -287,37 +287,6 @@ class Autoencoder:
         layers = [LSTMWeights.from_keras(*arrs[3 * j:3 * j + 3]) for j in range(num_layers)]
         return cls(cfg, layers, arrs[-2], arrs[-1])
 
-    def save_npz(self, path) -> None:
-        """Save as ``arr_0`` .. ``arr_k`` (what ``np.savez(path, *model.get_weights())`` writes)."""
-        np.savez(path, *self.get_weights())
-
-    @classmethod
-    def load_npz(cls, path, cfg: Optional[AutoencoderConfig] = None,
-                 encoder_layers: Optional[int] = None,
-                 timesteps: int = REFERENCE_TIMESTEPS) -> "Autoencoder":
-        """Load a Keras ``get_weights()`` .npz (never with pickle); see :meth:`from_weights`.
-
-        Errors name the file and the array (``arr_k``).
-        """
-        from .model_io import read_npz, check_numeric
-        arrays = read_npz(path)
-        idx = []
-        for key in arrays:
-            if not (key.startswith("arr_") and key[4:].isdigit()):
-                raise ShapeError(f"{path}: unexpected array {key!r}; a Keras get_weights() file "
-                                 "holds only arr_0, arr_1, ...")
-            idx.append(int(key[4:]))
-        missing = sorted(set(range(len(idx))) - set(idx))
-        if missing:
-            raise ShapeError(f"{path}: arrays are not numbered consecutively; missing arr_{missing[0]}")
-        ordered = [check_numeric(path, f"arr_{k}", arrays[f"arr_{k}"]) for k in range(len(idx))]
-        try:
-            return cls.from_weights(ordered, cfg, encoder_layers, timesteps)
-        except ShapeError as exc:
-            raise ShapeError(f"{path}: {exc}") from None
-        except FormatError as exc:
-            raise FormatError(f"{path}: {exc}") from None
-
     # --------------------------------------------------------------- running
     def forward_float(self, windows) -> dict:
         """Run the float model, keeping every layer's states.

@@ -5,8 +5,8 @@ repeat 24 | 32 -> 64 -> Dense 6) with ``realistic_weights`` and ``synthetic_wind
 (N windows, seed), timed on:
 
 pure Python
-    the faithful list-based ``LSTMCell.step`` (:mod:`golden.pure_python`, the user's
-    code path); slow, so timed on a sample of windows and scaled to N (said so).
+    the faithful list-based ``LSTMCell.step`` (:mod:`lstm_chiplet.workload.pure_python`,
+    the user's code path); slow, so timed on a sample of windows and scaled to N (said so).
 numpy float64
     :meth:`golden.autoencoder.Autoencoder.reconstruct_float`, all windows at once.
 PyTorch CPU
@@ -269,8 +269,8 @@ def run_bench(windows: int = 273, repeats: int = 3, seed: int = 0, python_sample
     import numpy as np
 
     from golden.autoencoder import AutoencoderConfig, FixedAutoencoder, realistic_weights, synthetic_windows
-    from golden.benchmark import _BlasThreads
-    from golden.pure_python import PureAutoencoder
+    from .workload.golden_bench import _BlasThreads
+    from .workload.pure_python import PureAutoencoder
 
     for name, v in (("--windows", windows), ("--repeats", repeats), ("--python-sample", python_sample),
                     ("--spec-sample", spec_sample), ("--sim-windows", sim_windows),

@@ -16,14 +16,14 @@ import sys
 #: name -> (module or module:object, one-line help)
 COMMANDS = {
     "bench": ("lstm_chiplet.bench", "the 273-window workload side by side: pure Python, numpy, kernels, fxpmath, simulators, projected UP5K and chiplet"),
-    "bench-golden": ("golden.benchmark", "accuracy and speed of the golden models (float vs fixed)"),
+    "bench-golden": ("lstm_chiplet.workload.golden_bench", "accuracy and speed of the golden models (float vs fixed)"),
     "cosim-bench": ("cosim.bench", "simulated cycles per second: Icarus via MyHDL's VPI and Verilator on the same engine"),
     "convert": ("lstm_chiplet.convert:LayerCommand", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),
     "convert-autoencoder": ("lstm_chiplet.convert:AutoencoderCommand", "convert the whole-window engine (every layer of the autoencoder on chip) to Verilog and VHDL (+ manifest, memory image)"),
     "detect": ("lstm_chiplet.detect", "find anomalous windows in NOAA data (default: generated data, shipped model) and write the report"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
     "synth": ("lstm_chiplet.synth", "implementation flow: iCE40 UP5K place and route, generic cell counts, multiplier utilisation"),
-    "train": ("golden.training", "train the LSTM autoencoder (numpy BPTT, Adam) on NOAA data and save the project model"),
+    "train": ("lstm_chiplet.workload.training", "train the LSTM autoencoder (numpy BPTT, Adam) on NOAA data and save the project model"),
 }
 
 

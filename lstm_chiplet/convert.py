@@ -179,7 +179,7 @@ class AutoencoderCommand:
 
         fixed = None
         if args.model:
-            from golden.model_store import load_any_model
+            from lstm_chiplet.models.store import load_any_model
 
             lm = load_any_model(args.model)
             fmts = parse_formats(args.formats) if args.formats else lm.fmts

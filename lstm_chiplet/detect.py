@@ -1,12 +1,12 @@
 """``lstm-chiplet detect``: NOAA data in, anomalous windows out, with the report.
 
 With no arguments it generates the built-in default data (a NOAA LCD hourly CSV with
-injected anomalies, :mod:`golden.noaa_synth`) into the output folder, loads it with
-the LCD loader (:mod:`golden.data`), scales it with the shipped model's scaler, cuts
-windows of the model's T steps (stride 1) and scores every window on the chosen
-backend (:mod:`lstm_chiplet.backends`, default ``fixed``).  The ``float`` and
-``fixed`` backends always run too, so the report can say whether they flag the same
-windows; ``rtl`` runs when asked for.
+injected anomalies, :mod:`lstm_chiplet.workload.synthetic`) into the output folder,
+loads it with the LCD loader (:mod:`lstm_chiplet.workload.noaa`), scales it with the
+shipped model's scaler, cuts windows of the model's T steps (stride 1) and scores
+every window on the chosen backend (:mod:`lstm_chiplet.backends`, default
+``fixed``).  The ``float`` and ``fixed`` backends always run too, so the report can
+say whether they flag the same windows; ``rtl`` runs when asked for.
 
 Outputs (``--out``, default ``build/detect``)::
 
@@ -98,11 +98,11 @@ def load_model(path: Optional[Path]):
 
     Returns
     -------
-    golden.model_store.LoadedModel
+    lstm_chiplet.models.project.LoadedModel
         ``model`` (float), ``fmts``, ``scaler`` (None for Keras and PyTorch files),
         ``kind`` and ``path``.
     """
-    from golden.model_store import load_any_model
+    from .models.store import load_any_model
     if path is None:
         path = DEFAULT_MODEL
         if not path.is_file():
@@ -127,7 +127,7 @@ def load_npz_windows(path: Path, cfg) -> dict:
     """Already scaled windows from ``path`` (key ``sequences``, (N, T, F)), no pickle.
 
     Optional keys: ``stations`` (N,) and ``times`` (N, T) datetime64 (as
-    :class:`golden.data.Windows` holds them).
+    :class:`lstm_chiplet.workload.noaa.Windows` holds them).
     """
     path = Path(path)
     if not path.is_file():
@@ -233,7 +233,7 @@ def commit_output(tmp: Path, out: Path) -> None:
 # --------------------------------------------------------------------------
 
 def _summary_counts(summary: dict) -> Optional[dict]:
-    from golden.data import _REPAIRED
+    from .workload.noaa import _REPAIRED
     rows = summary.get("rows")
     if not rows:
         return None
@@ -277,7 +277,7 @@ def _error_bound(fixed, x, rd, say) -> dict:
 def run_job(args, progress: Progress) -> dict:
     """Everything but the renaming; writes into ``args._tmp``; returns the report dict."""
     from golden.autoencoder import window_scores
-    from golden.data import DataError, MinMaxScaler, format_summary, load_windows
+    from .workload.noaa import DataError, MinMaxScaler, format_summary, load_windows
     from . import backends as bk
     from . import perf
     from . import report as rp
@@ -326,13 +326,13 @@ def run_job(args, progress: Progress) -> dict:
             fmt = None if args.format == "auto" else args.format
             input_kind = "csv"
         else:
-            from golden import noaa_synth
-            days = args.days or noaa_synth.DEFAULT_DAYS
-            normal, n_anom = noaa_synth.default_plan(days)
-            seed = noaa_synth.DEFAULT_SEED if args.seed is None else args.seed
+            from .workload import synthetic
+            days = args.days or synthetic.DEFAULT_DAYS
+            normal, n_anom = synthetic.default_plan(days)
+            seed = synthetic.DEFAULT_SEED if args.seed is None else args.seed
             say(f"generating the default data ({days} days, {n_anom} injected anomalies, seed {seed})")
-            synth = noaa_synth.generate_lcd(tmp / noaa_synth.DEFAULT_FILENAME, seed=seed,
-                                            days=days, normal_days=normal, anomalies=n_anom)
+            synth = synthetic.generate_lcd(tmp / synthetic.DEFAULT_FILENAME, seed=seed,
+                                           days=days, normal_days=normal, anomalies=n_anom)
             csv_path = synth.csv_path
             fmt = "lcd"
             input_kind = "default"
@@ -442,7 +442,7 @@ def run_job(args, progress: Progress) -> dict:
     # ------------------------------------------------------- injected
     injected = None
     if synth is not None:
-        from golden.noaa_synth import windows_per_anomaly
+        from .workload.synthetic import windows_per_anomaly
         covers = windows_per_anomaly(times, synth.anomalies)
         injected = rp.injected_recall(flags[prim], n, covers,
                                       [a.to_dict() for a in synth.anomalies])

@@ -132,7 +132,7 @@ def injected_recall(flags, n: int, covers: Sequence, events: Sequence[dict]) -> 
         Windows scored.
     covers : sequence of index arrays
         For each event, the windows that contain one of its affected hours
-        (:func:`golden.noaa_synth.windows_per_anomaly`).
+        (:func:`lstm_chiplet.workload.synthetic.windows_per_anomaly`).
     events : sequence of dict
         What each event was (``kind``, ``start``, ``end``, ...), copied to the report.
 

@@ -20,8 +20,8 @@ from golden.autoencoder_memory_map import autoencoder_image
 from golden.formats import DEFAULT_FORMATS as FM, FormatError
 from golden.lstm_fixed import FixedLSTMWeights
 from golden.lstm_float import ShapeError
-from golden.model_store import load_any_model
 from hdl.autoencoder_config import AutoencoderEngineConfig
+from lstm_chiplet.models.store import load_any_model
 
 pytestmark = pytest.mark.cosim
 

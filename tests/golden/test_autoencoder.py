@@ -9,7 +9,6 @@ from golden.autoencoder import (Autoencoder, AutoencoderConfig, FixedAutoencoder
 from golden.formats import DEFAULT_FORMATS, FormatError
 from golden.lstm_fixed import lstm_layer_fixed
 from golden.lstm_float import LSTMCell, ShapeError
-from golden.pure_python import LSTMCell as ListCell, reconstruct_windows, run_layer
 
 REFERENCE = AutoencoderConfig()
 ALL_32 = AutoencoderConfig(6, (32, 32), (32, 32), 24)
@@ -42,16 +41,6 @@ def test_keras_weight_order_and_shapes():
     assert np.array_equal(arrays[12], ae.dense_kernel)
     back = Autoencoder.from_weights(arrays, REFERENCE)
     assert all(np.array_equal(a, b) for a, b in zip(arrays, back.get_weights()))
-
-
-def test_npz_round_trip_infers_sizes(tmp_path):
-    ae = realistic_weights(ALL_32, 5)
-    path = tmp_path / "keras.npz"
-    np.savez(path, *ae.get_weights())            # what a Keras user writes
-    back = Autoencoder.load_npz(path)
-    assert back.cfg == ALL_32
-    x = synthetic_windows(3, ALL_32, 1)
-    assert np.array_equal(back.reconstruct_float(x), ae.reconstruct_float(x))
 
 
 def test_inferred_split_between_encoder_and_decoder():
@@ -240,20 +229,3 @@ def test_synthetic_windows_look_like_scaled_weather():
     assert not np.array_equal(synthetic_windows(5, cfg, 3), synthetic_windows(5, cfg, 4))
     with pytest.raises(ShapeError, match="n must be"):
         synthetic_windows(0, cfg)
-
-
-def test_pure_python_equals_numpy_float_reference():
-    cfg = AutoencoderConfig(3, (5, 4), (4, 6), 5)
-    ae = realistic_weights(cfg, 11)
-    x = synthetic_windows(3, cfg, 2)
-    got = np.array(reconstruct_windows(ae, x))
-    np.testing.assert_allclose(got, ae.reconstruct_float(x), rtol=0, atol=1e-9)
-    # one layer's h sequence too
-    cell = ListCell.from_weights(ae.layers[0])
-    hs = np.array(run_layer(cell, x[0].tolist()))
-    np.testing.assert_allclose(hs, ae.forward_float(x)["h"][0][0], rtol=0, atol=1e-9)
-
-
-def test_pure_python_refuses_bad_shapes():
-    with pytest.raises(ShapeError, match="4H"):
-        ListCell([[0.0] * 8], [[0.0] * 8, [0.0] * 8], [0.0] * 7)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import List, Sequence, Tuple
 
-from .lstm_float import LSTMWeights, ShapeError
+from golden.lstm_float import LSTMWeights, ShapeError
 
 
 def sigmoid(v: float) -> float:

@@ -11,16 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from golden import noaa_synth
 from golden.autoencoder import AutoencoderConfig, realistic_weights, synthetic_windows, window_scores
-from golden.data import MinMaxScaler, load_windows
-from golden.model_store import save_keras_npz, save_model, save_pytorch_npz
 from lstm_chiplet import cli, detect
 from lstm_chiplet import report as rp
+from lstm_chiplet.models.keras import save_keras_npz
+from lstm_chiplet.models.project import save_model
+from lstm_chiplet.models.pytorch import save_pytorch_npz
+from lstm_chiplet.workload import synthetic
+from lstm_chiplet.workload.noaa import MinMaxScaler, load_windows
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CFG = AutoencoderConfig(features=6, encoder_sizes=(8, 4), decoder_sizes=(4, 8), timesteps=24)
-#: A short generated data set, laid out like the default (noaa_synth.default_plan).
+#: A short generated data set, laid out like the default (synthetic.default_plan).
 DAYS = 14
 
 
@@ -54,8 +56,8 @@ def model():
 def synth_csv(tmp_path_factory):
     """The generated data exactly as detect makes it for --days 10."""
     folder = tmp_path_factory.mktemp("synth")
-    normal_days, anomalies = noaa_synth.default_plan(DAYS)
-    return noaa_synth.generate_lcd(folder / noaa_synth.DEFAULT_FILENAME, days=DAYS,
+    normal_days, anomalies = synthetic.default_plan(DAYS)
+    return synthetic.generate_lcd(folder / synthetic.DEFAULT_FILENAME, days=DAYS,
                                    normal_days=normal_days, anomalies=anomalies)
 
 
@@ -63,7 +65,7 @@ def synth_csv(tmp_path_factory):
 def project_model(tmp_path_factory, model, synth_csv):
     """A small project model whose scaler was fitted on the generated data's normal days."""
     win = load_windows(synth_csv.csv_path)
-    normal = noaa_synth.normal_windows(win.times, synth_csv.normal_end)
+    normal = synthetic.normal_windows(win.times, synth_csv.normal_end)
     scaler = MinMaxScaler.fit(win.sequences[normal], win.features)
     path = tmp_path_factory.mktemp("model") / "small_model.npz"
     save_model(path, model, scaler, data_format="lcd")
@@ -87,18 +89,18 @@ def default_run(tmp_path_factory, project_model):
 def test_default_run_writes_every_output(default_run):
     names = {p.name for p in default_run.iterdir()}
     assert {"scores.csv", "anomalies.csv", "scores.png", "report.md", "report.json",
-            noaa_synth.DEFAULT_FILENAME, noaa_synth.anomalies_path_for("x.csv").name.replace(
-                "x", Path(noaa_synth.DEFAULT_FILENAME).stem)} <= names
+            synthetic.DEFAULT_FILENAME, synthetic.anomalies_path_for("x.csv").name.replace(
+                "x", Path(synthetic.DEFAULT_FILENAME).stem)} <= names
     assert (default_run / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert leftovers(default_run.parent) == []
 
 
 def test_default_data_is_the_generated_file(default_run, synth_csv):
-    assert (default_run / noaa_synth.DEFAULT_FILENAME).read_bytes() == synth_csv.csv_path.read_bytes()
+    assert (default_run / synthetic.DEFAULT_FILENAME).read_bytes() == synth_csv.csv_path.read_bytes()
 
 
 def test_scores_are_the_fixed_models_scores(default_run, model, project_model):
-    win = load_windows(default_run / noaa_synth.DEFAULT_FILENAME)
+    win = load_windows(default_run / synthetic.DEFAULT_FILENAME)
     x = project_model[1].transform(win.sequences)
     expect = window_scores(x, model.quantize().reconstruct(x))
     rows = read_csv(default_run / "scores.csv")
@@ -125,7 +127,7 @@ def test_anomalies_are_exactly_the_windows_above_the_threshold(default_run):
 
 def test_report_compares_float_and_fixed(default_run, model, project_model):
     rep = json.loads((default_run / "report.json").read_text())
-    win = load_windows(default_run / noaa_synth.DEFAULT_FILENAME)
+    win = load_windows(default_run / synthetic.DEFAULT_FILENAME)
     x = project_model[1].transform(win.sequences)
     rf, rq = model.reconstruct_float(x), model.quantize().reconstruct(x)
     flags = {}
@@ -166,10 +168,10 @@ def test_report_chip_and_performance_figures(default_run):
 
 def test_report_counts_the_injected_anomalies(default_run):
     rep = json.loads((default_run / "report.json").read_text())
-    truth = noaa_synth.SyntheticLCD.from_json(
-        default_run / (Path(noaa_synth.DEFAULT_FILENAME).stem + ".anomalies.json"))
-    win = load_windows(default_run / noaa_synth.DEFAULT_FILENAME)
-    on_event = noaa_synth.anomalous_windows(win.times, truth.anomalies)
+    truth = synthetic.SyntheticLCD.from_json(
+        default_run / (Path(synthetic.DEFAULT_FILENAME).stem + ".anomalies.json"))
+    win = load_windows(default_run / synthetic.DEFAULT_FILENAME)
+    on_event = synthetic.anomalous_windows(win.times, truth.anomalies)
     flagged = np.zeros(len(win), dtype=bool)
     flagged[rep["backends"]["fixed"]["flagged_windows"]] = True
     inj = rep["injected"]
@@ -177,7 +179,7 @@ def test_report_counts_the_injected_anomalies(default_run):
     assert inj["windows_on_events"] == int(on_event.sum())
     assert inj["flagged_on_events"] == int((on_event & flagged).sum())
     assert inj["precision"] == inj["flagged_on_events"] / flagged.sum()
-    per = noaa_synth.windows_per_anomaly(win.times, truth.anomalies)
+    per = synthetic.windows_per_anomaly(win.times, truth.anomalies)
     assert inj["events_detected"] == sum(bool(flagged[p].any()) for p in per)
 
 
@@ -205,8 +207,8 @@ def test_a_second_run_replaces_the_previous_output(tmp_path, default_run, projec
 
 
 def test_shipped_default_model_runs_without_arguments(tmp_path, capsys):
-    if not detect.DEFAULT_MODEL.is_file():
-        pytest.skip("the shipped default model is not present yet")
+    assert detect.DEFAULT_MODEL.is_file(), \
+        f"{detect.DEFAULT_MODEL}: the shipped model is missing (it is tracked in git)"
     rc, stdout, _ = run_detect(capsys, "--days", DAYS, "--out", tmp_path / "d")
     assert rc == 0
     rep = json.loads((tmp_path / "d" / "report.json").read_text())
@@ -214,7 +216,7 @@ def test_shipped_default_model_runs_without_arguments(tmp_path, capsys):
     assert rep["scaling"]["source"] == "model" and rep["warnings"] == []
     assert rep["input"]["kind"] == "default" and rep["injected"]["events"] >= 1
     rows = read_csv(tmp_path / "d" / "scores.csv")
-    assert len(rows) == rep["windows"]["count"] == len(load_windows(tmp_path / "d" / noaa_synth.DEFAULT_FILENAME))
+    assert len(rows) == rep["windows"]["count"] == len(load_windows(tmp_path / "d" / synthetic.DEFAULT_FILENAME))
 
 
 # --------------------------------------------------------------------------

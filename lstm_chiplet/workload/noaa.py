@@ -80,7 +80,7 @@ feature to [0, 1] on that data, counts values outside the fitted range when appl
 to other data, and saves to a dict of plain arrays (for ``np.savez``; no pickle).
 
 Errors: :class:`DataError` (a ``ValueError``) names the file and, where it applies,
-the column.  ``python -m golden.data FILE`` prints the summary of a file.
+the column.  ``python -m lstm_chiplet.workload.noaa FILE`` prints the summary of a file.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .lstm_float import ShapeError
+from golden.lstm_float import ShapeError
 
 MARINE = "marine"
 LCD = "lcd"
@@ -763,8 +763,8 @@ def format_summary(summary: dict, stations_shown: int = 8) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m golden.data FILE``: print the load summary and the window count."""
-    ap = argparse.ArgumentParser(prog="python -m golden.data", description=main.__doc__)
+    """``python -m lstm_chiplet.workload.noaa FILE``: print the load summary and the window count."""
+    ap = argparse.ArgumentParser(prog="python -m lstm_chiplet.workload.noaa", description=main.__doc__)
     ap.add_argument("csv", help="NOAA CSV file (marine or lcd)")
     ap.add_argument("--format", choices=DATA_FORMATS, help="default: detected from the header")
     ap.add_argument("--features", help="comma-separated feature columns")

@@ -34,9 +34,9 @@ kernel; the Dense bias starts at the mean of the training windows so the first
 reconstruction is the average window.
 
 ``lstm-chiplet train`` (:func:`run`) loads a NOAA CSV (or, by default, the normal
-period of the generated default dataset, :mod:`golden.noaa_synth`), cuts windows,
+period of the generated default dataset, :mod:`lstm_chiplet.workload.synthetic`), cuts windows,
 fits the min-max scaler on them, trains, and saves the project model
-(:mod:`golden.model_store`).
+(:mod:`lstm_chiplet.models.project`).
 """
 
 from __future__ import annotations
@@ -50,12 +50,12 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .autoencoder import Autoencoder, AutoencoderConfig, window_scores
-from .formats import DEFAULT_FORMATS, LSTMFormats
-from .lstm_float import ShapeError
+from golden.autoencoder import Autoencoder, AutoencoderConfig, window_scores
+from golden.formats import DEFAULT_FORMATS, LSTMFormats
+from golden.lstm_float import ShapeError
 
 #: The repository root (for the default output folder under build/).
-_REPO = Path(__file__).resolve().parent.parent
+_REPO = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------
@@ -670,8 +670,8 @@ def add_arguments(parser) -> None:
 
 def _training_windows(args):
     """(raw training windows, all windows of the file, features, data format, description, synthetic)."""
-    from . import noaa_synth
-    from .data import load_windows
+    from . import synthetic
+    from .noaa import load_windows
 
     features = [f.strip() for f in args.features.split(",")] if args.features else None
     if args.csv:
@@ -683,14 +683,14 @@ def _training_windows(args):
     if args.extra_seasons < 0:
         raise ValueError(f"--extra-seasons must be >= 0, got {args.extra_seasons}")
     folder = Path(args.data_dir) if args.data_dir else DEFAULT_DATA_DIR
-    synth = noaa_synth.write_default_dataset(folder)
+    synth = synthetic.write_default_dataset(folder)
     win = load_windows(synth.csv_path, "lcd", features, stride=args.stride)
-    normal = noaa_synth.normal_windows(win.times, synth.normal_end)
+    normal = synthetic.normal_windows(win.times, synth.normal_end)
     if not np.any(normal):
         raise ValueError(f"{synth.csv_path}: no window lies in the anomaly-free period")
     parts, files = [], []
     for k in range(args.extra_seasons, 0, -1):          # earliest first: windows in time order
-        earlier = noaa_synth.write_earlier_season(folder, k)
+        earlier = synthetic.write_earlier_season(folder, k)
         parts.append(load_windows(earlier.csv_path, "lcd", features, stride=args.stride).sequences)
         files.append({"file": earlier.csv_path.name, "seed": earlier.seed,
                       "period": [earlier.start, earlier.normal_end], "windows": len(parts[-1])})
@@ -701,7 +701,8 @@ def _training_windows(args):
     raw = np.concatenate(parts)
     desc = {"source": "generated default dataset"
                       + (f" + {args.extra_seasons} earlier anomaly-free season(s)" if args.extra_seasons else ""),
-            "generator": "golden.noaa_synth", "generator_version": noaa_synth.GENERATOR_VERSION,
+            "generator": "lstm_chiplet.workload.synthetic",
+            "generator_version": synthetic.GENERATOR_VERSION,
             "file": synth.csv_path.name, "format": "lcd", "files": files,
             "windows": int(len(raw)), "stride": args.stride}
     return raw, win, win.features, "lcd", desc, synth
@@ -709,9 +710,9 @@ def _training_windows(args):
 
 def run(args) -> int:
     """``lstm-chiplet train``: fit the scaler, train, save the project model, report."""
-    from .data import MinMaxScaler
-    from .model_store import load_model, save_model
-    from . import noaa_synth
+    from .noaa import MinMaxScaler
+    from lstm_chiplet.models.project import load_model, save_model
+    from . import synthetic
 
     cfg_sizes = (_sizes(args.encoder, "encoder"), _sizes(args.decoder, "decoder"))
     raw, win, features, data_format, data_desc, synth = _training_windows(args)
@@ -731,7 +732,7 @@ def run(args) -> int:
     out = Path(args.out) if args.out else DEFAULT_OUT
     peak = max(float(np.max(np.abs(a))) for a in result.model.get_weights())
     provenance = {
-        "created_by": "lstm-chiplet train (golden.training)",
+        "created_by": "lstm-chiplet train (lstm_chiplet.workload.training)",
         "data": data_desc,
         "training": dict(config.to_dict(), train_windows=result.train_windows,
                          val_windows=result.val_windows, arithmetic="float64",
@@ -749,7 +750,7 @@ def run(args) -> int:
     if synth is not None:
         all_x = scaler.transform(win.sequences)
         scores = model_scores(loaded.model, all_x)
-        evaluation = noaa_synth.separation(scores, win.times, synth.anomalies)
+        evaluation = synthetic.separation(scores, win.times, synth.anomalies)
         provenance["evaluation"] = {"data": f"{synth.csv_path.name} (all windows, float model)",
                                     **{k: v for k, v in evaluation.items()}}
         save_model(out, loaded.model, scaler, loaded.fmts, provenance, data_format, args.storage)
@@ -764,6 +765,6 @@ def run(args) -> int:
           f"(limit {fmts.weight.max:g}, {fmts.weight.describe()}), {hist.clipped_weights} at the limit; "
           f"quantizes to {fixed.fmts.weight.describe()} without overflow")
     if evaluation is not None:
-        print(noaa_synth.format_separation(evaluation))
+        print(synthetic.format_separation(evaluation))
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB, weights stored as {args.storage})")
     return 0

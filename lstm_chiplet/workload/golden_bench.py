@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .autoencoder import (AutoencoderConfig, FixedAutoencoder, realistic_layer, realistic_weights,
+from golden.autoencoder import (AutoencoderConfig, FixedAutoencoder, realistic_layer, realistic_weights,
                           synthetic_windows, window_scores)
-from .formats import DEFAULT_FORMATS, LSTMFormats, QFormat
+from golden.formats import DEFAULT_FORMATS, LSTMFormats, QFormat
 
 #: Accuracy target on the reconstruction (issue 2, item 7a).
 ACCURACY_TARGET = 2.0 ** -9
@@ -49,7 +49,7 @@ SPEED_TARGET_S = 0.5
 HLS4ML_H_ERROR = 0.028
 #: The anomaly threshold percentile of the reference workload.
 ANOMALY_PERCENTILE = 95.0
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "build" / "bench-golden"
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "build" / "bench-golden"
 
 
 # --------------------------------------------------------------------------
@@ -166,8 +166,8 @@ def _accuracy(ae, fx: FixedAutoencoder, x, seed: int, attribution: bool) -> dict
                        "c_max_abs_error": float(np.max(np.abs(fmts.preact.to_float(ci) - cf))),
                        "c_max_abs": float(np.max(np.abs(cf)))})
     # one 6 -> 32 layer over the same windows, for scale against hls4ml
-    from .lstm_fixed import FixedLSTMWeights, lstm_layer_fixed
-    from .lstm_float import lstm_layer
+    from golden.lstm_fixed import FixedLSTMWeights, lstm_layer_fixed
+    from golden.lstm_float import lstm_layer
     w32 = realistic_layer(np.random.default_rng(seed + 1), ae.cfg.features, 32)
     wq32 = FixedLSTMWeights.from_float(w32, fmts, "6->32 layer")
     h32f, _ = lstm_layer(x, w32)
@@ -207,7 +207,7 @@ def _accuracy(ae, fx: FixedAutoencoder, x, seed: int, attribution: bool) -> dict
 
 
 def _bounds(ae, fx, x, err, single, bound_windows: int, progress: bool) -> dict:
-    from .error_bound import static_autoencoder_bound, trajectory_autoencoder_bound, trajectory_bound
+    from golden.error_bound import static_autoencoder_bound, trajectory_autoencoder_bound, trajectory_bound
     static = static_autoencoder_bound(fx, (0.0, 1.0))
     n = x.shape[0]
     k = max(1, min(bound_windows, n))
@@ -513,6 +513,7 @@ def run(args) -> int:
 
 if __name__ == "__main__":
     import argparse
-    p = argparse.ArgumentParser(prog="python -m golden.benchmark", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m lstm_chiplet.workload.golden_bench",
+                                description=__doc__.splitlines()[0])
     add_arguments(p)
     raise SystemExit(run(p.parse_args()))

@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from golden.data import (DEFAULT_POLICIES, LCD, LCD_FEATURES, MARINE, MARINE_FEATURES,
+from lstm_chiplet.workload.noaa import (DEFAULT_POLICIES, LCD, LCD_FEATURES, MARINE, MARINE_FEATURES,
                          DataError, DataPolicy, MinMaxScaler, detect_format, format_summary,
                          load_csv, load_windows, make_windows, parse_cell)
 from golden.lstm_float import ShapeError
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 MARINE_SMALL = FIXTURES / "marine_small.csv"
 LCD_SMALL = FIXTURES / "lcd_small.csv"
 LCD_T0 = datetime(2021, 6, 1)

@@ -6,11 +6,12 @@ import csv
 import numpy as np
 import pytest
 
-from golden.data import LCD_FEATURES, load_csv, load_windows
-from golden.noaa_synth import (ANOMALY_KINDS, DEFAULT_DAYS, LCD_COLUMNS, SyntheticLCD,
-                               anomalies_path_for, anomalous_windows, default_plan, generate_lcd,
-                               normal_windows, separation, windows_per_anomaly,
-                               write_default_dataset, write_earlier_season)
+from lstm_chiplet.workload.noaa import LCD_FEATURES, load_csv, load_windows
+from lstm_chiplet.workload.synthetic import (ANOMALY_KINDS, DEFAULT_DAYS, LCD_COLUMNS, SyntheticLCD,
+                                             anomalies_path_for, anomalous_windows, default_plan,
+                                             generate_lcd, normal_windows, separation,
+                                             windows_per_anomaly, write_default_dataset,
+                                             write_earlier_season)
 
 DAYS = 40
 NORMAL = 10
@@ -18,7 +19,7 @@ NORMAL = 10
 
 @pytest.fixture(scope="module")
 def folder(build_dir):
-    path = build_dir / "noaa_synth"
+    path = build_dir / "synthetic"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

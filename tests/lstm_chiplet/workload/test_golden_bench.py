@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from golden import benchmark
 from golden.autoencoder import AutoencoderConfig, realistic_weights, synthetic_windows
 from lstm_chiplet.cli import main
+from lstm_chiplet.workload import golden_bench
 
 SEED = 3
 WINDOWS = 16
@@ -69,7 +69,7 @@ def test_timing_figures_are_consistent(quick_run):
 
 def test_report_prints_the_figures(quick_run):
     _, _, r = quick_run
-    text = benchmark.format_report(r)
+    text = golden_bench.format_report(r)
     for words in ("max |reconstruction error|", "hls4ml", "tightness", "pure Python",
                   f"{r['accuracy']['reconstruction_max_abs_error']:.3e}"):
         assert words in text
@@ -78,7 +78,7 @@ def test_report_prints_the_figures(quick_run):
 def test_format_attribution_lists_every_format():
     ae = realistic_weights(AutoencoderConfig(), 1)
     x = synthetic_windows(4, ae.cfg, 1)
-    acc, err, _ = benchmark._accuracy(ae, ae.quantize(), x, 1, attribution=True)
+    acc, err, _ = golden_bench._accuracy(ae, ae.quantize(), x, 1, attribution=True)
     rows = acc["format_attribution"]
     assert [row["format"] for row in rows] == ["vec", "weight", "preact", "act"]
     assert rows[2]["widened_to"] == "fxp-s20/15"

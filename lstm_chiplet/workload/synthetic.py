@@ -73,7 +73,7 @@ The anomalies are applied to the observations of the hour, so every report of th
 hour carries them.  :func:`anomalous_windows` tells which windows touch an event;
 :func:`normal_windows` which lie wholly in the anomaly-free period.
 
-``python -m golden.noaa_synth OUT.csv [--seed N] [--days D]`` writes a file.
+``python -m lstm_chiplet.workload.synthetic OUT.csv [--seed N] [--days D]`` writes a file.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ class SyntheticLCD:
     quirks: Dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"generator": "golden.noaa_synth", "version": GENERATOR_VERSION,
+        return {"generator": "lstm_chiplet.workload.synthetic", "version": GENERATOR_VERSION,
                 "format": "lcd", "station": STATION_ID, "csv": self.csv_path.name,
                 "seed": self.seed, "days": self.days, "normal_days": self.normal_days,
                 "start": self.start, "normal_end": self.normal_end,
@@ -255,7 +255,8 @@ class SyntheticLCD:
                        [Anomaly.from_dict(a) for a in d["anomalies"]], list(d["dropped_hours"]),
                        dict(d["quirks"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: not an anomalies file written by golden.noaa_synth ({exc})") from None
+            raise ValueError(f"{path}: not an anomalies file written by "
+                             f"lstm_chiplet.workload.synthetic ({exc})") from None
 
     def anomaly_hours(self) -> np.ndarray:
         """Every affected clock hour, ``datetime64[h]``, sorted."""
@@ -949,8 +950,9 @@ def write_earlier_season(folder, years_back: int) -> SyntheticLCD:
 
 
 def main(argv=None) -> int:
-    """``python -m golden.noaa_synth OUT.csv``: write a generated LCD file and its anomalies."""
-    ap = argparse.ArgumentParser(prog="python -m golden.noaa_synth", description=main.__doc__)
+    """``python -m lstm_chiplet.workload.synthetic OUT.csv``: write a generated LCD file and
+    its anomalies."""
+    ap = argparse.ArgumentParser(prog="python -m lstm_chiplet.workload.synthetic", description=main.__doc__)
     ap.add_argument("out", help="CSV file to write (the anomaly list goes beside it)")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--start", default=DEFAULT_START)

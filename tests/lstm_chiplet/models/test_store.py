@@ -1,5 +1,6 @@
 """Model files: the project format round trip, automatic detection of project, Keras and
-PyTorch weights (same function to 1e-12), the shipped default model, and bad files."""
+PyTorch weights (same function to 1e-12), the Keras reader on its own, the shipped
+default model, and bad files."""
 
 import json
 import pickle
@@ -9,25 +10,21 @@ import numpy as np
 import pytest
 
 from golden.autoencoder import AutoencoderConfig, realistic_weights, synthetic_windows
-from golden.data import LCD_FEATURES, MinMaxScaler
 from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats, QFormat
 from golden.lstm_float import ShapeError
-from golden.model_io import ModelFileError, save_layers
-from golden.model_store import (SCHEMA, load_any_model, load_model, model_arrays, pytorch_state_dict,
-                                save_keras_npz, save_model, save_pytorch_npz)
+from lstm_chiplet.models.keras import load_keras_npz, save_keras_npz
+from lstm_chiplet.models.layer_file import save_layers
+from lstm_chiplet.models.npz import ModelFileError
+from lstm_chiplet.models.project import SCHEMA, load_model, model_arrays, save_model
+from lstm_chiplet.models.pytorch import pytorch_state_dict, save_pytorch_npz
+from lstm_chiplet.models.store import load_any_model
+from lstm_chiplet.workload.noaa import LCD_FEATURES, MinMaxScaler
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEFAULT_MODEL = REPO / "lstm_chiplet" / "data" / "default_model.npz"
 
 SMALL = AutoencoderConfig(3, (5, 4), (4, 5), 6)
 FEATURES3 = ("a", "b", "c")
-
-
-@pytest.fixture
-def folder(build_dir, request):
-    path = build_dir / "model_store" / request.node.name.replace("[", "_").replace("]", "")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +156,17 @@ def test_exported_state_dict_uses_pytorch_layout(model):
     assert sd["encoder1.weight_ih_l0"].shape == (20, 3)          # (4H, D)
     assert sd["decoder2.weight_hh_l0"].shape == (20, 5)          # (4H, H)
     assert sd["output.weight"].shape == (3, 5)                   # (F, H)
+
+
+def test_keras_npz_round_trip_infers_sizes(folder):
+    cfg = AutoencoderConfig(6, (32, 32), (32, 32), 24)
+    ae = realistic_weights(cfg, 5)
+    path = folder / "keras.npz"
+    np.savez(path, *ae.get_weights())            # what a Keras user writes
+    back = load_keras_npz(path)
+    assert back.cfg == cfg
+    x = synthetic_windows(3, cfg, 1)
+    assert np.array_equal(back.reconstruct_float(x), ae.reconstruct_float(x))
 
 
 def test_encoder_split_and_timesteps_can_be_given(folder, model):
@@ -316,8 +324,8 @@ def test_weights_outside_the_format_are_named_on_quantization(folder, model):
 
 
 # ------------------------------------------------------------------ the shipped model
-@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="default model not built yet")
 def test_default_model_loads_and_fits_the_formats():
+    assert DEFAULT_MODEL.is_file(), f"{DEFAULT_MODEL}: the shipped model is missing (it is tracked in git)"
     assert DEFAULT_MODEL.stat().st_size < 600 * 1024
     m = load_any_model(DEFAULT_MODEL, features=LCD_FEATURES)
     assert m.kind == "project" and m.data_format == "lcd"

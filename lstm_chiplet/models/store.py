@@ -1,0 +1,89 @@
+"""Reading any model file: the project's, Keras ``get_weights()`` or a PyTorch state dict.
+
+:func:`load_any_model` detects the layout of a file:
+
+``project``
+    a ``schema`` array naming the project model (:mod:`lstm_chiplet.models.project`);
+``keras``
+    only ``arr_0`` .. ``arr_{3L+1}`` (:mod:`lstm_chiplet.models.keras`);
+``pytorch``
+    ``nn.LSTM`` and ``nn.Linear`` state-dict keys, in an ``.npz`` or a ``.pt`` /
+    ``.pth`` checkpoint (:mod:`lstm_chiplet.models.pytorch`).
+
+Every problem raises :class:`~lstm_chiplet.models.npz.ModelFileError` or
+:class:`~golden.lstm_float.ShapeError` (both ``ValueError``) whose message starts with
+the file and names the array.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+from golden.autoencoder import REFERENCE_TIMESTEPS
+
+from .keras import KERAS_KEY, keras_from_arrays
+from .layer_file import SCHEMA as LAYERS_SCHEMA
+from .npz import ModelFileError, read_npz
+from .project import SCHEMA, LoadedModel, project_from_arrays
+from .pytorch import TORCH_LSTM_KEY, TORCH_SUFFIXES, is_torch_zip, read_torch, torch_from_arrays
+
+KINDS = ("project", "keras", "pytorch")
+
+
+def detect_kind(path, arrays: dict) -> str:
+    """``project``, ``keras`` or ``pytorch`` from an .npz's array names."""
+    keys = list(arrays)
+    if "schema" in arrays:
+        schema = str(arrays["schema"]) if arrays["schema"].shape == () else None
+        if schema == SCHEMA:
+            return "project"
+        if schema == LAYERS_SCHEMA:
+            raise ModelFileError(f"{path}: is a layer file ({LAYERS_SCHEMA}, "
+                                 "lstm_chiplet.models.layer_file) holding LSTM layers only, "
+                                 "not an autoencoder model")
+        raise ModelFileError(f"{path}: array 'schema' is {schema!r}, expected {SCHEMA!r}")
+    if keys and all(KERAS_KEY.match(k) for k in keys):
+        return "keras"
+    if any(TORCH_LSTM_KEY.match(k) for k in keys):
+        return "pytorch"
+    shown = ", ".join(keys[:12]) + (", ..." if len(keys) > 12 else "")
+    raise ModelFileError(
+        f"{path}: unknown model layout (arrays: {shown or 'none'}); expected a project model "
+        f"(schema {SCHEMA!r}), a Keras get_weights() .npz (arr_0, arr_1, ...) or a PyTorch state "
+        "dict (<prefix>.weight_ih_l0, ..., <prefix>.weight, <prefix>.bias)")
+
+
+def load_any_model(path, features: Optional[Sequence[str]] = None,
+                   encoder_layers: Optional[int] = None,
+                   timesteps: int = REFERENCE_TIMESTEPS) -> LoadedModel:
+    """Read a project, Keras or PyTorch model, detecting which (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or Path
+    features : sequence of str, optional
+        The data's feature columns: when given, the model must take that many
+        (and, with a scaler, exactly those) or :class:`ShapeError` names the file.
+    encoder_layers : int, optional
+        Encoder/decoder split of Keras and PyTorch weights (default: half the layers).
+    timesteps : int
+        T for Keras and PyTorch weights (project files store it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file")
+    if path.suffix.lower() in TORCH_SUFFIXES or is_torch_zip(path):
+        loaded = torch_from_arrays(path, read_torch(path), encoder_layers, timesteps)
+    else:
+        arrays = read_npz(path)
+        kind = detect_kind(path, arrays)
+        if kind == "project":
+            loaded = project_from_arrays(path, arrays)
+        elif kind == "keras":
+            loaded = keras_from_arrays(path, arrays, encoder_layers, timesteps)
+        else:
+            loaded = torch_from_arrays(path, arrays, encoder_layers, timesteps)
+    if features is not None:
+        loaded.check_features(features)
+    return loaded
