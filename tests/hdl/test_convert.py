@@ -6,13 +6,13 @@ import os
 import numpy as np
 import pytest
 
+from cosim.tools import MissingToolError, require
 from golden.formats import DEFAULT_FORMATS as FM, FormatError
 from golden.lstm_fixed import FixedLSTMWeights
 from golden.lstm_float import LSTMWeights, ShapeError
 from golden.memory_map import layer_image
 from hdl.config import EngineConfig
 from hdl.convert import convert_engine, load_layer_weights, main as convert_main
-from hdl.tools import ToolMissing, find_tool
 from lstm_chiplet.cli import main as cli_main
 
 CFG = EngineConfig(3, 4, 2)
@@ -135,9 +135,9 @@ def test_formats_option_changes_the_module(tmp_path):
 
 def test_missing_tool_names_its_install_command(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ToolMissing) as info:
-        find_tool("verilator")
+    with pytest.raises(MissingToolError) as info:
+        require("verilator")
     assert "apt-get install verilator" in str(info.value)
-    with pytest.raises(ToolMissing, match="apt-get install iverilog"):
-        find_tool("iverilog-vpi")
+    with pytest.raises(MissingToolError, match="apt-get install iverilog"):
+        require("iverilog-vpi")
     assert os.environ["PATH"] == str(tmp_path)
