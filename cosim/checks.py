@@ -140,7 +140,8 @@ def _memories(dump: str) -> list:
 
 
 # --------------------------------------------------------------- yosys output parsing
-_CELL = re.compile(r"^\s*cell (\S+) (\S+)\s*$")
+#: The line that opens a cell in an RTLIL dump: ``cell <type> <name>``.
+CELL_HEADER = re.compile(r"^\s*cell (\S+) (\S+)\s*$")
 _PARAM = re.compile(r"^\s*parameter \\(\w+) (.+?)\s*$")
 _CONN = re.compile(r"^\s*connect \\(\w+) (.+?)\s*$")
 _ATTR = re.compile(r"^\s*attribute \\(\w+) (.+?)\s*$")
@@ -166,7 +167,7 @@ def parse_dump_cells(text: str) -> list:
     """Cells of a yosys RTLIL ``dump``: ``type``, ``name``, ``parameters``, ``connections``, ``attributes``."""
     cells, cur, attrs = [], None, {}
     for line in text.splitlines():
-        m = _CELL.match(line)
+        m = CELL_HEADER.match(line)
         if m:
             cur = {"type": m.group(1), "name": m.group(2).lstrip("\\"), "parameters": {},
                    "connections": {}, "attributes": attrs}
