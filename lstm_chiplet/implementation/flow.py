@@ -74,10 +74,7 @@ def implement(src: DesignSource, out=DEFAULT_OUT, *, device: Device = UP5K, targ
         top, pins = src.module, src.pins
         report["host_interface"] = {"kind": "the design's own ports", "pins": pins}
     report["top"] = top
-    problems = []
-    if pins > device.io:
-        problems.append({"resource": "io", "used": pins, "available": device.io, "excess": pins - device.io,
-                         "percent_of_device": round(100.0 * pins / device.io, 1)})
+    problems = shortfalls({"io": pins}, device)
     syn = synthesize_ice40(files, top, workdir / "yosys", device)
     report["synthesis"] = syn
     res = syn["resources"]
