@@ -6,7 +6,8 @@ The same converted engine runs in two simulators, Icarus through MyHDL's VPI
 the golden model by the scoreboard (:mod:`cosim.scoreboard`).  See
 ``docs/verification.md``.
 
-Modules: :mod:`cosim.tools` (required tools, install hints), :mod:`cosim.vpi`
+Modules: :mod:`cosim.tools` (every external tool, install hints, the missing-tool
+rule), :mod:`cosim.checks` (quality gates on converted HDL), :mod:`cosim.vpi`
 (MyHDL's VPI module), :mod:`cosim.verilog` (port lists, stream packing),
 :mod:`cosim.compile` (cached conversion and compilation), :mod:`cosim.stream`
 (stimulus, traces, host model, MyHDL bench), :mod:`cosim.traffic` (gaps,

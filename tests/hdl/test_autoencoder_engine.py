@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from cosim import checks
 from cosim.stream import Stimulus, host_bench
+from cosim.tools import MissingToolError, allow_missing_tools, require
 from cosim.verilog import pack_words, unpack_words
 from golden.autoencoder import AutoencoderConfig, FixedAutoencoder
 from golden.autoencoder_memory_map import (AutoencoderLayout, autoencoder_image, bank_contents,
                                            memory_map)
 from golden.formats import DEFAULT_FORMATS as FM, FormatError
 from golden.lstm_fixed import FixedLSTMWeights
-from hdl import checks
 from hdl.autoencoder_config import AutoencoderEngineConfig
-from hdl.tools import ToolMissing, find_tool, missing_allowed
 
 REFERENCE = AutoencoderConfig()                     # 6 -> 64 -> 32 | x24 | 32 -> 64 -> 6
 TINY = AutoencoderConfig(2, (3, 2), (2, 3), 3)
@@ -102,9 +102,9 @@ def first_beat_spacing(trace, t, windows):
 
 def need(tool):
     try:
-        find_tool(tool)
-    except ToolMissing as exc:
-        if missing_allowed():
+        require(tool)
+    except MissingToolError as exc:
+        if allow_missing_tools():
             pytest.skip(str(exc))
         pytest.fail(str(exc))
 

@@ -1,19 +1,18 @@
 """The converter: files, manifest, memory image, repeatability."""
 
 import json
-import os
 import subprocess
 
 import numpy as np
 import pytest
 
+from cosim.tools import require
 from golden.formats import DEFAULT_FORMATS as FM
 from golden.lstm_fixed import FixedLSTMWeights
 from golden.lstm_float import LSTMWeights
 from golden.memory_map import layer_image
 from hdl.config import EngineConfig
 from hdl.convert import convert_design, write_memory_image
-from hdl.tools import ToolMissing, find_tool
 
 CFG = EngineConfig(3, 4, 2)
 
@@ -59,16 +58,6 @@ def test_conversion_is_repeatable(converted, build_dir):
         assert body(paths[key]) == body(again[key]), key
 
 
-def test_missing_tool_names_its_install_command(monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ToolMissing) as info:
-        find_tool("verilator")
-    assert "apt-get install verilator" in str(info.value)
-    with pytest.raises(ToolMissing, match="apt-get install iverilog"):
-        find_tool("iverilog-vpi")
-    assert os.environ["PATH"] == str(tmp_path)
-
-
 def test_memory_image_loads_with_readmemh(tmp_path):
     """The hex image is what Verilog's $readmemh reads: every word at its address."""
     rng = np.random.default_rng(3)
@@ -85,7 +74,7 @@ def test_memory_image_loads_with_readmemh(tmp_path):
         f"  initial begin $readmemh(\"{paths['image_hex'].name}\", mem);\n"
         f"    for (a = 0; a < {words}; a = a + 1) $display(\"%0d %h\", a, mem[a]);\n"
         "  end\nendmodule\n")
-    iverilog, vvp = find_tool("iverilog"), find_tool("vvp")
+    iverilog, vvp = require("iverilog"), require("vvp")
     subprocess.run([iverilog, "-o", "load.vvp", "load.v"], cwd=tmp_path, check=True, timeout=120)
     out = subprocess.run([vvp, "-n", "load.vvp"], cwd=tmp_path, check=True, timeout=120,
                          capture_output=True, text=True).stdout

@@ -9,10 +9,10 @@ adds lane counts 1, 2, 8 and 16 and yosys on every reference shape.
 
 import pytest
 
-from hdl import checks
+from cosim import checks
+from cosim.tools import MissingToolError, allow_missing_tools, require
 from hdl.config import EngineConfig
 from hdl.convert import convert_design
-from hdl.tools import ToolMissing, find_tool, missing_allowed
 
 pytestmark = pytest.mark.hdl
 
@@ -32,9 +32,9 @@ ALL = ([pytest.param(c, id=_ids(c)) for c in CI_CONFIGS]
 
 def need(tool):
     try:
-        find_tool(tool)
-    except ToolMissing as exc:
-        if missing_allowed():
+        require(tool)
+    except MissingToolError as exc:
+        if allow_missing_tools():
             pytest.skip(str(exc))
         pytest.fail(str(exc))
 

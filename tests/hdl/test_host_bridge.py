@@ -275,14 +275,14 @@ def test_decode_frames_rejects_malformed_streams():
 @pytest.mark.hdl
 @pytest.mark.filterwarnings("ignore:.*driven but not read")
 def test_converted_bridge_is_lint_clean_and_compiles(tmp_path):
-    from hdl import checks
-    from hdl.tools import ToolMissing, find_tool, missing_allowed
+    from cosim import checks
+    from cosim.tools import MissingToolError, allow_missing_tools, require
 
     for tool in ("verilator", "iverilog"):
         try:
-            find_tool(tool)
-        except ToolMissing as exc:
-            if missing_allowed():
+            require(tool)
+        except MissingToolError as exc:
+            if allow_missing_tools():
                 pytest.skip(str(exc))
             pytest.fail(str(exc))
     for geo in (BridgeGeometry(96, 1024, 15, 16), BridgeGeometry(3, 12, 1, 9)):
