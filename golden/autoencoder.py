@@ -158,6 +158,28 @@ class AutoencoderConfig:
                 f"Dense {self.features}  ({self.parameter_count:,} parameters)")
 
 
+def run_layers(x, layers, cfg: AutoencoderConfig, layer_fn):
+    """The autoencoder's LSTM stack on a batch of sequences ``x`` (N, T, F).
+
+    The encoder layers in turn, then the latent vector (the last h of the last encoder
+    layer) repeated T times into the decoder layers.  ``layer_fn(seq, weights) -> (h, c)``
+    runs one layer (float, fixed-point kernel or specification).  Returns the lists of
+    every layer's h and c sequences and the latent vectors (N, H_latent).
+    """
+    hs, cs, latent = [], [], None
+    seq = x
+    ne = len(cfg.encoder_sizes)
+    for k, w in enumerate(layers):
+        if k == ne:
+            seq = np.repeat(latent[:, None, :], cfg.timesteps, axis=1)
+        seq, c = layer_fn(seq, w)
+        hs.append(seq)
+        cs.append(c)
+        if k == ne - 1:
+            latent = seq[:, -1, :]
+    return hs, cs, latent
+
+
 def window_scores(windows, reconstruction) -> np.ndarray:
     """Mean squared reconstruction error of each window over its T x F values."""
     w = np.asarray(windows, dtype=np.float64)
@@ -298,18 +320,8 @@ class Autoencoder:
             ``latent`` (N, H_latent); ``reconstruction`` (N, T, F).
         """
         x = _check_windows(windows, self.cfg)
-        hs, cs = [], []
-        seq = x
-        ne = len(self.cfg.encoder_sizes)
-        for k, w in enumerate(self.layers):
-            if k == ne:
-                seq = np.repeat(latent[:, None, :], self.cfg.timesteps, axis=1)
-            seq, c = lstm_layer(seq, w)
-            hs.append(seq)
-            cs.append(c)
-            if k == ne - 1:
-                latent = seq[:, -1, :]
-        recon = seq @ self.dense_kernel + self.dense_bias
+        hs, cs, latent = run_layers(x, self.layers, self.cfg, lstm_layer)
+        recon = hs[-1] @ self.dense_kernel + self.dense_bias
         return {"h": hs, "c": cs, "latent": latent, "reconstruction": recon}
 
     def reconstruct_float(self, windows) -> np.ndarray:
@@ -431,18 +443,8 @@ class FixedAutoencoder:
         if x.ndim != 3 or x.shape[1:] != (self.cfg.timesteps, self.cfg.features):
             raise ShapeError(f"integer windows: expected shape (N, {self.cfg.timesteps}, "
                              f"{self.cfg.features}), got {x.shape}")
-        hs, cs = [], []
-        seq = x
-        ne = len(self.cfg.encoder_sizes)
-        for k, w in enumerate(self.layers):
-            if k == ne:
-                seq = np.repeat(latent[:, None, :], self.cfg.timesteps, axis=1)
-            seq, c = lstm_layer_fixed(seq, w)
-            hs.append(seq)
-            cs.append(c)
-            if k == ne - 1:
-                latent = seq[:, -1, :]
-        return {"h": hs, "c": cs, "latent": latent, "reconstruction": self.dense_int(seq)}
+        hs, cs, latent = run_layers(x, self.layers, self.cfg, lstm_layer_fixed)
+        return {"h": hs, "c": cs, "latent": latent, "reconstruction": self.dense_int(hs[-1])}
 
     def reconstruct_int(self, windows) -> np.ndarray:
         """Float windows (N, T, F) -> reconstruction as vec-format integers (N, T, F)."""

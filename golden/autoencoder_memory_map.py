@@ -324,7 +324,7 @@ def bank_contents(fixed, lanes: int) -> Tuple[np.ndarray, np.ndarray]:
     biases = np.zeros((GATE_UNITS, lay.bias_words), dtype=np.int64)
     passes = lay.passes
     for ps, w in zip(passes[:-1], fixed.layers):
-        d, h = ps.inputs, ps.hidden
+        h = ps.hidden
         v = np.concatenate([np.asarray(w.kernel, dtype=np.int64),
                             np.asarray(w.recurrent, dtype=np.int64)], axis=0)   # (D+H, 4H)
         for g in range(GATE_UNITS):

@@ -208,8 +208,8 @@ def _table_error_index(fmts: LSTMFormats):
             levels.append(np.maximum(prev[:count - 2 * width + 1], prev[width:count - width + 1]))
             width *= 2
         table = np.zeros((len(levels), count))
-        for l, a in enumerate(levels):
-            table[l, :a.size] = a
+        for level, a in enumerate(levels):
+            table[level, :a.size] = a
         out[kind] = table
     return out
 

@@ -153,19 +153,13 @@ def _spec_row(fx, x, sample, repeats):
 
     from golden.lstm_spec import spec_layer
 
+    from golden.autoencoder import run_layers
+
     xs = fx.quantize_windows(x[:sample])
-    cfg = fx.cfg
-    ne = len(cfg.encoder_sizes)
 
     def run():
-        seq = xs
-        for k, w in enumerate(fx.layers):
-            if k == ne:
-                seq = np.repeat(latent[:, None, :], cfg.timesteps, axis=1)
-            seq, _ = spec_layer(seq, w)
-            if k == ne - 1:
-                latent = seq[:, -1, :]
-        return fx.dense_int(seq)
+        hs, _, _ = run_layers(xs, fx.layers, fx.cfg, spec_layer)
+        return fx.dense_int(hs[-1])
 
     t, times, out = _median_time(run, repeats)
     kernels = fx.forward_int(xs)["reconstruction"]

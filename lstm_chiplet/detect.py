@@ -449,7 +449,7 @@ def run_job(args, progress: Progress) -> dict:
         injected["anomalies_file"] = synth.anomalies_path.name
 
     # ---------------------------------------------------------- files
-    say(f"writing the outputs")
+    say("writing the outputs")
     s, lim, idx = scores[prim], limits[prim], flags[prim]
     rp.write_scores_csv(tmp / "scores.csv", s, stations, start, end)
     rp.write_anomalies_csv(tmp / "anomalies.csv", s, lim, idx, stations, start, end)

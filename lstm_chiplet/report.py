@@ -21,7 +21,7 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 
@@ -298,7 +298,7 @@ def _table(head: Sequence[str], rows: List[Sequence]) -> List[str]:
 
 def markdown(rep: dict) -> str:
     """report.md from the report dict (the same dict report.json holds)."""
-    out = [f"# Anomaly detection report", ""]
+    out = ["# Anomaly detection report", ""]
     inp, th, prim = rep["input"], rep["threshold"], rep["backend"]
     out += [f"Command: `{rep['command']}`", "",
             f"Input: {inp['description']}", "",
@@ -307,7 +307,7 @@ def markdown(rep: dict) -> str:
             f"set, {th['value']:.6g}.", ""]
     top = rep.get("top_anomalies") or []
     if top:
-        out += [f"Highest-scoring anomalies (all in `anomalies.csv`):", ""]
+        out += ["Highest-scoring anomalies (all in `anomalies.csv`):", ""]
         out += _table(["window", "station", "start", "end", "MSE", "x threshold"],
                       [[a["window_index"], a["station"] or "-", a["start_time"] or "-",
                         a["end_time"] or "-", f"{a['mse']:.5g}", f"{a['mse'] / th['value']:.2f}"
@@ -352,7 +352,7 @@ def markdown(rep: dict) -> str:
     out += ["## Model", "",
             f"- file: {m['path']} ({m['kind']})",
             f"- topology: {m['description']}",
-            f"- formats: " + ", ".join(f"{k} {v}" for k, v in m["formats_text"].items()),
+            "- formats: " + ", ".join(f"{k} {v}" for k, v in m["formats_text"].items()),
             "- scaler: " + (", ".join(m["scaler_features"]) if m.get("scaler_features")
                             else "none in the file")]
     prov = m.get("provenance") or {}

@@ -245,7 +245,7 @@ def project_from_arrays(path, arrays: dict) -> LoadedModel:
         layer = cfg.layer_name(n)
         names.update({f"{layer} kernel": keys["kernel"], f"{layer} recurrent kernel": keys["recurrent"],
                       f"{layer} bias": keys["bias"]})
-    extra_layers = sorted(k for k in arrays if re.match(rf"^layer(\d+)_", k)
+    extra_layers = sorted(k for k in arrays if re.match(r"^layer(\d+)_", k)
                           and int(re.match(r"^layer(\d+)_", k).group(1)) >= cfg.num_layers)
     if extra_layers:
         raise ModelFileError(f"{path}: array(s) {', '.join(extra_layers)} do not belong to the "

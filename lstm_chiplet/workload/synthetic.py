@@ -468,7 +468,6 @@ def _weather(rng, start: datetime, hours: int) -> Dict[str, np.ndarray]:
     wet = 1.0 / (1.0 + np.exp(-(cloud[sl] - 0.7) * 25.0))
     rain = np.maximum(0.0, s[sl] - 0.9) * wet * 0.05 * rain_noise[sl]
     rain = np.where(rain < 0.0005, 0.0, rain)
-    rh = _magnus_rh(temp, dew)
     rh_smooth = _magnus_rh(temp_smooth, np.minimum(dew, temp_smooth - 1.0))
     vis_rain = 10.0 / (1.0 + 60.0 * rain)
     # fog on calm, near-saturated hours (from the smooth fields, so it lasts)

@@ -140,8 +140,8 @@ def autoencoder_cases(draw):
     seed = draw(st.integers(0, 2**31))
     ae = realistic_weights(cfg, seed)
     w = fmts.weight
-    ae = Autoencoder(cfg, [LSTMWeights(_fit(l.kernel, w), _fit(l.recurrent, w), _fit(l.bias, w))
-                           for l in ae.layers], _fit(ae.dense_kernel, w), _fit(ae.dense_bias, w))
+    ae = Autoencoder(cfg, [LSTMWeights(_fit(layer.kernel, w), _fit(layer.recurrent, w), _fit(layer.bias, w))
+                           for layer in ae.layers], _fit(ae.dense_kernel, w), _fit(ae.dense_bias, w))
     return fmts, ae, synthetic_windows(2, cfg, seed + 1)
 
 
