@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything this project needs and run it.
 #   ./run.sh main [ARGS]   the main job on the built-in default data
-#   ./run.sh test [ARGS]   the test suite (CI profile; ARGS go to pytest)
+#   ./run.sh test [ARGS]   lint, then the test suite (CI profile; ARGS go to pytest)
 # System packages come from apt (installed only where missing), Python packages go
 # into .venv; both steps are skipped when already done.
 set -euo pipefail
@@ -46,6 +46,6 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
     main) ensure_system_packages; ensure_venv; exec .venv/bin/lstm-chiplet detect "$@" ;;
-    test) ensure_system_packages; ensure_venv; exec .venv/bin/tox -e py -- "$@" ;;
+    test) ensure_system_packages; ensure_venv; exec .venv/bin/tox -e lint,py -- "$@" ;;
     *) echo "usage: ./run.sh main|test [ARGS]" >&2; exit 2 ;;
 esac
