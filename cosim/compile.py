@@ -117,11 +117,15 @@ def engine_design(cfg, root: Path | None = None) -> Design:
         publish_dir(tmp, final)
     manifest_path = final / f"{cfg.module_name}.manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-    fm = cfg.fmts
-    shape = StreamShape(cfg.input_size, fm.vec.word_bits, cfg.hidden_size, fm.vec.word_bits,
-                        cfg.addr_bits, fm.weight.word_bits)
-    return design_from_verilog(verilog, cfg.module_name, shape, cfg.cycles_per_step, "engine",
+    return design_from_verilog(verilog, cfg.module_name, engine_shape(cfg), cfg.cycles_per_step, "engine",
                                manifest, cfg)
+
+
+def engine_shape(cfg) -> StreamShape:
+    """The stream shape of the single-layer engine for ``cfg``."""
+    fm = cfg.fmts
+    return StreamShape(cfg.input_size, fm.vec.word_bits, cfg.hidden_size, fm.vec.word_bits,
+                       cfg.addr_bits, fm.weight.word_bits)
 
 
 def cached_build(kind: str, design: Design, files: dict, build, extra_key: str = "") -> Path:
