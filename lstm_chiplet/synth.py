@@ -33,7 +33,7 @@ Generic cell counts (:func:`generic_cells`)
 Multiplier utilisation (:func:`utilisation`)
     For every layer of the reference autoencoder and P in 1, 2, 4, 8, 16: the
     documented ``EngineConfig.cycles_per_step`` against the ideal ``ceil(H(D+H)/P)``,
-    with the cycles measured in MyHDL simulation (:func:`hdl.cycles.measure`) when
+    with the cycles measured in MyHDL simulation (:func:`cosim.cycles.measure`) when
     asked; the same for the whole-window design that goes on the UP5K
     (:func:`window_utilisation`, measured on Verilator); tables and a PNG plot.
 
@@ -1163,7 +1163,7 @@ def utilisation(lanes=UTILISATION_LANES, layers=None, measure: bool = False, ste
                    "engine_target": cfg.target_cycles, "meets_engine_target": cfg.meets_target,
                    "mac_busy": cfg.mac_utilisation}
             if measure:
-                from hdl.cycles import measure as measure_cycles
+                from cosim.cycles import measure as measure_cycles
 
                 m = measure_cycles(d, h, p, steps)
                 row["measured"] = m.measured
