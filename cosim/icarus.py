@@ -20,7 +20,6 @@ shared machine; see docs/verification.md for the measurement).
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 

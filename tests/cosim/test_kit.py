@@ -6,6 +6,8 @@ engine's port shape), so the kit is proven before and independently of the engin
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -56,6 +58,8 @@ def test_stimulus_and_trace_text_round_trip():
                     (True, False, True), (2, -1), (1, 0), reset_cycles=3, tail_cycles=5, max_cycles=999)
     assert Stimulus.from_text(stim.to_text()) == stim
     assert stim.segments == [(0, 1), (1, 2)] and stim.expect_final == 1
+    frames = replace(stim, expect_outputs=5)        # a device answering with its own count
+    assert Stimulus.from_text(frames.to_text()) == frames and frames.expect_final == 5
     tr = Trace.from_text("in 0 5\nin 1 12\nout 11 10 0 67ff06\nrst 13\nviol 14 x y\nend 43 ok\n")
     assert tr.accepts == [(0, 5), (1, 12)] and tr.outputs[0].data == 0x67ff06
     assert tr.segment_of(12) == 0 and tr.segment_of(13) == 1
@@ -114,8 +118,6 @@ def test_toy_under_random_traffic(icarus, toy_design, toy, seed, n_beats, resets
 # ------------------------------------------------------------------ one host, every runner
 def host_stimuli(toy_design, toy) -> dict:
     """Stimuli that visit the host's corners: back-pressure, gaps, resets, a timeout."""
-    from dataclasses import replace
-
     rng = np.random.default_rng(11)
     mixed, _ = toy_case(rng, toy_design, toy, 30, traffic_kw=dict(resets=3, stall_prob=0.5, gap_prob=0.5,
                                                                    stall_run_max=12))
