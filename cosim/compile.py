@@ -126,11 +126,15 @@ def converted(cfg, root: Path | None = None) -> tuple:
 def engine_design(cfg, root: Path | None = None) -> Design:
     """Convert an :class:`hdl.config.EngineConfig` once (cached) and describe it."""
     verilog, manifest = converted(cfg, root)
-    fm = cfg.fmts
-    shape = StreamShape(cfg.input_size, fm.vec.word_bits, cfg.hidden_size, fm.vec.word_bits,
-                        cfg.addr_bits, fm.weight.word_bits)
-    return design_from_verilog(verilog, cfg.module_name, shape, cfg.cycles_per_step, "engine",
+    return design_from_verilog(verilog, cfg.module_name, engine_shape(cfg), cfg.cycles_per_step, "engine",
                                manifest, cfg)
+
+
+def engine_shape(cfg) -> StreamShape:
+    """The stream shape of the single-layer engine for ``cfg``."""
+    fm = cfg.fmts
+    return StreamShape(cfg.input_size, fm.vec.word_bits, cfg.hidden_size, fm.vec.word_bits,
+                       cfg.addr_bits, fm.weight.word_bits)
 
 
 def cached_build(kind: str, design: Design, files: dict, build, extra_key: str = "") -> Path:

@@ -9,11 +9,16 @@ every sequence (a sequence cut by a reset is simply shorter).
 
 Random cases come from one integer seed (:func:`random_case`), so a failing
 hypothesis example is reproduced by its seed and a handful of small parameters.
+
+:func:`engine_device` is the engine in both forms (MyHDL block, converted Verilog) for
+:func:`cosim.runner.simulate`; :func:`run_engine` streams steps through it and returns
+an :class:`EngineRun` (decoded h, every edge), what the block tests in ``tests/hdl``
+and the cycle tables of :mod:`cosim.cycles` read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -164,6 +169,135 @@ def random_case(cfg, seed: int, *, n_sequences: int = 2, max_len: int = 5, weigh
            "weights": weight_mode, "inputs": input_mode, "resets": resets, "stall": stall_prob,
            "gaps": gap_prob, "long_stalls": long_stalls}
     return EngineCase(cfg, weights, seqs, traffic, ctx)
+
+
+# --------------------------------------------------------------------------- runs of the engine
+def engine_device(cfg):
+    """The single-layer engine for ``cfg`` as a :class:`cosim.host.Device` (MyHDL or Verilog)."""
+    from hdl.lstm_engine import lstm_engine
+    from hdl.ports import top_ports
+
+    from .compile import engine_design, engine_shape
+    from .host import Device
+
+    return Device("engine", cfg, lstm_engine, top_ports, engine_design, engine_shape(cfg))
+
+
+class SimulationTimeout(RuntimeError):
+    """The run ran out of cycles before every expected output arrived."""
+
+
+@dataclass
+class EngineRun:
+    """What the host saw, decoded for the engine's tests.
+
+    Edges are numbered from 1 (edge n is the n-th rising edge of the run); the trace's
+    cycles count the same edges from 0.
+
+    Attributes
+    ----------
+    outputs : list of (list of int, bool)
+        h (signed vec integers) and tlast of each output beat, in order.
+    accept_edges : list of int
+        Edge at which each input beat was taken.
+    output_edges : list of int
+        Edge at which each output beat was taken.
+    first_valid_edges : list of int
+        Edge at which each output beat was first seen valid.
+    violations : list of str
+        Stream-rule violations seen (empty when the engine behaved).
+    cycles : int
+        Edges until the last output was taken (the host's tail, which would catch a
+        duplicate beat, not counted).
+    trace : Trace
+        The run's trace itself.
+    """
+
+    outputs: list = field(default_factory=list)
+    accept_edges: list = field(default_factory=list)
+    output_edges: list = field(default_factory=list)
+    first_valid_edges: list = field(default_factory=list)
+    violations: list = field(default_factory=list)
+    cycles: int = 0
+    trace: object = None
+
+    @property
+    def latencies(self) -> list:
+        """Edges from each input beat's acceptance to its output first seen valid."""
+        return [o - a for a, o in zip(self.accept_edges, self.first_valid_edges)]
+
+    @classmethod
+    def from_trace(cls, trace, shape) -> "EngineRun":
+        from .verilog import unpack_words
+
+        outs = trace.outputs
+        return cls([(list(unpack_words(o.data, shape.out_count, shape.out_bits)), o.last) for o in outs],
+                   [c + 1 for _, c in trace.accepts], [o.cycle + 1 for o in outs],
+                   [o.first + 1 for o in outs], [f"edge {c + 1}: {what}" for c, what in trace.violations],
+                   outs[-1].cycle + 1 if outs else trace.end_cycle + 1, trace)
+
+
+def run_engine(cfg, image, steps, *, ready=(1,), gaps=None, reset_cycles=2, reset_after=None,
+               max_cycles=None, simulator: str = "myhdl", vcd=None) -> EngineRun:
+    """Stream ``steps`` through the engine for ``cfg`` under the host model.
+
+    Parameters
+    ----------
+    cfg : hdl.config.EngineConfig
+    image : list of (int, int)
+        Memory image (address, unsigned word), e.g. :func:`golden.memory_map.layer_image`.
+    steps : list of (sequence of int, bool)
+        Input beats: x (D signed vec integers) and tlast.
+    ready : sequence of int
+        out_tready in the cycle ending at edge n is ``ready[(n - 1) % len(ready)]``.
+    gaps : sequence of int, optional
+        Idle cycles before offering each beat.
+    reset_after : (int, int, int), optional
+        ``(beat, wait, length)``: ``wait`` cycles after beat ``beat`` is taken, hold
+        ``rst`` high for ``length`` cycles (no beat offered meanwhile).  With ``wait``
+        shorter than a step, that beat's output is lost and the following beats
+        start a new sequence.
+    max_cycles : int, optional
+        Safety limit; default from ``cfg.cycles_per_step`` and the beat count.
+    simulator : {"myhdl", "icarus", "verilator"}
+        The MyHDL block (default) or its converted Verilog; the host is the same.
+    vcd : path, optional
+        Waveform of the run (``myhdl`` and ``icarus``).
+
+    Raises
+    ------
+    SimulationTimeout
+        When the run did not end normally (an output never came).
+    """
+    from .runner import simulate
+    from .stream import Stimulus
+
+    steps = [(list(x), bool(last)) for x, last in steps]
+    for n, (x, _) in enumerate(steps):
+        if len(x) != cfg.input_size:
+            raise ValueError(f"run_engine: beat {n} has {len(x)} elements, expected {cfg.input_size}")
+    gaps = [int(g) for g in gaps] if gaps is not None else [0] * len(steps)
+    ready = [int(r) for r in ready] or [1]
+    if max_cycles is None:
+        stall = max(1, len(ready) - sum(ready) + 1)
+        max_cycles = (reset_cycles + len(image) + 20
+                      + (len(steps) + 1) * (cfg.cycles_per_step + 4) * stall + sum(gaps))
+    waits, lens = [-1] * len(steps), [0] * len(steps)
+    if reset_after is not None:
+        beat, wait, length = reset_after
+        waits[beat], lens[beat] = int(wait), max(1, int(length))
+    vw = cfg.vec_bits
+    tail = 8
+    stim = Stimulus(tuple((int(a), int(w)) for a, w in image),
+                    tuple((pack_words(x, vw), last) for x, last in steps), tuple(gaps),
+                    tuple(bool(r) for r in ready), tuple(waits), tuple(lens), reset_cycles=reset_cycles,
+                    tail_cycles=tail, max_cycles=max_cycles + tail)
+    device = engine_device(cfg)
+    trace = simulate(device, stim, simulator, vcd=vcd)
+    if trace.status != "ok":
+        raise SimulationTimeout(f"engine {cfg.module_name}: {len(trace.outputs)} of {len(steps)} outputs "
+                                f"after {trace.end_cycle + 1} cycles (status {trace.status})")
+    return EngineRun.from_trace(trace, device.shape)
 
 
 # --------------------------------------------------------------------------- planted bugs

@@ -11,20 +11,21 @@ The design is wrapped in a generated top module (:func:`wrapper_verilog`) that
   back to Python as ``xz_errors``; the first few are printed with their cycle;
 * dumps a VCD when run with ``+vcd=<file>`` (no recompilation needed).
 
-One :class:`myhdl.Cosimulation` per run; ``vvp`` is pinned to one core with
-``taskset -c 0`` when available (steadier speed on a shared machine; see
-docs/verification.md for the measurement).
+The host is the MyHDL bench of :mod:`cosim.host`, the same one that drives the MyHDL
+blocks themselves; here its device is one :class:`myhdl.Cosimulation` per run.
+``vvp`` is pinned to one core with ``taskset -c 0`` when available (steadier speed on a
+shared machine; see docs/verification.md for the measurement).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
 from .compile import Design, compile_icarus
-from .stream import Stimulus, Trace, host_bench
+from .host import run_host
+from .stream import Stimulus, Trace
 from .tools import ToolFailed, pin_prefix, require
 from .vpi import build_myhdl_vpi
 
@@ -105,7 +106,7 @@ def run_icarus(design: Design, stim: Stimulus, vcd: Path | None = None, pin: boo
     wall_timeout : float
         Seconds of wall-clock time before the run stops with status ``wall-timeout``.
     """
-    from myhdl import Cosimulation, CosimulationError, Simulation
+    from myhdl import Cosimulation, CosimulationError
 
     require("vvp")
     vpi = build_myhdl_vpi()
@@ -115,20 +116,18 @@ def run_icarus(design: Design, stim: Stimulus, vcd: Path | None = None, pin: boo
         vcd = Path(vcd).resolve()
         vcd.parent.mkdir(parents=True, exist_ok=True)
         cmd.append(f"+vcd={vcd}")
-    sigs = _signals(design)
     log = vvp.parent / f"vvp-{os.getpid()}.log"
     start = time.monotonic()
+
+    def build():
+        sigs = _signals(design)
+        return Cosimulation(cmd, **sigs), sigs
+
     with open(log, "w") as out:
         saved = os.dup(1)
         os.dup2(out.fileno(), 1)   # vvp inherits stdout: keep its $display lines
         try:
-            cosim = Cosimulation(cmd, **sigs)
-            bench, model = host_bench(sigs, stim, wall_timeout=wall_timeout, probes=("xz_errors",))
-            sim = Simulation(cosim, *bench)
-            try:
-                sim.run(quiet=1)
-            finally:
-                _quit(sim, sigs)
+            model = run_host(build, stim, wall_timeout=wall_timeout, probes=("xz_errors",))
         except CosimulationError as exc:
             failure = exc
         else:
@@ -153,12 +152,3 @@ def run_icarus(design: Design, stim: Stimulus, vcd: Path | None = None, pin: boo
     log.unlink(missing_ok=True)
     return trace
 
-
-def _quit(sim, sigs: dict) -> None:
-    """End the simulation, reap vvp, and drop this run's signals from MyHDL's global list."""
-    from myhdl import _simulator
-
-    if not sim._finished:
-        sim.quit()
-    mine = {id(s) for s in sigs.values()}
-    _simulator._signals[:] = [s for s in _simulator._signals if id(s) not in mine]

@@ -1,13 +1,17 @@
-r"""Stimulus, traces, and the host model that drives the stream ports cycle by cycle.
+r"""The stream protocol's records: what the host is told to do, and what it saw.
 
-One host model serves both simulators: :class:`HostModel` is plain Python and runs
-inside the MyHDL bench (:func:`host_bench`, used with the Icarus VPI cosimulation); the
-Verilator harness (:mod:`cosim.verilator`) is a line-by-line C++ transcription of it.
-Both read the same :class:`Stimulus` and produce the same :class:`Trace` text, so the
-two simulators can be compared as traces, cycle numbers included.
+The engines speak AXI4-Stream-style handshakes (``in_t*`` into the device, ``out_t*``
+out of it) beside a weight write port (``wr_en``, ``wr_addr``, ``wr_data``).  A run of
+the host is described once, as a :class:`Stimulus`, and observed once, as a
+:class:`Trace`; both have a text form, so the host model in Python
+(:mod:`cosim.host`: the driver of :mod:`cosim.driver` and the monitor of
+:mod:`cosim.monitor`) and its transcriptions (the C++ harness of
+:mod:`cosim.verilator`, the Verilog bench of :mod:`cosim.icarus_file`) read the same
+stimulus file and write the same trace, cycle numbers included.
 
 What the host does, cycle by cycle (all decisions are taken right after a rising edge
-``c``, from the values sampled just before it, and drive cycle ``c + 1``)::
+``c``, from the values sampled just before it, and drive cycle ``c + 1``; the first
+rising edge is cycle 0)::
 
     clk      _/~\_/~\_/~\_/~\_/~\_/~\_/~\_/~\_/~\_/~\_/~\_/~\_
     rst      ~~~~~~~\___________________________/~~~\_________   reset_cycles, then mid-run resets
@@ -28,7 +32,7 @@ What the host does, cycle by cycle (all decisions are taken right after a rising
 * the run ends ``tail_cycles`` after the last expected output (extra beats in the tail
   are caught as duplicates), or at ``max_cycles`` with status ``timeout``.
 
-Trace text (one record per line, shared by both simulators)::
+Trace text (one record per line, shared by every runner)::
 
     in  <beat> <cycle>
     out <cycle> <first> <last> <hex data>
@@ -39,8 +43,7 @@ Trace text (one record per line, shared by both simulators)::
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ class Stimulus:
     reset_wait, reset_len : tuple of int
         Per beat: -1 for no reset after it, else the cycles to wait after its acceptance
         and the cycles rst is held.
+    expect_outputs : int, optional
+        Output beats to wait for after the last reset; by default one per input beat of
+        the last segment (an engine answers every step), a device that answers with a
+        different count (a byte bridge: frames of bytes) says how many.
     """
 
     image: tuple
@@ -83,6 +90,7 @@ class Stimulus:
     reset_cycles: int = 2
     tail_cycles: int = 8
     max_cycles: int = 1_000_000
+    expect_outputs: int | None = None
 
     def __post_init__(self):
         n = len(self.beats)
@@ -100,6 +108,8 @@ class Stimulus:
         for k, (w, ln) in enumerate(zip(self.reset_wait, self.reset_len)):
             if w >= 0 and ln < 1:
                 raise ValueError(f"stimulus: beat {k}: a reset needs reset_len >= 1")
+        if self.expect_outputs is not None and self.expect_outputs < 0:
+            raise ValueError(f"stimulus: expect_outputs must not be negative, got {self.expect_outputs}")
 
     @property
     def reset_points(self) -> list:
@@ -114,7 +124,9 @@ class Stimulus:
 
     @property
     def expect_final(self) -> int:
-        """Outputs expected after the last reset (every beat of the last segment)."""
+        """Outputs expected after the last reset (default: every beat of the last segment)."""
+        if self.expect_outputs is not None:
+            return self.expect_outputs
         start, stop = self.segments[-1]
         return stop - start
 
@@ -153,9 +165,12 @@ class Stimulus:
         image = tuple((int(take(), 16), int(take(), 16)) for _ in range(int(take("image"))))
         rows = [(int(take()), take() == "1", int(take(), 16), int(take()), int(take()))
                 for _ in range(int(take("beats")))]
-        return cls(image, tuple((d, last) for _, last, d, _, _ in rows), tuple(r[0] for r in rows),
+        stim = cls(image, tuple((d, last) for _, last, d, _, _ in rows), tuple(r[0] for r in rows),
                    tuple(ch == "1" for ch in ready), tuple(r[3] for r in rows), tuple(r[4] for r in rows),
                    head["reset_cycles"], head["tail_cycles"], head["max_cycles"])
+        if stim.expect_final != head["expect_final"]:
+            stim = replace(stim, expect_outputs=head["expect_final"])
+        return stim
 
 
 @dataclass(frozen=True)
@@ -224,163 +239,3 @@ class Trace:
     def segment_of(self, cycle: int) -> int:
         """How many mid-run resets began at or before ``cycle``."""
         return sum(1 for r in self.resets if r <= cycle)
-
-
-@dataclass
-class Drive:
-    """Values the host drives during one cycle."""
-
-    rst: int = 1
-    in_tvalid: int = 0
-    in_tdata: int = 0
-    in_tlast: int = 0
-    out_tready: int = 0
-    wr_en: int = 0
-    wr_addr: int = 0
-    wr_data: int = 0
-
-
-class HostModel:
-    """The host state machine (see the module docstring); the C++ harness mirrors it."""
-
-    def __init__(self, stim: Stimulus):
-        self.stim = stim
-        self.trace = Trace()
-        self.rst_left = stim.reset_cycles
-        self.wr_idx = 0
-        self.beat = 0
-        self.gap_left = stim.gaps[0] if stim.beats else 0
-        self.offering = False
-        self.reset_wait = -1
-        self.reset_len = 0
-        self.outs_since_reset = 0
-        self.tail_left = -1
-        self.prev_valid = False
-        self.prev_taken = False
-        self.stall = None          # (data, last) held while valid && !ready
-        self.first = 0
-        self.drive = Drive(rst=1)
-        self.rst_left -= 1
-        self.probes = {}
-
-    def initial(self) -> Drive:
-        return Drive(**vars(self.drive))
-
-    def edge(self, c: int, in_tready: int, out_tvalid: int, out_tdata: int, out_tlast: int):
-        """Process rising edge ``c``; return the Drive for cycle c+1, or None when done."""
-        d, st, tr = self.drive, self.stim, self.trace
-        if not d.rst:
-            if d.wr_en:
-                self.wr_idx += 1
-            if d.in_tvalid and in_tready:
-                tr.accepts.append((self.beat, c))
-                if st.reset_wait[self.beat] >= 0:
-                    self.reset_wait = st.reset_wait[self.beat]
-                    self.reset_len = st.reset_len[self.beat]
-                self.beat += 1
-                self.offering = False
-                if self.beat < len(st.beats):
-                    self.gap_left = st.gaps[self.beat]
-            if self.stall is not None:
-                if not out_tvalid:
-                    tr.violations.append((c, "out_tvalid dropped before out_tready"))
-                elif (out_tdata, bool(out_tlast)) != self.stall:
-                    tr.violations.append((c, "out_tdata/out_tlast changed while stalled"))
-            if out_tvalid and (not self.prev_valid or self.prev_taken):
-                self.first = c
-            taken = bool(out_tvalid and d.out_tready)
-            if taken:
-                tr.outputs.append(OutBeat(c, self.first, bool(out_tlast), int(out_tdata)))
-                self.outs_since_reset += 1
-            self.stall = (int(out_tdata), bool(out_tlast)) if out_tvalid and not d.out_tready else None
-            self.prev_valid, self.prev_taken = bool(out_tvalid), taken
-        else:
-            self.stall = None
-            self.prev_valid = self.prev_taken = False
-
-        if c + 1 >= st.max_cycles:
-            tr.end_cycle, tr.status = c, "timeout"
-            return None
-        if self.tail_left < 0 and self.beat == len(st.beats) and self.reset_wait < 0 \
-                and self.rst_left == 0 and not d.rst and self.outs_since_reset >= st.expect_final:
-            self.tail_left = st.tail_cycles
-        if self.tail_left == 0:
-            tr.end_cycle, tr.status = c, "ok"
-            return None
-        if self.tail_left > 0:
-            self.tail_left -= 1
-
-        nd = Drive(rst=0, out_tready=int(st.ready[(c + 1) % len(st.ready)]))
-        if self.reset_wait == 0:
-            self.reset_wait = -1
-            self.rst_left = self.reset_len
-            tr.resets.append(c + 1)
-            self.outs_since_reset = 0
-        elif self.reset_wait > 0:
-            self.reset_wait -= 1
-        if self.rst_left > 0:
-            self.rst_left -= 1
-            nd = Drive(rst=1)
-            self.offering = False
-        elif self.wr_idx < len(st.image):
-            nd.wr_en = 1
-            nd.wr_addr, nd.wr_data = st.image[self.wr_idx]
-        elif self.beat < len(st.beats) and self.reset_wait < 0:
-            if not self.offering:
-                if self.gap_left > 0:
-                    self.gap_left -= 1
-                else:
-                    self.offering = True
-            if self.offering:
-                nd.in_tvalid = 1
-                nd.in_tdata, last = st.beats[self.beat]
-                nd.in_tlast = int(bool(last))
-        self.drive = nd
-        return Drive(**vars(nd))
-
-
-def host_bench(ports: dict, stim: Stimulus, half_period: int = 5, wall_timeout: float = 600.0,
-               probes: tuple = ()):
-    """MyHDL generators driving ``ports`` (name -> Signal) with a :class:`HostModel`.
-
-    Returns ``(instances, model)``; after the simulation ``model.trace`` holds the trace
-    and ``model.probes`` the final values of the ``probes`` signals (read before MyHDL
-    clears every signal at the end of a simulation).  The clock starts at 0 (a clock
-    from X would never toggle).  ``wall_timeout`` stops a hung run with status
-    ``wall-timeout``.
-    """
-    from myhdl import StopSimulation, delay, instance
-
-    model = HostModel(stim)
-    clk = ports["clk"]
-    driven = ("rst", "in_tvalid", "in_tdata", "in_tlast", "out_tready", "wr_en", "wr_addr", "wr_data")
-
-    def apply(d: Drive):
-        for name in driven:
-            ports[name].next = getattr(d, name)
-
-    @instance
-    def clock():
-        clk.next = 0
-        while True:
-            yield delay(half_period)
-            clk.next = not clk
-
-    @instance
-    def host():
-        apply(model.initial())
-        start = time.monotonic()
-        c = 0
-        while True:
-            yield clk.posedge
-            nd = model.edge(c, int(ports["in_tready"].val), int(ports["out_tvalid"].val),
-                            int(ports["out_tdata"].val), int(ports["out_tlast"].val))
-            if nd is None or ((c & 1023) == 0 and time.monotonic() - start > wall_timeout):
-                if nd is not None:
-                    model.trace.end_cycle, model.trace.status = c, "wall-timeout"
-                model.probes = {p: int(ports[p].val) for p in probes}
-                raise StopSimulation("host finished")
-            apply(nd)
-            c += 1
-
-    return (clock, host), model

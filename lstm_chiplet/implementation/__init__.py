@@ -36,7 +36,7 @@ Generic cell counts (:func:`.utilisation.generic_cells`)
 Multiplier utilisation (:func:`.utilisation.utilisation`)
     For every layer of the reference autoencoder and P in 1, 2, 4, 8, 16: the
     documented ``EngineConfig.cycles_per_step`` against the ideal ``ceil(H(D+H)/P)``,
-    with the cycles measured in MyHDL simulation (:func:`hdl.cycles.measure`) when
+    with the cycles measured in MyHDL simulation (:func:`cosim.cycles.measure`) when
     asked; the same for the whole-window design that goes on the UP5K
     (:func:`.utilisation.window_utilisation`, measured on Verilator); tables and a PNG
     plot.

@@ -3,7 +3,7 @@
 Owns :func:`generic_cells` (yosys' technology-independent ``synth`` of the bare
 engine: gates, flip-flops, multipliers, memory bits), the utilisation tables of the
 single-layer engine (:func:`utilisation`, cycles measured with
-:func:`hdl.cycles.measure` when asked) and of the whole-window design
+:func:`cosim.cycles.measure` when asked) and of the whole-window design
 (:func:`window_utilisation`, measured on Verilator), their markdown and the plot.
 """
 
@@ -94,7 +94,7 @@ def utilisation(lanes=UTILISATION_LANES, layers=None, measure: bool = False, ste
                    "engine_target": cfg.target_cycles, "meets_engine_target": cfg.meets_target,
                    "mac_busy": cfg.mac_utilisation}
             if measure:
-                from hdl.cycles import measure as measure_cycles
+                from cosim.cycles import measure as measure_cycles
 
                 m = measure_cycles(d, h, p, steps)
                 row["measured"] = m.measured

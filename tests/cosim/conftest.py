@@ -79,6 +79,19 @@ def toy_design():
 
 
 @pytest.fixture(scope="session")
+def toy_device(toy_design):
+    """The toy design in both forms (its MyHDL block, its converted Verilog)."""
+    from cosim.host import Device
+
+    def block(cfg, **ports):
+        n, word_bits, latency = cfg
+        return _toy.stream_accumulator(**ports, n=n, word_bits=word_bits, latency=latency)
+
+    return Device("toy", (TOY_N, TOY_BITS, TOY_LATENCY), block, lambda cfg: _toy.toy_ports(*cfg[:2]),
+                  lambda cfg: toy_design, toy_design.shape)
+
+
+@pytest.fixture(scope="session")
 def toy():
     """The toy design's module (reference model, names)."""
     return _toy

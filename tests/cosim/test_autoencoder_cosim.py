@@ -2,8 +2,10 @@
 
 CI: the shipped model (reference topology) on Verilator for a few whole windows, bit
 for bit and at the documented cycles per window; Icarus and Verilator produce the same
-trace for one window; a tiny topology under back-pressure on both; the rtl backend
-through lstm_chiplet.backends.  Slow (tox -e regress): more windows, other lane counts.
+trace for one window; on a tiny topology, the Python host (on the MyHDL block and on
+the Verilog through the VPI) and both transcriptions give the same trace under
+back-pressure, gaps and resets; the tiny topology under back-pressure on both
+simulators; the rtl backend through lstm_chiplet.backends.  Slow (tox -e regress): more windows, other lane counts.
 """
 
 from pathlib import Path
@@ -11,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosim.autoencoder import (autoencoder_design, reconstruction_from_trace, run_autoencoder_windows,
-                               run_icarus_file, window_stimulus)
+from cosim.autoencoder import (autoencoder_design, autoencoder_device, reconstruction_from_trace,
+                               run_autoencoder_windows, window_stimulus)
+from cosim.icarus_file import run_icarus_file
 from cosim.scoreboard import check
 from cosim.verilator import run_verilator
 from golden.autoencoder import AutoencoderConfig, FixedAutoencoder, synthetic_windows
@@ -85,6 +88,34 @@ def test_icarus_and_verilator_agree_on_a_window(shipped, verilator):
     assert slow.core() == fast.core()
     np.testing.assert_array_equal(reconstruction_from_trace(slow, cfg, 1),
                                   shipped.forward_int(x)["reconstruction"])
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_transcribed_hosts_give_the_python_hosts_trace(icarus, verilator, lanes):
+    """The whole-window engine under a slow host (gaps, long stalls), a reset in the middle of
+    a window and the probe's reset: the Python host on the MyHDL block and on the Verilog
+    (VPI), the Verilog bench and the C++ harness trace the same beats at the same edges."""
+    from dataclasses import replace
+
+    from cosim.host import run_myhdl
+    from cosim.icarus import run_icarus
+
+    fixed = tiny_model(1)
+    cfg = AutoencoderEngineConfig.for_model(fixed, lanes)
+    rng = np.random.default_rng(4)
+    x = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, (3, 3, 3))
+    stim = window_stimulus(cfg, autoencoder_image(fixed, lanes), x, ready=[0] * 13 + [1, 1, 0, 1],
+                           gaps=rng.integers(0, 5, 9).tolist())
+    waits, lens = list(stim.reset_wait), list(stim.reset_len)
+    waits[4], lens[4] = 40, 2            # window 1 cut after its second beat, mid-pass
+    stim = replace(stim, reset_wait=tuple(waits), reset_len=tuple(lens))
+    design = autoencoder_design(cfg)
+    want = run_icarus(design, stim)
+    assert want.status == "ok" and len(want.resets) == 2 and want.outputs
+    for runner, trace in (("myhdl", run_myhdl(autoencoder_device(cfg), stim)),
+                          ("icarus (Verilog host)", run_icarus_file(design, stim)),
+                          ("verilator", run_verilator(design, stim))):
+        assert trace.core() == want.core(), f"{runner} differs from the Python host on the VPI"
 
 
 @pytest.mark.parametrize("simulator, lanes", [("verilator", 1), ("verilator", 2), ("icarus", 1),

@@ -1,8 +1,9 @@
 """The same converted engine on both simulators, and long runs on Verilator.
 
-Icarus (through MyHDL's VPI) and Verilator (generated C++ harness) run the same
-Verilog under the same stimulus; their traces must agree record for record, cycle
-numbers included.  The slow tests (``tox -e regress``) stream long sequences through
+Icarus (through MyHDL's VPI, the Python host) and Verilator (the generated C++
+harness, a transcription of that host) run the same Verilog under the same stimulus,
+and the Python host drives the MyHDL block itself; the traces must agree record for
+record, cycle numbers included.  The slow tests (``tox -e regress``) stream long sequences through
 larger configurations, up to the reference encoder's first layer, on Verilator.
 """
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from cosim.configs import regress_configs
-from cosim.engine import random_case
+from cosim.engine import engine_device, random_case
 from cosim.runner import verify
 from cosim.traffic import Traffic
 
@@ -27,13 +28,17 @@ def small(designs):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_icarus_and_verilator_agree_on_the_engine(small, verilator, seed):
+def test_every_simulator_agrees_on_the_engine(small, verilator, seed):
+    """One stimulus (resets, stalls, gaps), three runs: the Python host on the MyHDL block,
+    the Python host on the Verilog through the VPI, the C++ host on Verilator."""
     case = random_case(small.config, seed, n_sequences=3, max_len=5, resets=1, stall_prob=0.4,
                        gap_prob=0.4, long_stalls=seed == 3, weight_mode=("trained", "uniform", "extreme")[seed - 1])
     stim = case.stimulus()
     ti = verify(small, stim, case.reference(), simulator="icarus", context=case.context, name="agree")
     tv = verify(small, stim, case.reference(), simulator="verilator", context=case.context, name="agree")
-    assert ti.core() == tv.core()
+    tm = verify(engine_device(small.config), stim, case.reference(), simulator="myhdl", context=case.context,
+                name="agree")
+    assert ti.core() == tv.core() == tm.core()
     assert ti.outputs and ti.resets == tv.resets and ti.xz_errors == 0 and tv.xz_errors is None
 
 

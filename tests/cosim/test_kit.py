@@ -6,6 +6,8 @@ engine's port shape), so the kit is proven before and independently of the engin
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -56,6 +58,8 @@ def test_stimulus_and_trace_text_round_trip():
                     (True, False, True), (2, -1), (1, 0), reset_cycles=3, tail_cycles=5, max_cycles=999)
     assert Stimulus.from_text(stim.to_text()) == stim
     assert stim.segments == [(0, 1), (1, 2)] and stim.expect_final == 1
+    frames = replace(stim, expect_outputs=5)        # a device answering with its own count
+    assert Stimulus.from_text(frames.to_text()) == frames and frames.expect_final == 5
     tr = Trace.from_text("in 0 5\nin 1 12\nout 11 10 0 67ff06\nrst 13\nviol 14 x y\nend 43 ok\n")
     assert tr.accepts == [(0, 5), (1, 12)] and tr.outputs[0].data == 0x67ff06
     assert tr.segment_of(12) == 0 and tr.segment_of(13) == 1
@@ -109,6 +113,61 @@ def test_toy_under_random_traffic(icarus, toy_design, toy, seed, n_beats, resets
     stim, ref = toy_case(rng, toy_design, toy, n_beats, extremes=extremes,
                          traffic_kw=dict(resets=resets, stall_prob=stall))
     verify(toy_design, stim, ref, context={"seed": seed, "n_beats": n_beats}, name="toy-random")
+
+
+# ------------------------------------------------------------------ one host, every runner
+def host_stimuli(toy_design, toy) -> dict:
+    """Stimuli that visit the host's corners: back-pressure, gaps, resets, a timeout."""
+    rng = np.random.default_rng(11)
+    mixed, _ = toy_case(rng, toy_design, toy, 30, traffic_kw=dict(resets=3, stall_prob=0.5, gap_prob=0.5,
+                                                                   stall_run_max=12))
+    # a reset at once after the first beat, a gap before the first beat, long stalls,
+    # a reset landing while an output waits, a short power-on reset and tail
+    edges, _ = toy_case(np.random.default_rng(5), toy_design, toy, 6)
+    edges = replace(edges, gaps=(4, 0, 0, 2, 0, 0), ready=(False,) * 9 + (True,),
+                    reset_wait=(0, -1, -1, 7, -1, -1), reset_len=(1, 0, 0, 3, 0, 0), reset_cycles=1,
+                    tail_cycles=3)
+    return {"mixed": replace(mixed, reset_cycles=3), "edges": edges,
+            "timeout": replace(mixed, max_cycles=70)}
+
+
+def every_runner(device, design, stim, myhdl=True) -> dict:
+    from cosim.host import run_myhdl
+    from cosim.icarus import run_icarus
+    from cosim.icarus_file import run_icarus_file
+    from cosim.verilator import run_verilator
+
+    traces = {"icarus (Python host, VPI)": run_icarus(design, stim),
+              "icarus (Verilog host)": run_icarus_file(design, stim),
+              "verilator (C++ host)": run_verilator(design, stim)}
+    if myhdl:
+        traces["myhdl (Python host, the block itself)"] = run_myhdl(device, stim)
+    return traces
+
+
+@pytest.mark.parametrize("name", ["mixed", "edges", "timeout"])
+def test_every_runner_gives_the_python_hosts_trace(icarus, verilator, toy_device, toy_design, toy, name):
+    """The same stimulus through the Python host (on the MyHDL block and, through the VPI,
+    on its Verilog) and through its transcriptions (the Verilog bench of cosim.icarus_file
+    and the C++ harness of cosim.verilator): identical traces, every beat, every edge."""
+    stim = host_stimuli(toy_design, toy)[name]
+    traces = every_runner(toy_device, toy_design, stim)
+    want = traces["icarus (Python host, VPI)"]
+    assert want.status == ("timeout" if name == "timeout" else "ok")
+    assert want.accepts and want.outputs and (want.resets or name == "timeout")
+    for runner, trace in traces.items():
+        assert trace.core() == want.core(), f"{runner} differs from the Python host"
+
+
+def test_every_runner_reports_the_same_violations(icarus, verilator, toy_design, toy):
+    """A design that breaks the stream rule: the same violation records from every host."""
+    bad = mutant_design(toy_design, TOY_MUTANTS[1])       # out_tvalid drops without a handshake
+    stim = host_stimuli(toy_design, toy)["mixed"]
+    traces = every_runner(None, bad, stim, myhdl=False)
+    want = traces["icarus (Python host, VPI)"]
+    assert want.violations
+    for runner, trace in traces.items():
+        assert trace.core() == want.core(), f"{runner} differs from the Python host"
 
 
 # ------------------------------------------------------------------ the checks can fail

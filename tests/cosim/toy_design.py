@@ -139,20 +139,19 @@ def stream_accumulator(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     return instances()
 
 
-def convert(outdir: str, n: int, word_bits: int, latency: int) -> str:
+def toy_ports(n: int, word_bits: int) -> dict:
+    """Fresh signals for every port of :func:`stream_accumulator`, keyed by port name."""
     aw = max(1, (n - 1).bit_length())
-    clk = Signal(bool(0))
-    rst = ResetSignal(0, active=1, isasync=False)
-    in_tdata = Signal(intbv(0)[n * word_bits:])
-    out_tdata = Signal(intbv(0)[n * word_bits:])
-    in_tvalid, in_tready, in_tlast = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
-    out_tvalid, out_tready, out_tlast = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
-    wr_en = Signal(bool(0))
-    wr_addr = Signal(intbv(0)[aw:])
-    wr_data = Signal(intbv(0)[word_bits:])
-    inst = stream_accumulator(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
-                              out_tdata, out_tvalid, out_tready, out_tlast,
-                              wr_en, wr_addr, wr_data, n=n, word_bits=word_bits, latency=latency)
+    return {"clk": Signal(bool(0)), "rst": ResetSignal(0, active=1, isasync=False),
+            "in_tdata": Signal(intbv(0)[n * word_bits:]), "in_tvalid": Signal(bool(0)),
+            "in_tready": Signal(bool(0)), "in_tlast": Signal(bool(0)),
+            "out_tdata": Signal(intbv(0)[n * word_bits:]), "out_tvalid": Signal(bool(0)),
+            "out_tready": Signal(bool(0)), "out_tlast": Signal(bool(0)),
+            "wr_en": Signal(bool(0)), "wr_addr": Signal(intbv(0)[aw:]), "wr_data": Signal(intbv(0)[word_bits:])}
+
+
+def convert(outdir: str, n: int, word_bits: int, latency: int) -> str:
+    inst = stream_accumulator(**toy_ports(n, word_bits), n=n, word_bits=word_bits, latency=latency)
     name = toy_name(n, word_bits, latency)
     inst.convert(hdl="Verilog", name=name, path=outdir, initial_values=False)
     return name

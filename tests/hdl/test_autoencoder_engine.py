@@ -1,7 +1,7 @@
 """The whole-window engine: config, memory map, MyHDL simulation against golden, conversion.
 
 The MyHDL model of hdl.autoencoder_engine is driven by the co-simulation's host model
-(cosim.stream: weights through the write port, windows as beats, an out_tready
+(cosim.host: weights through the write port, windows as beats, an out_tready
 pattern) and held to golden.autoencoder.FixedAutoencoder.forward_int: every
 reconstructed vector equal as integers, tlast on the last step of every window, and,
 when the host never waits, windows exactly cycles_per_window apart.
@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from cosim import checks
-from cosim.stream import Stimulus, host_bench
+from cosim.autoencoder import autoencoder_device
+from cosim.runner import simulate as run_simulation
+from cosim.stream import Stimulus
 from cosim.tools import MissingToolError, allow_missing_tools, require
 from cosim.verilog import pack_words, unpack_words
 from golden.autoencoder import AutoencoderConfig, FixedAutoencoder
@@ -49,11 +51,6 @@ def random_windows(rng, cfg: AutoencoderConfig, n: int) -> np.ndarray:
 def simulate(cfg: AutoencoderEngineConfig, image, beats, *, ready=(True,), gaps=None,
              resets=None, extra_cycles=0):
     """MyHDL simulation of the engine under the host model; returns the trace."""
-    from myhdl import Simulation
-
-    from hdl.autoencoder_engine import autoencoder_engine
-    from hdl.ports import top_ports
-
     n = len(beats)
     waits, lens = [-1] * n, [0] * n
     for beat, (wait, length) in (resets or {}).items():
@@ -64,14 +61,7 @@ def simulate(cfg: AutoencoderEngineConfig, image, beats, *, ready=(True,), gaps=
     max_cycles = len(image) + 100 + windows * (cfg.cycles_per_window + 50) * stall + sum(gaps) + extra_cycles
     stim = Stimulus(tuple(image), tuple(beats), tuple(gaps), tuple(bool(r) for r in ready),
                     tuple(waits), tuple(lens), max_cycles=max_cycles)
-    ports = top_ports(cfg)
-    bench, model = host_bench(ports, stim)
-    sim = Simulation(autoencoder_engine(**ports, cfg=cfg), *bench)
-    try:
-        sim.run(quiet=1)
-    finally:
-        sim.quit()
-    return model.trace
+    return run_simulation(autoencoder_device(cfg), stim, "myhdl")
 
 
 def window_beats(x_int, lasts=None):

@@ -2,7 +2,9 @@
 
 Hypothesis draws the inputs (and, where elaboration is cheap, the parameters); the
 expected values come from golden (golden.formats, golden.activations,
-golden.lstm_fixed) or, for the plumbing blocks, from a plain Python model.
+golden.lstm_fixed) or, for the plumbing blocks, from a plain Python model.  The
+blocks have no stream handshake, so the bench here is a per-cycle vector bench
+(``run_pipeline``, at the end); the engines' stream bench is cosim.host's.
 """
 
 import numpy as np
@@ -22,7 +24,6 @@ from hdl.config import CELL_STATE_LATENCY, EngineConfig, activation_latency, cel
 from hdl.gate_unit import gate_unit
 from hdl.mac_lane import mac_lane
 from hdl.requantize import requantize
-from hdl.simulate import run_pipeline
 from hdl.dual_port_ram import dual_port_ram
 
 FM = DEFAULT_FORMATS
@@ -263,3 +264,61 @@ def test_gate_unit_matches_golden_preactivation(variant, d, h, gate, data, seed)
             assert row["z"] == int(want[rb * p + lane]), (rb, lane)
             if window:
                 assert row["y"] == int(want_y[rb * p + lane]), (rb, lane)
+
+
+# --------------------------------------------------------------------- bench
+def run_pipeline(make_block, clk, inputs: dict, outputs: dict, vectors: list) -> list:
+    """Drive a pipelined block with one input vector per cycle and collect its outputs.
+
+    Parameters
+    ----------
+    make_block : callable
+        Returns the block instance (built on the signals given here).
+    clk : Signal(bool)
+        The block's clock (started at 0 by the bench).
+    inputs : dict name -> Signal
+    outputs : dict name -> (Signal, latency)
+        Each output is read ``latency`` (>= 1) rising edges after its input vector.
+    vectors : list of dict name -> int
+        ``vectors[n]`` is applied during cycle ``n``.
+
+    Returns
+    -------
+    list of dict name -> int
+        Output values belonging to each input vector.
+    """
+    from myhdl import Simulation, StopSimulation, delay
+
+    if any(lat < 1 for _, lat in outputs.values()):
+        raise ValueError("run_pipeline: every output latency must be at least 1")
+    n = len(vectors)
+    longest = max(lat for _, lat in outputs.values())
+    results = [dict() for _ in range(n)]
+
+    def clock():
+        clk.next = 0
+        while True:
+            yield delay(5)
+            clk.next = not clk
+
+    def drive():
+        for c in range(n + longest):
+            if c < n:
+                for name, value in vectors[c].items():
+                    inputs[name].next = value
+            yield clk.posedge
+            yield delay(1)
+            for name, (sig, lat) in outputs.items():
+                idx = c + 1 - lat
+                if 0 <= idx < n:
+                    results[idx][name] = int(sig)
+        raise StopSimulation()
+
+    # The block under test is the top of its own hierarchy (MyHDL refuses a block
+    # created through a helper inside another block), simulated with two generators.
+    sim = Simulation(make_block(), clock(), drive())
+    try:
+        sim.run(quiet=1)
+    finally:
+        sim.quit()
+    return results

@@ -15,7 +15,7 @@ from golden.formats import DEFAULT_FORMATS as FM
 from golden.lstm_fixed import FixedLSTMWeights, lstm_layer_fixed
 from golden.memory_map import layer_image
 from hdl.config import EngineConfig
-from hdl.simulate import run_engine
+from cosim.engine import run_engine
 
 
 def golden_outputs(w, xs, lasts):

@@ -1,6 +1,7 @@
 """The byte-wide host bridge: protocol, stream rules, and the engine behind it.
 
-Three benches, in MyHDL simulation:
+Three benches, in MyHDL simulation (the byte side driven and watched by the
+co-simulation's host model, cosim.host):
 
 * the bridge alone in front of a plain-Python stand-in for the engine (random
   in_tready, random compute delay, outputs a keyed function of each input), with
@@ -14,8 +15,10 @@ Three benches, in MyHDL simulation:
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
-from myhdl import Signal, StopSimulation, block, delay, instance, intbv
+from myhdl import block, instance
 
+from cosim.host import run_host
+from cosim.stream import Stimulus
 from golden.formats import DEFAULT_FORMATS as FM
 from golden.lstm_fixed import FixedLSTMWeights, lstm_layer_fixed
 from golden.memory_map import layer_image
@@ -32,60 +35,37 @@ def fake_output(x: int, bits: int) -> int:
     return ((x + 1) * KEY ^ (x >> 3)) & ((1 << bits) - 1)
 
 
+def host_side(p):
+    """The bridge's byte ports under the host model's port names (no tlast, no write port)."""
+    return {"clk": p["clk"], "rst": p["rst"], "in_tdata": p["rx_data"], "in_tvalid": p["rx_valid"],
+            "in_tready": p["rx_ready"], "out_tdata": p["tx_data"], "out_tvalid": p["tx_valid"],
+            "out_tready": p["tx_ready"]}
+
+
+def run_bytes(build, rx_bytes, rx_gaps, tx_ready_pattern, tx_bytes, max_cycles, tail_cycles=8):
+    """The host model sends ``rx_bytes`` (gap ``rx_gaps[k % len]`` before byte k) and takes
+    tx bytes under ``tx_ready_pattern`` until ``tx_bytes`` came and ``tail_cycles`` more
+    passed; ``build()`` returns ``(bench, bridge ports)``.  Returns the trace."""
+    n = len(rx_bytes)
+    gaps = tuple(rx_gaps[k % len(rx_gaps)] if rx_gaps else 0 for k in range(n))
+    stim = Stimulus((), tuple((b, False) for b in rx_bytes), gaps, tuple(bool(r) for r in tx_ready_pattern),
+                    tail_cycles=tail_cycles, max_cycles=max_cycles, expect_outputs=tx_bytes)
+
+    def build_host_side():
+        bench, p = build()
+        return bench, host_side(p)
+
+    trace = run_host(build_host_side, stim).trace
+    assert trace.status == "ok", f"host: run ended with status {trace.status} at cycle {trace.end_cycle}"
+    return trace
+
+
 @block
-def fake_engine_bench(p, rx_bytes, rx_gaps, tx_ready_pattern, in_ready_pattern, delays, seen):
-    """Host and stand-in engine around one bridge; fills ``seen`` (see the tests)."""
+def fake_engine_bench(p, in_ready_pattern, delays, seen):
+    """One bridge and a stand-in engine behind it; fills ``seen`` (see the tests)."""
     dut = host_bridge(**p)
     clk = p["clk"]
     out_bits = len(p["out_tdata"])
-    n_steps = sum(1 for kind, *_ in seen["expect"] if kind == "step")
-
-    @instance
-    def clock():
-        clk.next = 0
-        while True:
-            yield delay(5)
-            clk.next = not clk
-
-    @instance
-    def host():
-        p["rst"].next = 1
-        yield clk.posedge
-        yield clk.posedge
-        p["rst"].next = 0
-        pos, cycle, gap = 0, 0, rx_gaps[0] if rx_gaps else 0
-        tail = 4      # cycles after the last byte each way: a late pulse or extra byte shows
-        while tail:
-            if pos == len(rx_bytes) and len(seen["frames_bytes"]) >= n_steps * seen["frame_len"]:
-                tail -= 1
-            if pos < len(rx_bytes) and gap == 0:
-                p["rx_data"].next = rx_bytes[pos]
-                p["rx_valid"].next = 1
-            else:
-                p["rx_valid"].next = 0
-            p["tx_ready"].next = tx_ready_pattern[cycle % len(tx_ready_pattern)]
-            yield clk.posedge
-            cycle += 1
-            if cycle > seen["max_cycles"]:
-                raise StopSimulation()
-            if p["rx_valid"] and p["rx_ready"]:
-                pos += 1
-                gap = rx_gaps[pos % len(rx_gaps)] if rx_gaps else 0
-            elif gap:
-                gap -= 1
-            if p["tx_valid"]:
-                now = int(p["tx_data"])
-                if seen["tx_held"] is not None and now != seen["tx_held"]:
-                    seen["violations"].append(f"cycle {cycle}: tx_data changed while not taken")
-                if p["tx_ready"]:
-                    seen["frames_bytes"].append(now)
-                    seen["tx_held"] = None
-                else:
-                    seen["tx_held"] = now
-            elif seen["tx_held"] is not None:
-                seen["violations"].append(f"cycle {cycle}: tx_valid dropped before the byte was taken")
-                seen["tx_held"] = None
-        raise StopSimulation()
 
     @instance
     def engine():
@@ -124,7 +104,7 @@ def fake_engine_bench(p, rx_bytes, rx_gaps, tx_ready_pattern, in_ready_pattern, 
                     seen["taken"] += 1
                     pending.pop(0)
 
-    return dut, clock, host, engine
+    return dut, engine
 
 
 @st.composite
@@ -154,12 +134,17 @@ def test_bridge_carries_every_write_beat_and_frame(case):
             rx += geo.encode_step(c[1], c[2])
         else:
             rx += [CMD_NOP]
-    seen = {"expect": commands, "writes": [], "steps": [], "frames_bytes": [], "violations": [],
-            "taken": 0, "tx_held": None, "frame_len": geo.step_tx_bytes,
-            "max_cycles": 50 + 10 * len(rx) + 40 * len(commands) * (geo.step_tx_bytes + 12)}
-    tb = fake_engine_bench(bridge_ports(geo), rx, rx_gaps, tx_ready, in_ready, delays, seen)
-    tb.run_sim(quiet=1)
-    tb.quit_sim()
+    seen = {"writes": [], "steps": [], "violations": [], "taken": 0}
+    n_steps = sum(1 for c in commands if c[0] == "step")
+
+    def build():
+        p = bridge_ports(geo)
+        return fake_engine_bench(p, in_ready, delays, seen), p
+
+    trace = run_bytes(build, rx, rx_gaps, tx_ready, n_steps * geo.step_tx_bytes, tail_cycles=4,
+                      max_cycles=50 + 10 * len(rx) + 40 * len(commands) * (geo.step_tx_bytes + 12))
+    seen["frames_bytes"] = [o.data for o in trace.outputs]
+    seen["violations"] += [f"cycle {c}: {what}" for c, what in trace.violations]
     want_writes = [(c[1], c[2]) for c in commands if c[0] == "write"]
     want_steps = [(c[1], c[2]) for c in commands if c[0] == "step"]
     assert seen["violations"] == []
@@ -172,49 +157,16 @@ def test_bridge_carries_every_write_beat_and_frame(case):
 
 # ------------------------------------------------------------- with the engine
 @block
-def engine_bench(cfg, geo, rx_bytes, tx_ready_pattern, got, n_frames, max_cycles):
+def engine_bench(cfg, p):
+    """The bridge in front of a real engine, sharing its stream and write ports."""
     from hdl.lstm_engine import lstm_engine
     from hdl.ports import top_ports
 
-    p = bridge_ports(geo)
     e = top_ports(cfg)
     for name in ("clk", "rst", "in_tdata", "in_tvalid", "in_tready", "in_tlast", "out_tdata",
                  "out_tvalid", "out_tready", "out_tlast", "wr_en", "wr_addr", "wr_data"):
         p[name] = e[name]
-    bridge = host_bridge(**p)
-    engine = lstm_engine(**e, cfg=cfg)
-    clk = p["clk"]
-
-    @instance
-    def clock():
-        clk.next = 0
-        while True:
-            yield delay(5)
-            clk.next = not clk
-
-    @instance
-    def host():
-        p["rst"].next = 1
-        for _ in range(2):
-            yield clk.posedge
-        p["rst"].next = 0
-        pos, cycle = 0, 0
-        while len(got) < n_frames * geo.step_tx_bytes:
-            p["rx_valid"].next = pos < len(rx_bytes)
-            if pos < len(rx_bytes):
-                p["rx_data"].next = rx_bytes[pos]
-            p["tx_ready"].next = tx_ready_pattern[cycle % len(tx_ready_pattern)]
-            yield clk.posedge
-            cycle += 1
-            if cycle > max_cycles:
-                raise StopSimulation()
-            if p["rx_valid"] and p["rx_ready"]:
-                pos += 1
-            if p["tx_valid"] and p["tx_ready"]:
-                got.append(int(p["tx_data"]))
-        raise StopSimulation()
-
-    return bridge, engine, clock, host
+    return host_bridge(**p), lstm_engine(**e, cfg=cfg)
 
 
 def test_bridge_in_front_of_the_engine_matches_golden():
@@ -230,11 +182,14 @@ def test_bridge_in_front_of_the_engine_matches_golden():
         rx += geo.encode_write(int(addr), int(word))
     for x, last in zip(xs, lasts):
         rx += geo.encode_step(pack_words(x, cfg.vec_bits), last)
-    got = []
-    tb = engine_bench(cfg, geo, rx, [1, 1, 0], got, len(lasts),
+
+    def build():
+        p = bridge_ports(geo)
+        return engine_bench(cfg, p), p
+
+    trace = run_bytes(build, rx, [0], [1, 1, 0], len(lasts) * geo.step_tx_bytes,
                       max_cycles=2 * len(rx) + len(lasts) * (cfg.cycles_per_step + 4 * geo.step_tx_bytes))
-    tb.run_sim(quiet=1)
-    tb.quit_sim()
+    got = [o.data for o in trace.outputs]
     frames = geo.decode_frames(got)
     want = []
     for seq in ([0, 1, 2], [3, 4]):

@@ -1,6 +1,6 @@
 """Cycles per step measured in MyHDL simulation, beside the ideal and the formula.
 
-``python -m hdl.cycles`` simulates the engine for the reference layer shapes
+``python -m cosim.cycles`` simulates the engine for the reference layer shapes
 (6->64, 64->32, 32->32, 32->64) at several lane counts, streams a few beats back to
 back and prints, per configuration: the ideal ``ceil(H(D+H)/P)``, the documented
 ``cfg.cycles_per_step``, the measured latency (input handshake edge to the first edge
@@ -9,6 +9,7 @@ sampling out_tvalid high) and spacing of accepted beats, the target
 
 The engine's control has no data-dependent path, so the timing is measured with the
 weight memory left unwritten (the block tests check the values with real weights).
+The host is the co-simulation's (:func:`cosim.engine.run_engine` on the MyHDL block).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from .config import EngineConfig
+from hdl.config import EngineConfig
 
 REFERENCE_SHAPES = ((6, 64), (64, 32), (32, 32), (32, 64))
 DEFAULT_LANES = (1, 2, 4, 8, 16)
@@ -52,7 +53,7 @@ class CycleRow:
 
 def measure(d: int, h: int, p: int, steps: int = 3) -> CycleRow:
     """Simulate ``steps`` back-to-back beats of the (D, H, P) engine; returns the timings."""
-    from .simulate import run_engine
+    from .engine import run_engine
 
     cfg = EngineConfig(d, h, p)
     t0 = time.perf_counter()
@@ -99,7 +100,7 @@ def _ints(text: str):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hdl.cycles", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cosim.cycles", description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", type=_shapes, default=list(REFERENCE_SHAPES),
                         help="layer shapes DxH, comma separated (default: the reference shapes)")
     parser.add_argument("--lanes", type=_ints, default=list(DEFAULT_LANES),

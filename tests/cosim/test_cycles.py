@@ -3,7 +3,7 @@
 import pytest
 
 from hdl.config import EngineConfig
-from hdl.cycles import main as cycles_main, measure, table
+from cosim.cycles import main as cycles_main, measure, table
 
 
 @pytest.mark.parametrize("d, h, p", [(3, 4, 1), (3, 4, 4), (5, 6, 3)], ids=lambda v: str(v))
