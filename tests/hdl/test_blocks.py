@@ -10,7 +10,7 @@ blocks have no stream handshake, so the bench here is a per-cycle vector bench
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
-from myhdl import ResetSignal, Signal, intbv
+from myhdl import Signal, intbv
 
 from golden.activations import SIGMOID, TANH, activate, activation_table
 from golden.formats import DEFAULT_FORMATS, QFormat
