@@ -132,11 +132,14 @@ def _worker(argv) -> None:
     cfg = AutoencoderEngineConfig.from_dict(json.loads(argv[0]))
     outdir, lang = argv[1], argv[2]
     from .autoencoder_engine import autoencoder_engine, autoencoder_ports
+    from .header import block_docs, comment, design_header, fsm_states
 
     # Signals named *unused* deliberately sink bits nothing reads (see weight_memory).
     warnings.filterwarnings("ignore", message=r".*driven but not read: .*unused")
     inst = autoencoder_engine(**autoencoder_ports(cfg), cfg=cfg)
-    inst.convert(hdl=lang, name=cfg.module_name, path=outdir, initial_values=INITIAL_VALUES)
+    header = design_header(cfg, fsm_states(inst)) + "\n" + block_docs(inst)
+    inst.convert(hdl=lang, name=cfg.module_name, path=outdir, initial_values=INITIAL_VALUES,
+                 header=comment(header, "//" if lang == "Verilog" else "--"))
 
 
 # ----------------------------------------------------------------- images

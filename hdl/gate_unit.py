@@ -51,13 +51,18 @@ def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, 
     banks = [weight_memory(clk, wr_en, wr_addr, wr_data, rd_addr, weights[lane],
                            base=(gate * p + lane) * depth, depth=depth)
              for lane in range(p)]
+    for lane in range(p):
+        banks[lane].name = f"bank{lane}"
     lanes = [mac_lane(clk, v, weights[lane], first, last,
                       drains[lane + 1] if lane + 1 < p else None, drains[lane],
                       product_bits=cfg.product_bits)
              for lane in range(p)]
+    for lane in range(p):
+        lanes[lane].name = f"lane{lane}"
     bias_memory = weight_memory(clk, wr_en, wr_addr, wr_data, bias_addr, bias,
                                 base=cfg.bias_base + gate * cfg.hidden_size,
                                 depth=cfg.hidden_size)
+    bias_memory.name = "bias_bank"
     head = drains[0]
 
     # b << vec.frac, written as a product by 2^vec.frac: Verilog widens a product
@@ -69,5 +74,6 @@ def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, 
         total.next = head + bias * bias_scale
 
     requantization = requantize(clk, total, z, from_frac=fm.acc_frac, fmt=fm.preact)
+    requantization.name = "to_preact"
 
     return instances()

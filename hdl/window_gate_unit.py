@@ -58,12 +58,17 @@ def window_gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first,
     banks = [weight_spram(clk, wr_en, wr_addr, wr_data, rd_addr, weights[lane],
                           region=lay.weight_region(gate, lane), region_bits=rb, depth=lay.bank_words)
              for lane in range(p)]
+    for lane in range(p):
+        banks[lane].name = f"bank{lane}"
     lanes = [mac_lane(clk, v, weights[lane], first, last,
                       drains[lane + 1] if lane + 1 < p else None, drains[lane],
                       product_bits=cfg.product_bits)
              for lane in range(p)]
+    for lane in range(p):
+        lanes[lane].name = f"lane{lane}"
     bias_memory = weight_memory(clk, wr_en, wr_addr, wr_data, bias_addr, bias,
                                 base=lay.bias_region(gate) << rb, depth=lay.bias_words)
+    bias_memory.name = "bias_bank"
     head = drains[0]
 
     # b << vec.frac as a product by 2^vec.frac: Verilog widens a product to its
@@ -83,6 +88,8 @@ def window_gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first,
         total_r.next = total
 
     to_preact = requantize(clk, total_r, z, from_frac=fm.acc_frac, fmt=fm.preact)
+    to_preact.name = "to_preact"
     to_vec = requantize(clk, total_r, y, from_frac=fm.acc_frac, fmt=fm.vec)
+    to_vec.name = "to_vec"
 
     return instances()
