@@ -92,11 +92,12 @@ def pass_table(pass_idx, consts, *, cfg):
 
     Ports
       pass_idx  in   unsigned, the pass number 0 .. L (the LSTM layers, then the dense pass)
-      consts    out  PassConstants: columns - 1, inputs - 1, row-blocks - 1 of the pass;
-                     the sequence-buffer strides of x and h per step (words); the bank
-                     and bias-block bases of the pass's second and later steps; the idle
-                     cycles between its steps; the first input address and the idle
-                     cycles before the pass that follows.  All unsigned integers.
+      consts    out  PassConstants: columns - 1, inputs - 1 and row-blocks - 1 of the
+                     pass; the sequence-buffer strides of x and h from step to step
+                     (words); the bank and bias-block addresses where each of its steps
+                     starts; the idle cycles between its steps; the first input address
+                     of the pass that follows and the idle cycles before it.  All
+                     unsigned integers.
     Latency: combinational (one case ROM per table, written from pass_tables(cfg)).
     """
     tables = pass_tables(cfg)
