@@ -306,31 +306,31 @@ def _minus_one(m) -> str:
 
 
 #: Planted bugs in the converted engine.  The patterns follow MyHDL's naming of the
-#: blocks in ``hdl/`` (``cell_update0_fc``, ``gate_unit1_total``, ...); when the HDL
+#: blocks in ``hdl/`` (``cell_fc``, ``gate_f_total``, ...); when the HDL
 #: changes, :meth:`cosim.mutants.Mutant.apply` refuses a stale pattern loudly.
 ENGINE_MUTANTS = [
     Mutant("swap_i_f", "gates swapped",
            "the cell update multiplies c_prev by i and g by f (input and forget gates swapped)",
-           r"(_fc <= \()activation_unit1_y( \* c_prev\);)", r"\1activation_unit0_y\2", 1,
-           ((r"(_ig <= \()activation_unit0_y( \* )", r"\1activation_unit1_y\2", 1),)),
+           r"(_fc <= \()sigmoid_f_y( \* c_prev\);)", r"\1sigmoid_i_y\2", 1,
+           ((r"(_ig <= \()sigmoid_i_y( \* )", r"\1sigmoid_f_y\2", 1),)),
     Mutant("swap_g_o", "gates swapped",
            "the candidate g and output gate o trade places in the cell update",
-           r"(_ig <= \(activation_unit\d+_y \* )activation_unit2_y\);", r"\1activation_unit3_y);", 1,
-           ((r"(_o_pipe\[[^\]]*\], )activation_unit3_y", r"\1activation_unit2_y", 1),)),
+           r"(_ig <= \(sigmoid_i_y \* )tanh_g_y\);", r"\1sigmoid_o_y);", 1,
+           ((r"(_o_pipe\[[^\]]*\], )sigmoid_o_y", r"\1tanh_g_y", 1),)),
     Mutant("truncate_h", "truncation instead of rounding",
            "h = o*tanh(c) is truncated (floor) instead of rounded half up",
-           r"if \((cell_update\d+_hp)\[\(\d+ - 1\)\]\)", "if (1'b0)", 1),
+           r"if \((cell_hp)\[\(\d+ - 1\)\]\)", "if (1'b0)", 1),
     Mutant("truncate_z", "truncation instead of rounding",
            "the gate pre-activations z are truncated instead of rounded half up",
-           r"if \((gate_unit\d+_total)\[\(\d+ - 1\)\]\)", "if (1'b0)", 4),
+           r"if \((gate_[ifgo]_total)\[\(\d+ - 1\)\]\)", "if (1'b0)", 4),
     Mutant("wrap_z", "wrap instead of saturation",
            "z keeps its low bits when the accumulator leaves the preact range (no clamp)",
-           r"if \((gate_unit\d+_requantize\d+_fits)\) begin", "if (1'b1) begin", 4),
+           r"if \((gate_[ifgo]_to_preact_fits)\) begin", "if (1'b1) begin", 4),
     Mutant("wrap_c", "wrap instead of saturation",
            "the cell state c wraps instead of saturating",
-           r"if \((cell_update\d+_requantize\d+_fits)\)(\s*begin\s*c_new)", r"if (1'b1)\2", 1),
+           r"if \((cell_to_c_fits)\)(\s*begin\s*c_new)", r"if (1'b1)\2", 1),
     Mutant("drop_bias_f", "bias dropped", "the forget gate's bias is never added",
-           r"(assign gate_unit1_total = \(gate_unit1_head) \+ \(gate_unit1_bias\b[^;]*;", r"\1 + 0);", 1),
+           r"(assign gate_f_total = \(gate_f_head) \+ \(gate_f_bias\b[^;]*;", r"\1 + 0);", 1),
     Mutant("row_end_early", "counter off by one",
            "the column counter marks the end of a row one column early",
            r"(last_a <= \(col == )(\d+)\)", _minus_one, 1),

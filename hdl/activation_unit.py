@@ -156,5 +156,6 @@ def activation_unit(clk, z, y, *, kind, fmts, pipelined=False):
                 value.next = interp_r
 
     requantization = requantize(clk, value, y, from_frac=t.value_frac, fmt=fmts.act)
+    requantization.name = "to_act"
 
     return instances()

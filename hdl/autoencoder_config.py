@@ -54,7 +54,7 @@ PIPELINED_ACTIVATIONS = True
 #: the drain chain with its bias read (stage S0 of the row pipeline, see lstm_engine).
 ROW_LEAVES = 1
 #: Cycles from S0 to the gate unit's registered, requantized result (z and y): the
-#: layer engine's, plus the biased sum's register (hdl.window_gate_unit).
+#: layer engine's, plus the biased sum's register (hdl.gate_unit, ``registered_sum``).
 GATE_RESULT = ENGINE_Z_STAGE + 1
 #: Rows must leave the lanes at least this many cycles apart for one sigmoid unit to
 #: serve the three sigmoid gates in turn (shared activations).

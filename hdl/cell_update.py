@@ -63,12 +63,15 @@ def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts, pipelined=False)
         total.next = (fc << sa) + (ig << sb)
 
     state = requantize(clk, total, c_new, from_frac=big, fmt=fmts.preact)
+    state.name = "to_c"
     squash = activation_unit(clk, c_new, tanh_c, kind=TANH, fmts=fmts, pipelined=pipelined)
+    squash.name = "tanh_c"
 
     @always(clk.posedge)
     def seq_output_product():
         hp.next = o_late.signed() * tanh_c
 
     output = requantize(clk, hp, h_new, from_frac=2 * a_frac, fmt=fmts.vec)
+    output.name = "to_h"
 
     return instances()

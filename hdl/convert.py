@@ -6,7 +6,9 @@ the memory image).  :func:`convert_design` writes into ``outdir``:
 
 ``<module>.v``, ``tb_<module>.v``
     the design as one Verilog module, and MyHDL's co-simulation test bench
-    (``$from_myhdl``/``$to_myhdl``);
+    (``$from_myhdl``/``$to_myhdl``); the module's header comment (:mod:`hdl.header`)
+    gives its formats, its FSM state codes, the configuration it was built from and
+    every block with its instances and docstring;
 ``<module>.vhd``, ``pck_myhdl_*.vhd``
     the same design in VHDL (analyse the package first);
 ``<module>.manifest.json``
@@ -316,6 +318,7 @@ def _worker(argv) -> None:
     """In a fresh process: convert one configuration to one HDL (see convert_design)."""
     import warnings
 
+    from .header import block_docs, comment, design_header, fsm_states
     from .ports import top_ports
 
     design = _design_named(argv[0])
@@ -324,4 +327,6 @@ def _worker(argv) -> None:
     # Signals named *unused* deliberately sink bits nothing reads (see dual_port_ram).
     warnings.filterwarnings("ignore", message=r".*driven but not read: .*unused")
     inst = design.top()(**top_ports(cfg), cfg=cfg)
-    inst.convert(hdl=lang, name=cfg.module_name, path=outdir, initial_values=INITIAL_VALUES)
+    header = design_header(cfg, fsm_states(inst)) + "\n" + block_docs(inst)
+    inst.convert(hdl=lang, name=cfg.module_name, path=outdir, initial_values=INITIAL_VALUES,
+                 header=comment(header, "//" if lang == "Verilog" else "--"))

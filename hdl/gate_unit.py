@@ -81,9 +81,13 @@ def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, 
                       drains[lane + 1] if lane + 1 < p else None, drains[lane],
                       product_bits=datapath.product_bits)
              for lane in range(p)]
+    for lane in range(p):       # named in the HDL after the lane
+        banks[lane].name = f"bank{lane}"
+        lanes[lane].name = f"lane{lane}"
     biases = layout.bias_block(gate)
     bias_memory = dual_port_ram(clk, wr_en, wr_addr, wr_data, bias_addr, bias,
                                 base=biases.base, depth=biases.words)
+    bias_memory.name = "bias_bank"
     head = drains[0]
 
     # b << vec.frac, written as a product by 2^vec.frac: Verilog widens a product
@@ -106,7 +110,9 @@ def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, 
         total_r = total
 
     to_preact = requantize(clk, total_r, z, from_frac=fm.acc_frac, fmt=fm.preact)
+    to_preact.name = "to_preact"
     if y is not None:
         to_vec = requantize(clk, total_r, y, from_frac=fm.acc_frac, fmt=fm.vec)
+        to_vec.name = "to_vec"
 
     return instances()

@@ -20,6 +20,7 @@ from myhdl import (Signal, always, always_comb, always_seq, block, concat, enum,
                    intbv)
 
 from golden.activations import SIGMOID, TANH
+from golden.lstm_float import GATES
 
 from .activation_unit import activation_unit
 from .cell_update import cell_update
@@ -144,11 +145,17 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
              for g in range(4)]
     activations = [activation_unit(clk, z[g], act[g], kind=TANH if g == 2 else SIGMOID, fmts=fm)
                    for g in range(4)]
+    for g in range(4):      # named in the HDL after the gate (i, f, g, o)
+        gates[g].name = f"gate_{GATES[g]}"
+        activations[g].name = f"{'tanh' if g == 2 else 'sigmoid'}_{GATES[g]}"
     cell = cell_update(clk, act[0], act[1], act[2], act[3], c_prev, c_new, h_new, fmts=fm)
+    cell.name = "cell"
     c_memory = dual_port_ram(clk, c_write, c_write_row, c_new, c_read_row, c_read,
                              base=0, depth=h)
+    c_memory.name = "c_state"
     h_memory = dual_port_ram(clk, h_write, h_waddr, h_new, h_raddr, h_read,
                              base=0, depth=2 << rbits)
+    h_memory.name = "h_buffer"
 
     @always_comb
     def comb_handshake():

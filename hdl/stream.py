@@ -13,7 +13,8 @@ high until the beat is taken; the sink may lower ``tready`` at any time
 
 The engine's top level has flat ports (``in_tdata`` ... ``out_tlast``) so the
 converted module carries exactly those names; :meth:`Stream.ports` maps a stream onto
-them for benches and co-simulation.
+them for benches and co-simulation, and :meth:`Stream.of` bundles them again for the
+blocks inside.
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ class Stream:
         self.tvalid = Signal(bool(0))
         self.tready = Signal(bool(0))
         self.tlast = Signal(bool(0))
+
+    @classmethod
+    def of(cls, tdata, tvalid, tready, tlast) -> "Stream":
+        """The stream over existing signals, e.g. a top level's flat ports."""
+        stream = cls.__new__(cls)
+        stream.data_bits = len(tdata)
+        stream.tdata, stream.tvalid, stream.tready, stream.tlast = tdata, tvalid, tready, tlast
+        return stream
 
     def ports(self, prefix: str) -> dict:
         """``{prefix_tdata: ..., prefix_tvalid: ..., prefix_tready: ..., prefix_tlast: ...}``."""
