@@ -83,6 +83,20 @@ def allow_missing_tools() -> bool:
     return os.environ.get(ALLOW_MISSING_ENV, "") == "1"
 
 
+def need_tools(*tools: str) -> None:
+    """For tests: every tool installed, or the test fails naming the missing one and its
+    install command; only :func:`allow_missing_tools` turns that into a skip."""
+    try:
+        for tool in tools:
+            require(tool)
+    except MissingToolError as exc:
+        import pytest   # only tests call this
+
+        if allow_missing_tools():
+            pytest.skip(str(exc))
+        pytest.fail(str(exc), pytrace=False)
+
+
 def nice_prefix() -> list:
     """``nice -n 10`` when available (long runs yield to others on a shared machine), else []."""
     exe = shutil.which("nice")

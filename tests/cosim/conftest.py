@@ -16,21 +16,10 @@ import pytest
 from cosim.compile import design_from_verilog
 from cosim.paths import build_root, private_dir, publish_dir
 from cosim.stream import StreamShape
-from cosim.tools import MissingToolError, allow_missing_tools, require
+from cosim.tools import need_tools
 
 HERE = Path(__file__).resolve().parent
 TOY_FILE = HERE / "toy_design.py"
-
-
-def need_tools(*tools: str) -> None:
-    """Fail (or, when explicitly allowed, skip) unless every tool is installed."""
-    try:
-        for t in tools:
-            require(t)
-    except MissingToolError as exc:
-        if allow_missing_tools():
-            pytest.skip(str(exc))
-        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from cosim import checks
 from cosim.autoencoder import autoencoder_device
 from cosim.runner import simulate as run_simulation
 from cosim.stream import Stimulus
-from cosim.tools import MissingToolError, allow_missing_tools, require
+from cosim.tools import need_tools
 from cosim.verilog import pack_words, unpack_words
 from golden.autoencoder import AutoencoderConfig, FixedAutoencoder
 from golden.autoencoder_memory_map import (AutoencoderLayout, autoencoder_image, bank_contents,
@@ -88,15 +88,6 @@ def first_beat_spacing(trace, t, windows):
     acc = dict(trace.accepts)
     starts = [acc[w * t] for w in range(windows)]
     return [b - a for a, b in zip(starts, starts[1:])]
-
-
-def need(tool):
-    try:
-        require(tool)
-    except MissingToolError as exc:
-        if allow_missing_tools():
-            pytest.skip(str(exc))
-        pytest.fail(str(exc))
 
 
 # ---------------------------------------------------------------------- config
@@ -371,8 +362,8 @@ SLOW_CASES.append(pytest.param(AutoencoderConfig(6, (32, 32), (32, 32), 24), 2, 
 @pytest.mark.hdl
 @pytest.mark.parametrize("model_cfg, p", GATE_CASES + SLOW_CASES)
 def test_converted_verilog_is_lint_clean_and_compiles(model_cfg, p, converted, build_dir):
-    need("verilator")
-    need("iverilog")
+    need_tools("verilator")
+    need_tools("iverilog")
     cfg, paths = converted(model_cfg, p)
     assert checks.lint_verilog(paths["verilog"], cfg.module_name) == []
     out = checks.compile_iverilog([paths["verilog"]], paths["verilog"].with_suffix(".vvp"),
@@ -382,8 +373,8 @@ def test_converted_verilog_is_lint_clean_and_compiles(model_cfg, p, converted, b
 
 @pytest.mark.hdl
 def test_vhdl_analyses_and_yosys_finds_the_memories(converted):
-    need("ghdl")
-    need("yosys")
+    need_tools("ghdl")
+    need_tools("yosys")
     cfg, paths = converted(TINY, 1, ("Verilog", "VHDL"))
     checks.analyse_ghdl(paths["vhdl"], paths["vhdl_package"], cfg.module_name,
                         paths["vhdl"].parent / "ghdl")
@@ -417,7 +408,7 @@ def test_manifest_describes_the_design(converted):
 @pytest.mark.hdl
 def test_weight_bank_maps_to_one_ice40_spram(build_dir):
     """The single-port bank of a reference lane at P = 1 becomes one SB_SPRAM256KA."""
-    need("yosys")
+    need_tools("yosys")
     import subprocess
 
     from myhdl import Signal, intbv

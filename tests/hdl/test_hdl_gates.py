@@ -10,7 +10,7 @@ adds lane counts 1, 2, 8 and 16 and yosys on every reference shape.
 import pytest
 
 from cosim import checks
-from cosim.tools import MissingToolError, allow_missing_tools, require
+from cosim.tools import need_tools
 from hdl.config import EngineConfig
 from hdl.convert import convert_design
 
@@ -30,15 +30,6 @@ ALL = ([pytest.param(c, id=_ids(c)) for c in CI_CONFIGS]
        + [pytest.param(c, id=_ids(c), marks=pytest.mark.slow) for c in SLOW_CONFIGS])
 
 
-def need(tool):
-    try:
-        require(tool)
-    except MissingToolError as exc:
-        if allow_missing_tools():
-            pytest.skip(str(exc))
-        pytest.fail(str(exc))
-
-
 @pytest.fixture(scope="session")
 def converted(build_dir):
     """cfg tuple -> (EngineConfig, paths), each configuration converted once per session."""
@@ -56,14 +47,14 @@ def converted(build_dir):
 
 @pytest.mark.parametrize("shape", ALL)
 def test_verilator_lint_is_clean(shape, converted):
-    need("verilator")
+    need_tools("verilator")
     cfg, paths = converted(shape)
     assert checks.lint_verilog(paths["verilog"], cfg.module_name) == []
 
 
 @pytest.mark.parametrize("shape", ALL)
 def test_iverilog_compiles_engine_and_cosim_bench(shape, converted, build_dir):
-    need("iverilog")
+    need_tools("iverilog")
     cfg, paths = converted(shape)
     out = checks.compile_iverilog([paths["verilog"], paths["testbench"]],
                                   paths["verilog"].with_suffix(".vvp"), top=f"tb_{cfg.module_name}")
@@ -72,7 +63,7 @@ def test_iverilog_compiles_engine_and_cosim_bench(shape, converted, build_dir):
 
 @pytest.mark.parametrize("shape", ALL)
 def test_ghdl_analyses_and_elaborates_vhdl(shape, converted):
-    need("ghdl")
+    need_tools("ghdl")
     cfg, paths = converted(shape)
     checks.analyse_ghdl(paths["vhdl"], paths["vhdl_package"], cfg.module_name,
                         paths["vhdl"].parent / "ghdl")
@@ -93,7 +84,7 @@ def _assert_rams(cfg, report):
 @pytest.mark.parametrize("shape", [pytest.param(SMALL, id=_ids(SMALL))])
 def test_yosys_full_synth_small_engine(shape, converted):
     """The whole generic synth script: no latch anywhere; RAMs inferred in its coarse part."""
-    need("yosys")
+    need_tools("yosys")
     cfg, paths = converted(shape)
     report = checks.synth_yosys(paths["verilog"], cfg.module_name,
                                 paths["verilog"].parent / "yosys_full", full=True)
@@ -106,7 +97,7 @@ def test_yosys_full_synth_small_engine(shape, converted):
                             for d, h in REFERENCE_SHAPES for p in (1, 4, 16) if (d, h, p) != (32, 32, 4)])
 def test_yosys_infers_weight_rams_reference_shapes(shape, converted):
     """Coarse part of generic synth (where memories are inferred): 4P weight RAMs, no latch."""
-    need("yosys")
+    need_tools("yosys")
     cfg, paths = converted(shape)
     report = checks.synth_yosys(paths["verilog"], cfg.module_name, paths["verilog"].parent / "yosys")
     _assert_rams(cfg, report)
@@ -116,7 +107,7 @@ def test_yosys_infers_weight_rams_reference_shapes(shape, converted):
 
 def test_lint_gate_catches_a_truncation(converted, tmp_path):
     """The lint gate can fail: a narrowing assignment planted in the converted text."""
-    need("verilator")
+    need_tools("verilator")
     cfg, paths = converted(SMALL)
     text = paths["verilog"].read_text()
     planted = text.replace("endmodule", "wire [3:0] planted_narrow;\nassign planted_narrow = wr_addr;\n"
@@ -130,8 +121,8 @@ def test_lint_gate_catches_a_truncation(converted, tmp_path):
 @pytest.mark.parametrize("fmts_name", ["narrow", "wide", "floor"])
 def test_other_formats_lint_clean_and_analyse(fmts_name, build_dir):
     """Non-default formats change every width; the gates must still pass."""
-    need("verilator")
-    need("ghdl")
+    need_tools("verilator")
+    need_tools("ghdl")
     from golden.formats import DEFAULT_FORMATS, LSTMFormats, QFormat
     fm = {"narrow": LSTMFormats(QFormat(12, 9), QFormat(10, 7), QFormat(14, 9, rounding="floor"),
                                 QFormat(12, 10)),

@@ -231,15 +231,9 @@ def test_decode_frames_rejects_malformed_streams():
 @pytest.mark.filterwarnings("ignore:.*driven but not read")
 def test_converted_bridge_is_lint_clean_and_compiles(tmp_path):
     from cosim import checks
-    from cosim.tools import MissingToolError, allow_missing_tools, require
+    from cosim.tools import need_tools
 
-    for tool in ("verilator", "iverilog"):
-        try:
-            require(tool)
-        except MissingToolError as exc:
-            if allow_missing_tools():
-                pytest.skip(str(exc))
-            pytest.fail(str(exc))
+    need_tools("verilator", "iverilog")
     for geo in (BridgeGeometry(96, 1024, 15, 16), BridgeGeometry(3, 12, 1, 9)):
         name = bridge_module_name(geo)
         host_bridge(**bridge_ports(geo)).convert(hdl="Verilog", path=str(tmp_path), name=name,

@@ -6,15 +6,9 @@ only ``LSTM_CHIPLET_ALLOW_MISSING_TOOLS=1`` turns that into a skip (CI never set
 
 import pytest
 
-from cosim.tools import MissingToolError, allow_missing_tools, require
+from cosim.tools import need_tools
 
 
 @pytest.fixture(scope="session")
 def implementation_tools():
-    try:
-        for tool in ("yosys", "nextpnr-ice40", "icepack"):
-            require(tool)
-    except MissingToolError as exc:
-        if allow_missing_tools():
-            pytest.skip(str(exc))
-        pytest.fail(str(exc), pytrace=False)
+    need_tools("yosys", "nextpnr-ice40", "icepack")
