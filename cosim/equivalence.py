@@ -2,13 +2,13 @@
 
 Command line::
 
-    python -m cosim.equivalence --old DIR --new DIR [--model MODEL.npz] [--windows 3]
+    python -m cosim.equivalence --old DIR --new DIR [--windows 3]
         [--seed 0] [--no-synth] [--abc] [--tolerance 2.0]
 
 ``DIR`` is an output folder of ``lstm-chiplet convert-autoencoder`` (the ``.v`` and the
 ``.manifest.json`` of one design).  Both designs must have the same configuration (the
 manifests' parameters and formats); their Verilog may differ in anything else.  The
-check, on Verilator with one stimulus (the model's weights through the write port,
+check, on Verilator with one stimulus (a model's weights through the write port,
 then several windows of random in-range inputs with idle gaps between the beats and a
 host that stalls the output stream):
 
@@ -25,8 +25,8 @@ host that stalls the output stream):
    difference in percent; the check fails beyond ``--tolerance`` percent (with
    ``--abc`` also the abc-mapped count, reported only: see :func:`synth_cells`).
 
-Without ``--model`` the weights are :func:`golden.autoencoder.realistic_weights` of the
-design's topology.  Exit status 0 when equivalent (and within the tolerance), 1 if not.
+The weights are :func:`golden.autoencoder.realistic_weights` of the designs' topology
+(``--seed``), or, through :func:`compare`'s ``fixed``, any quantized model of it.  Exit status 0 when equivalent (and within the tolerance), 1 if not.
 """
 
 from __future__ import annotations
@@ -203,19 +203,17 @@ def equivalence_stimulus(cfg, fixed, windows: int, seed: int):
     return stim, x
 
 
-def weights_for(cfg, model_path=None, seed: int = 0):
-    """A FixedAutoencoder for ``cfg``: the model file's weights, or realistic ones."""
+def weights_for(cfg, fixed=None, seed: int = 0):
+    """A FixedAutoencoder for ``cfg``: ``fixed`` (checked against the designs), or realistic
+    weights of the designs' topology."""
     from golden.autoencoder import realistic_weights
 
-    if model_path is None:
+    if fixed is None:
         return realistic_weights(cfg.model, seed=seed).quantize(cfg.fmts)
-    from golden.model_store import load_any_model
-
-    lm = load_any_model(model_path)
-    if lm.model.cfg != cfg.model:
-        raise ValueError(f"{model_path}: the model is {lm.model.cfg.describe()}, the designs are "
-                         f"{cfg.model.describe()}")
-    return lm.model.quantize(cfg.fmts)
+    if fixed.cfg != cfg.model or fixed.fmts != cfg.fmts:
+        raise ValueError(f"the model is {fixed.cfg.describe()}, the designs are {cfg.model.describe()} "
+                         "(topology and formats must match)")
+    return fixed
 
 
 # ------------------------------------------------------------------ yosys
@@ -265,7 +263,7 @@ def first_difference(a, b) -> str:
     return f"end: old {a.end_cycle} {a.status}, new {b.end_cycle} {b.status}"
 
 
-def compare(old_dir, new_dir, *, windows: int = 3, seed: int = 0, model_path=None,
+def compare(old_dir, new_dir, *, windows: int = 3, seed: int = 0, fixed=None,
             synth: bool = True, abc: bool = False) -> Report:
     """Check that the designs in ``old_dir`` and ``new_dir`` behave identically.
 
@@ -284,7 +282,7 @@ def compare(old_dir, new_dir, *, windows: int = 3, seed: int = 0, model_path=Non
             [(p.name, p.direction, p.width) for p in new.design.ports]:
         raise NotEquivalent("the designs' ports differ (names, directions or widths)")
     cfg = new.cfg
-    fixed = weights_for(cfg, model_path, seed)
+    fixed = weights_for(cfg, fixed, seed)
     stim, x = equivalence_stimulus(cfg, fixed, windows, seed)
     traces = {}
     for label, side in (("old", old), ("new", new)):
@@ -320,9 +318,6 @@ def main(argv=None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--old", required=True, help="folder of the old design (lstm-chiplet convert-autoencoder --out)")
     parser.add_argument("--new", required=True, help="folder of the new design")
-    parser.add_argument("--model", default=None,
-                        help="model file whose weights to load (golden.model_store); default: "
-                             "realistic weights of the designs' topology")
     parser.add_argument("--windows", type=int, default=3, help="windows to stream (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs, gaps and stalls")
     parser.add_argument("--no-synth", action="store_true", help="skip the yosys cell counts")
@@ -333,7 +328,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         report = compare(args.old, args.new, windows=args.windows, seed=args.seed,
-                         model_path=args.model, synth=not args.no_synth, abc=args.abc)
+                         synth=not args.no_synth, abc=args.abc)
     except (NotEquivalent, ValueError, OSError, ToolFailed) as exc:
         print(f"cosim.equivalence: {exc}", file=sys.stderr)
         return 1
