@@ -41,7 +41,7 @@ from golden.autoencoder import (AutoencoderConfig, FixedAutoencoder, realistic_l
                           synthetic_windows, window_scores)
 from golden.formats import DEFAULT_FORMATS, LSTMFormats, QFormat
 
-#: Accuracy target on the reconstruction (issue 2, item 7a).
+#: Accuracy target on the reconstruction.
 ACCURACY_TARGET = 2.0 ** -9
 #: Speed target for the fixed-point kernels on 273 windows, seconds.
 SPEED_TARGET_S = 0.5
