@@ -17,8 +17,8 @@ import inspect
 import json
 import textwrap
 
-#: The job of each format of golden.formats.LSTMFormats in the datapath.
-FORMAT_ROLES = {
+#: The job of each format of the datapath (hdl.config.FORMAT_ROLES names them, in order).
+FORMAT_JOBS = {
     "vec": "x, h and y: the stream elements and the vector v",
     "weight": "kernels, recurrent kernels, biases, dense weights (wr_data)",
     "preact": "gate pre-activations z and the cell state c",
@@ -45,8 +45,10 @@ def design_header(cfg, states) -> str:
              "configuration below.", "",
              "Number formats (two's complement; Qm.n has m integer bits, sign included, "
              "and n fraction bits):"]
-    for key, role in FORMAT_ROLES.items():
-        lines += [f"  {getattr(fm, key).describe()}", f"      {role}"]
+    from .config import FORMAT_ROLES
+
+    for key in FORMAT_ROLES:
+        lines += [f"  {getattr(fm, key).describe()}", f"      {FORMAT_JOBS[key]}"]
     lines.append(f"  accumulator: s{cfg.acc_bits}, {fm.acc_frac} fraction bits "
                  "(weight.frac + vec.frac), never overflows")
     lines += ["", "FSM state encodings (MyHDL enums; VHDL declares them as enumeration types "
