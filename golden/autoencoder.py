@@ -19,14 +19,21 @@ o; then the Dense kernel (H_last, F) and bias (F).  An ``.npz`` saved from that 
 holds them as ``arr_0`` .. ``arr_{3L+1}`` (``arr_0`` .. ``arr_13`` for four layers)
 and maps 1:1 onto :meth:`Autoencoder.from_weights`.
 
-Fixed point (:class:`FixedAutoencoder`): every LSTM layer runs on the fast kernels
-of :mod:`golden.lstm_fixed`; inputs are quantized to ``fmts.vec``; the Dense layer
-follows the arithmetic contract::
+Fixed point (:class:`FixedAutoencoder`, formats :class:`golden.formats.ModelFormats`):
+every LSTM layer runs on the fast kernels of :mod:`golden.lstm_fixed` in its own
+formats; the windows are quantized to the first layer's ``vec``; where layer k + 1's
+``vec`` differs from layer k's, its input (h, or the repeated latent vector) is
+requantized into it::
 
-    y = vec.requantize(h @ Wd + (bd << vec.frac), weight.frac + vec.frac)
+    x_{k+1} = vec_{k+1}.requantize(h_k, vec_k.frac)
 
-(Wd, bd in the weight format; the accumulator is exact; one rounding, then
-saturation to the vec format.)
+(round with vec_{k+1}'s rounding, then its overflow mode; nothing happens where the
+formats are equal).  The Dense layer follows the arithmetic contract::
+
+    y = out.requantize(h @ Wd + (bd << vec.frac), weight.frac + vec.frac)
+
+(vec the last layer's; Wd, bd in the dense weight format; the accumulator is exact;
+one rounding, then saturation to the output format).
 
 Test-workload generators (until the project ships a trained model):
 :func:`realistic_weights` and :func:`synthetic_windows`; their assumptions are in
@@ -40,9 +47,9 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .formats import DEFAULT_FORMATS, FormatError, LSTMFormats
+from .formats import DEFAULT_FORMATS, ClampCounts, FormatError, LSTMFormats, ModelFormats, bits_for
 from .lstm_float import LSTMWeights, ShapeError, check_sequences, lstm_layer
-from .lstm_fixed import FixedLSTMWeights, check_exact, lstm_layer_fixed
+from .lstm_fixed import FixedLSTMWeights, lstm_layer_fixed
 
 #: The reference topology's sizes.
 REFERENCE_FEATURES = 6
@@ -158,13 +165,15 @@ class AutoencoderConfig:
                 f"Dense {self.features}  ({self.parameter_count:,} parameters)")
 
 
-def run_layers(x, layers, cfg: AutoencoderConfig, layer_fn):
+def run_layers(x, layers, cfg: AutoencoderConfig, layer_fn, adapt=None):
     """The autoencoder's LSTM stack on a batch of sequences ``x`` (N, T, F).
 
     The encoder layers in turn, then the latent vector (the last h of the last encoder
     layer) repeated T times into the decoder layers.  ``layer_fn(seq, weights) -> (h, c)``
-    runs one layer (float, fixed-point kernel or specification).  Returns the lists of
-    every layer's h and c sequences and the latent vectors (N, H_latent).
+    runs one layer (float, fixed-point kernel or specification).  ``adapt(k, seq)``,
+    when given, turns the input of layer k >= 1 into that layer's input format.
+    Returns the lists of every layer's h and c sequences and the latent vectors
+    (N, H_latent).
     """
     hs, cs, latent = [], [], None
     seq = x
@@ -172,6 +181,8 @@ def run_layers(x, layers, cfg: AutoencoderConfig, layer_fn):
     for k, w in enumerate(layers):
         if k == ne:
             seq = np.repeat(latent[:, None, :], cfg.timesteps, axis=1)
+        if k and adapt is not None:
+            seq = adapt(k, seq)
         seq, c = layer_fn(seq, w)
         hs.append(seq)
         cs.append(c)
@@ -332,7 +343,9 @@ class Autoencoder:
         """Window scores (MSE over T x F) of the float model."""
         return window_scores(windows, self.reconstruct_float(windows))
 
-    def quantize(self, fmts: LSTMFormats = DEFAULT_FORMATS) -> "FixedAutoencoder":
+    def quantize(self, fmts=DEFAULT_FORMATS) -> "FixedAutoencoder":
+        """The fixed-point model in ``fmts``: one :class:`LSTMFormats` for every layer,
+        or per-layer :class:`ModelFormats`."""
         return FixedAutoencoder.from_float(self, fmts)
 
 
@@ -360,17 +373,19 @@ class FixedAutoencoder:
     Attributes
     ----------
     cfg : AutoencoderConfig
-    fmts : LSTMFormats
+    formats : ModelFormats
+        Every layer's formats and the Dense layer's.
     layers : tuple of FixedLSTMWeights
-    dense_kernel, dense_bias : int64 arrays in ``fmts.weight``
+        Layer k in ``formats.layers[k]``.
+    dense_kernel, dense_bias : int64 arrays in ``formats.dense.weight``
     source : Autoencoder or None
         The float model it was quantized from (None when built from integers).
     """
 
     def __init__(self, cfg: AutoencoderConfig, layers: Sequence[FixedLSTMWeights], dense_kernel,
-                 dense_bias, fmts: LSTMFormats = DEFAULT_FORMATS, source: Optional[Autoencoder] = None):
+                 dense_bias, fmts=DEFAULT_FORMATS, source: Optional[Autoencoder] = None):
         self.cfg = cfg
-        self.fmts = fmts
+        self.formats = ModelFormats.uniform(fmts, cfg.num_layers)
         self.layers = tuple(layers)
         if len(self.layers) != cfg.num_layers:
             raise ShapeError(f"fixed autoencoder: config has {cfg.num_layers} LSTM layers, "
@@ -379,8 +394,10 @@ class FixedAutoencoder:
             if (w.input_size, w.hidden_size) != (d, h):
                 raise ShapeError(f"{cfg.layer_name(k)}: expected input size {d} and hidden size {h}, "
                                  f"got {w.input_size} and {w.hidden_size}")
-            if w.fmts != fmts:
-                raise FormatError(f"{cfg.layer_name(k)}: weights quantized with other formats")
+            if w.fmts != self.formats.layers[k]:
+                raise FormatError(f"{cfg.layer_name(k)}: weights quantized with other formats "
+                                  "than the model's formats give this layer")
+        wf = self.formats.dense.weight
         dk = np.asarray(dense_kernel)
         db = np.asarray(dense_bias)
         expect = (cfg.hidden_sizes[-1], cfg.features)
@@ -390,69 +407,142 @@ class FixedAutoencoder:
             raise ShapeError(f"dense bias: expected shape ({cfg.features},), got {db.shape}")
         for name, a in (("dense kernel", dk), ("dense bias", db)):
             if not np.issubdtype(a.dtype, np.integer):
-                raise FormatError(f"{name}: expected integers of {fmts.weight.describe()}, "
+                raise FormatError(f"{name}: expected integers of {wf.describe()}, "
                                   f"got dtype {a.dtype}")
-            if a.size and (a.min() < fmts.weight.int_min or a.max() > fmts.weight.int_max):
+            if a.size and (a.min() < wf.int_min or a.max() > wf.int_max):
                 raise FormatError(f"{name}: integers span [{a.min()}, {a.max()}], outside "
-                                  f"{fmts.weight.describe()}")
+                                  f"{wf.describe()}")
         self.dense_kernel = dk.astype(np.int64)
         self.dense_bias = db.astype(np.int64)
         self.source = source
-        check_exact(fmts, cfg.hidden_sizes[-1])
+        self._check_dense_exact()
+
+    def _check_dense_exact(self) -> None:
+        terms = self.cfg.hidden_sizes[-1]
+        bits = (self.formats.dense.weight.word_bits + self.formats.dense_in.word_bits
+                + max(1, bits_for(terms + 1)))
+        if bits > 53:
+            raise FormatError(f"dense layer: accumulator of {bits} bits exceeds the 53 bits "
+                              "float64 holds exactly; narrow the formats")
+
+    @property
+    def fmts(self) -> LSTMFormats:
+        """The one set of formats of a model whose layers all share it.
+
+        Raises :class:`FormatError` for per-layer formats: a caller that needs a single
+        datapath format cannot serve such a model (use :attr:`formats`).
+        """
+        g = self.formats.global_formats
+        if g is None:
+            raise FormatError("this model has per-layer formats (" + "; ".join(
+                self.formats.describe(self.layer_names).splitlines()) + "); this step "
+                "needs one set of formats for every layer")
+        return g
+
+    @property
+    def layer_names(self) -> List[str]:
+        return [self.cfg.layer_name(k) for k in range(self.cfg.num_layers)]
 
     @classmethod
-    def from_float(cls, ae: Autoencoder, fmts: LSTMFormats = DEFAULT_FORMATS) -> "FixedAutoencoder":
-        """Quantize every tensor to ``fmts.weight``; a tensor out of range raises, naming it."""
-        layers = [FixedLSTMWeights.from_float(w, fmts, ae.cfg.layer_name(k))
+    def from_float(cls, ae: Autoencoder, fmts=DEFAULT_FORMATS) -> "FixedAutoencoder":
+        """Quantize every tensor to its layer's weight format; a tensor out of range
+        raises, naming it.  ``fmts``: :class:`LSTMFormats` (all layers) or
+        :class:`ModelFormats`."""
+        formats = ModelFormats.uniform(fmts, ae.cfg.num_layers)
+        layers = [FixedLSTMWeights.from_float(w, formats.layers[k], ae.cfg.layer_name(k))
                   for k, w in enumerate(ae.layers)]
         dense = []
+        wf = formats.dense.weight
         for name, t in (("dense kernel", ae.dense_kernel), ("dense bias", ae.dense_bias)):
-            fmts.weight.check_fits(t, name)
-            dense.append(fmts.weight.quantize(t, name))
-        return cls(ae.cfg, layers, dense[0], dense[1], fmts, source=ae)
+            wf.check_fits(t, name)
+            dense.append(wf.quantize(t, name))
+        return cls(ae.cfg, layers, dense[0], dense[1], formats, source=ae)
 
     def to_float(self) -> Autoencoder:
         """The float model with exactly the quantized weights."""
-        f = self.fmts.weight
+        f = self.formats.dense.weight
         return Autoencoder(self.cfg, [w.to_float() for w in self.layers],
                            f.to_float(self.dense_kernel), f.to_float(self.dense_bias))
 
-    def quantize_windows(self, windows) -> np.ndarray:
-        """Float windows (N, T, F) -> vec-format integers (round, saturate)."""
+    def quantize_windows(self, windows, clamps: Optional[ClampCounts] = None) -> np.ndarray:
+        """Float windows (N, T, F) -> integers of the first layer's vec format
+        (round, saturate); ``clamps`` counts the values saturated."""
         x = _check_windows(windows, self.cfg)
-        return self.fmts.vec.quantize(x, "windows")
+        fmt = self.formats.input
+        if clamps is not None:
+            big = float(1 << 62)
+            scaled = np.clip(np.ldexp(x, fmt.frac_bits), -big, big)
+            r = np.floor(scaled + 0.5) if fmt.rounding == "nearest_posinf" else np.floor(scaled)
+            clamps.record(self.cfg.layer_name(0), "x", r, fmt)
+        return fmt.quantize(x, "windows")
 
-    def dense_int(self, h) -> np.ndarray:
-        """Dense layer on vec integers (..., H_last) -> vec integers (..., F)."""
-        fmts = self.fmts
+    def requantize_between(self, k: int, seq, clamps: Optional[ClampCounts] = None) -> np.ndarray:
+        """Layer k's input (integers in layer k - 1's vec) in layer k's vec format."""
+        src, dst = self.formats.layers[k - 1].vec, self.formats.layers[k].vec
+        if src == dst:
+            return seq
+        if clamps is not None:
+            clamps.record(self.cfg.layer_name(k), "x",
+                          dst.shift_round(seq, src.frac_bits - dst.frac_bits), dst)
+        return dst.requantize(seq, src.frac_bits)
+
+    def dense_int(self, h, clamps: Optional[ClampCounts] = None) -> np.ndarray:
+        """Dense layer on the last layer's vec integers (..., H_last) -> integers of the
+        output format (..., F)."""
+        fm = self.formats
         h = np.asarray(h, dtype=np.int64)
         acc = (np.rint(h.astype(np.float64) @ self.dense_kernel.astype(np.float64)).astype(np.int64)
-               + (self.dense_bias << fmts.vec.frac_bits))
-        return fmts.vec.requantize(acc, fmts.acc_frac)
+               + (self.dense_bias << fm.dense_in.frac_bits))
+        if clamps is not None:
+            clamps.record("dense", "y", fm.output.shift_round(acc, fm.dense_acc_frac
+                                                               - fm.output.frac_bits), fm.output)
+        return fm.output.requantize(acc, fm.dense_acc_frac)
 
-    def forward_int(self, x_int) -> dict:
-        """Run on vec-format integer windows (N, T, F), keeping every layer's states.
+    def forward_int(self, x_int, clamps: Optional[ClampCounts] = None) -> dict:
+        """Run on integer windows (N, T, F) in the input format, keeping every layer's
+        states.
+
+        Parameters
+        ----------
+        x_int : int array (N, T, F)
+        clamps : ClampCounts, optional
+            Counts every value a requantization point clamped, per layer and tensor
+            (the results are the same with or without it).
 
         Returns
         -------
         dict
-            ``h``, ``c``: lists of (N, T, H) int64 arrays per LSTM layer; ``latent``;
-            ``reconstruction`` (N, T, F) int64 in ``fmts.vec``.
+            ``h``, ``c``: lists of (N, T, H) int64 arrays per LSTM layer (each in its
+            layer's formats); ``latent``; ``reconstruction`` (N, T, F) int64 in the
+            output format.
         """
         x = np.asarray(x_int)
         if x.ndim != 3 or x.shape[1:] != (self.cfg.timesteps, self.cfg.features):
             raise ShapeError(f"integer windows: expected shape (N, {self.cfg.timesteps}, "
                              f"{self.cfg.features}), got {x.shape}")
-        hs, cs, latent = run_layers(x, self.layers, self.cfg, lstm_layer_fixed)
-        return {"h": hs, "c": cs, "latent": latent, "reconstruction": self.dense_int(hs[-1])}
+        names = iter(self.layer_names)        # run_layers calls layer_fn in layer order
 
-    def reconstruct_int(self, windows) -> np.ndarray:
-        """Float windows (N, T, F) -> reconstruction as vec-format integers (N, T, F)."""
-        return self.forward_int(self.quantize_windows(windows))["reconstruction"]
+        def layer_fn(seq, w):
+            return lstm_layer_fixed(seq, w, clamps=clamps, layer=next(names))
 
-    def reconstruct(self, windows) -> np.ndarray:
+        hs, cs, latent = run_layers(x, self.layers, self.cfg, layer_fn,
+                                    lambda k, seq: self.requantize_between(k, seq, clamps))
+        return {"h": hs, "c": cs, "latent": latent,
+                "reconstruction": self.dense_int(hs[-1], clamps)}
+
+    def reconstruct_int(self, windows, clamps: Optional[ClampCounts] = None) -> np.ndarray:
+        """Float windows (N, T, F) -> reconstruction as output-format integers (N, T, F)."""
+        return self.forward_int(self.quantize_windows(windows, clamps), clamps)["reconstruction"]
+
+    def reconstruct(self, windows, clamps: Optional[ClampCounts] = None) -> np.ndarray:
         """Float windows -> the fixed-point reconstruction as real numbers."""
-        return self.fmts.vec.to_float(self.reconstruct_int(windows))
+        return self.formats.output.to_float(self.reconstruct_int(windows, clamps))
+
+    def saturation(self, windows) -> ClampCounts:
+        """How many values every requantization point clamps on ``windows``."""
+        clamps = ClampCounts()
+        self.reconstruct_int(windows, clamps)
+        return clamps
 
     def scores(self, windows) -> np.ndarray:
         """Window scores (MSE over T x F) of the fixed-point reconstruction."""

@@ -323,3 +323,197 @@ def weight_format_for(tensors: dict, word_bits: int = 16, base: QFormat = WEIGHT
             raise FormatError(f"weights: magnitude {peak:g} does not fit {word_bits} bits")
     return QFormat(word_bits, word_bits - 1 - int_bits, True, base.rounding, base.overflow,
                    name=base.name or "weight")
+
+
+@dataclass(frozen=True)
+class DenseFormats:
+    """The formats of the autoencoder's Dense layer.
+
+    Its input is the last LSTM layer's h, in that layer's ``vec`` format; the
+    accumulator is exact with ``weight.frac + vec.frac`` fractional bits and is
+    requantized once, into ``out`` (the reconstruction).
+
+    Attributes
+    ----------
+    weight : QFormat
+        Dense kernel and bias.
+    out : QFormat
+        The reconstruction.
+    """
+
+    weight: QFormat
+    out: QFormat
+
+    def __post_init__(self):
+        for role in ("weight", "out"):
+            if not getattr(self, role).signed:
+                raise FormatError(f"dense formats: {role} must be signed")
+
+    def to_dict(self) -> dict:
+        return {"weight": self.weight.to_dict(), "out": self.out.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DenseFormats":
+        return cls(QFormat.from_dict(d["weight"]), QFormat.from_dict(d["out"]))
+
+
+@dataclass(frozen=True)
+class ModelFormats:
+    """The formats of a whole autoencoder: one :class:`LSTMFormats` per LSTM layer
+    (encoder first, then decoder) and the Dense layer's :class:`DenseFormats`.
+
+    Layer ``k`` takes its input x and produces its h in ``layers[k].vec``; where
+    layer ``k + 1``'s ``vec`` differs, h (or the latent vector) is requantized into
+    it (round with the destination's rounding, then its overflow mode).  The windows
+    are quantized into ``layers[0].vec``.
+    """
+
+    layers: tuple
+    dense: DenseFormats
+
+    def __post_init__(self):
+        layers = tuple(self.layers)
+        if not layers:
+            raise FormatError("model formats: need the formats of at least one LSTM layer")
+        for k, f in enumerate(layers):
+            if not isinstance(f, LSTMFormats):
+                raise FormatError(f"model formats: layer {k + 1} must be LSTMFormats, "
+                                  f"got {type(f).__name__}")
+        if not isinstance(self.dense, DenseFormats):
+            raise FormatError(f"model formats: dense must be DenseFormats, got "
+                              f"{type(self.dense).__name__}")
+        object.__setattr__(self, "layers", layers)
+
+    @classmethod
+    def uniform(cls, fmts: LSTMFormats, num_layers: int) -> "ModelFormats":
+        """Every layer in ``fmts``; the Dense layer in ``fmts.weight`` and ``fmts.vec``
+        (the single global formats the project used before per-layer formats)."""
+        if isinstance(fmts, ModelFormats):
+            if len(fmts.layers) != num_layers:
+                raise FormatError(f"model formats: {len(fmts.layers)} layers given, the model "
+                                  f"has {num_layers}")
+            return fmts
+        return cls((fmts,) * int(num_layers), DenseFormats(fmts.weight, fmts.vec))
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def input(self) -> QFormat:
+        """The windows' format (the first layer's ``vec``)."""
+        return self.layers[0].vec
+
+    @property
+    def output(self) -> QFormat:
+        """The reconstruction's format."""
+        return self.dense.out
+
+    @property
+    def dense_in(self) -> QFormat:
+        return self.layers[-1].vec
+
+    @property
+    def dense_acc_frac(self) -> int:
+        return self.dense.weight.frac_bits + self.dense_in.frac_bits
+
+    @property
+    def global_formats(self):
+        """The one :class:`LSTMFormats` every layer and the Dense layer use, or None
+        when the formats differ between layers."""
+        f = self.layers[0]
+        if all(g == f for g in self.layers) and self.dense == DenseFormats(f.weight, f.vec):
+            return f
+        return None
+
+    @property
+    def is_global(self) -> bool:
+        return self.global_formats is not None
+
+    def word_bits(self, role: str) -> set:
+        """The word widths a role (``vec``, ``weight``, ``preact``, ``act``) takes over
+        the layers (the Dense layer's weight counts as ``weight``, its out as ``vec``)."""
+        out = {getattr(f, role).word_bits for f in self.layers}
+        if role == "weight":
+            out.add(self.dense.weight.word_bits)
+        if role == "vec":
+            out.add(self.dense.out.word_bits)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"layers": [f.to_dict() for f in self.layers], "dense": self.dense.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict, num_layers: int) -> "ModelFormats":
+        """Per-layer formats, or the global formats of older model files (the keys
+        ``vec``, ``weight``, ``preact``, ``act``), which apply to every layer."""
+        if "layers" not in d:
+            return cls.uniform(LSTMFormats.from_dict(d), num_layers)
+        layers = tuple(LSTMFormats.from_dict(f) for f in d["layers"])
+        if len(layers) != num_layers:
+            raise FormatError(f"model formats: formats for {len(layers)} LSTM layers, the "
+                              f"model has {num_layers}")
+        return cls(layers, DenseFormats.from_dict(d["dense"]))
+
+    def with_rounding(self, rounding: str) -> "ModelFormats":
+        def r(f):
+            return QFormat(f.word_bits, f.frac_bits, f.signed, rounding, f.overflow, f.name)
+        return ModelFormats(tuple(f.with_rounding(rounding) for f in self.layers),
+                            DenseFormats(r(self.dense.weight), r(self.dense.out)))
+
+    def describe(self, names=None) -> str:
+        lines = []
+        for k, f in enumerate(self.layers):
+            label = names[k] if names else f"LSTM {k + 1}"
+            lines.append(f"{label}: " + "; ".join(short_format(getattr(f, r), r)
+                                                for r in ("vec", "weight", "preact", "act")))
+        lines.append("dense: " + short_format(self.dense.weight, "weight") + "; "
+                     + short_format(self.dense.out, "out"))
+        return "\n".join(lines)
+
+
+def short_format(fmt: QFormat, role: str = "") -> str:
+    """``role Q2.14`` (the signed Q notation, integer bits including the sign)."""
+    q = f"Q{fmt.int_bits + (1 if fmt.signed else 0)}.{fmt.frac_bits}"
+    return f"{role} {q}" if role else q
+
+
+class ClampCounts:
+    """Counts of values a requantization point clamped (or wrapped), per layer and
+    tensor.
+
+    The kernels record into it when given one: ``counts[(layer, tensor)]`` is
+    ``[clamped, seen]``.  Tensors: ``x`` (the input quantized or requantized into the
+    layer's vec format), ``z_i``, ``z_f``, ``z_g``, ``z_o`` (gate pre-activations),
+    ``c``, ``h``; the Dense layer records ``y``.
+    """
+
+    def __init__(self):
+        self.counts = {}
+
+    def record(self, layer: str, tensor: str, values, fmt: QFormat) -> None:
+        """Count the integers of ``values`` (before overflow) outside ``fmt``."""
+        v = np.asarray(values)
+        over = int(np.count_nonzero((v < fmt.int_min) | (v > fmt.int_max)))
+        self.add(layer, tensor, over, int(v.size))
+
+    def add(self, layer: str, tensor: str, clamped: int, seen: int) -> None:
+        slot = self.counts.setdefault((layer, tensor), [0, 0])
+        slot[0] += int(clamped)
+        slot[1] += int(seen)
+
+    @property
+    def total(self) -> int:
+        return sum(c for c, _ in self.counts.values())
+
+    def clamped(self):
+        """``(layer, tensor, clamped, seen)`` of every tensor with a clamp, in order."""
+        return [(layer, t, c, n) for (layer, t), (c, n) in self.counts.items() if c]
+
+    def to_list(self) -> list:
+        return [{"layer": layer, "tensor": t, "clamped": c, "seen": n}
+                for (layer, t), (c, n) in self.counts.items()]
+
+    def merge(self, other: "ClampCounts") -> None:
+        for (layer, t), (c, n) in other.counts.items():
+            self.add(layer, t, c, n)

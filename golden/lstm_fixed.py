@@ -157,12 +157,52 @@ def peephole_term(p, c, fmts: LSTMFormats):
     return fmts.preact.shift_round(prod, fmts.weight.frac_bits + fmts.preact.frac_bits - fmts.acc_frac)
 
 
-def step(x, h_prev, c_prev, w: FixedLSTMWeights):
-    """One fixed-point step on integer arrays of shape (B, D), (B, H), (B, H)."""
+GATE_TENSORS = ("z_i", "z_f", "z_g", "z_o")
+
+
+def _record_gates(clamps, layer: str, acc, fmts: LSTMFormats) -> None:
+    """Count, per gate, the pre-activations the requantization will clamp."""
+    codes = fmts.preact.shift_round(acc, fmts.acc_frac - fmts.preact.frac_bits)
+    over = (codes < fmts.preact.int_min) | (codes > fmts.preact.int_max)
+    hs = acc.shape[-1] // 4
+    per_gate = over.reshape(over.shape[:-1] + (4, hs)).sum(axis=tuple(range(over.ndim - 1)) + (-1,))
+    for g, name in enumerate(GATE_TENSORS):
+        clamps.add(layer, name, int(per_gate[g]), over.size // 4)
+
+
+def _record_state(clamps, layer: str, h, c, i, f, g, o, c_prev, fmts: LSTMFormats) -> None:
+    """Count the c and h values requantizations 2 and 3 clamp (recomputed unclamped)."""
+    fc_frac = fmts.act.frac_bits + fmts.preact.frac_bits
+    ig_frac = 2 * fmts.act.frac_bits
+    big = max(fc_frac, ig_frac)
+    s = (f * c_prev << (big - fc_frac)) + (i * g << (big - ig_frac))
+    clamps.record(layer, "c", fmts.preact.shift_round(s, big - fmts.preact.frac_bits), fmts.preact)
+    t = o * activate(c, TANH, fmts)
+    clamps.record(layer, "h", fmts.vec.shift_round(t, 2 * fmts.act.frac_bits - fmts.vec.frac_bits),
+                  fmts.vec)
+
+
+def step(x, h_prev, c_prev, w: FixedLSTMWeights, clamps=None, layer: str = "layer"):
+    """One fixed-point step on integer arrays of shape (B, D), (B, H), (B, H).
+
+    ``clamps`` (a :class:`golden.formats.ClampCounts`), when given, counts the values
+    each requantization point clamped, under ``layer``; the results are the same.
+    """
     fmts = w.fmts
     hs = w.hidden_size
     if w.peephole is not None:
-        return _step_peephole(x, h_prev, c_prev, w)
+        return _step_peephole(x, h_prev, c_prev, w, clamps, layer)
+    if clamps is not None:
+        acc = gate_accumulators(x, h_prev, w)
+        _record_gates(clamps, layer, acc, fmts)
+        z = fmts.preact.requantize(acc, fmts.acc_frac)
+        i = activate(z[:, 0:hs], SIGMOID, fmts)
+        f = activate(z[:, hs:2 * hs], SIGMOID, fmts)
+        g = activate(z[:, 2 * hs:3 * hs], TANH, fmts)
+        o = activate(z[:, 3 * hs:], SIGMOID, fmts)
+        h, c = cell_update(i, f, g, o, c_prev, fmts)
+        _record_state(clamps, layer, h, c, i, f, g, o, c_prev, fmts)
+        return h, c
     z = gate_preact(x, h_prev, w)
     i = activate(z[:, 0:hs], SIGMOID, fmts)
     f = activate(z[:, hs:2 * hs], SIGMOID, fmts)
@@ -171,7 +211,7 @@ def step(x, h_prev, c_prev, w: FixedLSTMWeights):
     return cell_update(i, f, g, o, c_prev, fmts)
 
 
-def _step_peephole(x, h_prev, c_prev, w: FixedLSTMWeights):
+def _step_peephole(x, h_prev, c_prev, w: FixedLSTMWeights, clamps=None, layer: str = "layer"):
     fmts = w.fmts
     hs = w.hidden_size
     p = w.peephole
@@ -184,7 +224,12 @@ def _step_peephole(x, h_prev, c_prev, w: FixedLSTMWeights):
     c = cell_state(i, f, g, c_prev, fmts)
     acc_o = acc[:, 3 * hs:] + peephole_term(p[2], c, fmts)
     o = activate(fmts.preact.requantize(acc_o, fmts.acc_frac), SIGMOID, fmts)
-    return hidden_output(o, c, fmts), c
+    h = hidden_output(o, c, fmts)
+    if clamps is not None:
+        _record_gates(clamps, layer, np.concatenate([acc_i, acc_f, acc[:, 2 * hs:3 * hs], acc_o],
+                                                    axis=1), fmts)
+        _record_state(clamps, layer, h, c, i, f, g, o, c_prev, fmts)
+    return h, c
 
 
 def check_int_sequences(x, input_size: int, fmt, what: str = "input") -> np.ndarray:
@@ -201,8 +246,11 @@ def check_int_sequences(x, input_size: int, fmt, what: str = "input") -> np.ndar
     return a
 
 
-def lstm_layer_fixed(x, w: FixedLSTMWeights, h0=None, c0=None):
-    """Run a layer over integer sequences (B, T, D) -> (h_seq, c_seq) int64 (B, T, H)."""
+def lstm_layer_fixed(x, w: FixedLSTMWeights, h0=None, c0=None, clamps=None, layer: str = "layer"):
+    """Run a layer over integer sequences (B, T, D) -> (h_seq, c_seq) int64 (B, T, H).
+
+    ``clamps`` (:class:`golden.formats.ClampCounts`): count every clamp under ``layer``.
+    """
     fmts = w.fmts
     check_exact(fmts, w.input_size + w.hidden_size)
     x = check_int_sequences(x, w.input_size, fmts.vec)
@@ -213,7 +261,7 @@ def lstm_layer_fixed(x, w: FixedLSTMWeights, h0=None, c0=None):
     hseq = np.empty((b, t, hs), np.int64)
     cseq = np.empty((b, t, hs), np.int64)
     for s in range(t):
-        h, c = step(x[:, s], h, c, w)
+        h, c = step(x[:, s], h, c, w, clamps, layer)
         hseq[:, s] = h
         cseq[:, s] = c
     return hseq, cseq

@@ -301,3 +301,47 @@ def spec_bidirectional(x_int, forward: FixedLSTMWeights, backward: FixedLSTMWeig
     hb, cb = spec_layer(x[:, ::-1], backward, trace=trace)
     return (np.concatenate([hf, hb[:, ::-1]], axis=-1),
             np.concatenate([cf, cb[:, ::-1]], axis=-1))
+
+
+# ----------------------------------------------------------------------- autoencoder
+def spec_autoencoder(fixed_ae, x_int, trace: Optional[dict] = None) -> dict:
+    """The whole :class:`golden.autoencoder.FixedAutoencoder` in fxpmath.
+
+    Every LSTM layer by :func:`spec_layer` in its own formats; where a layer's input
+    format differs from the previous layer's vec format, the input is requantized into
+    it (point ``x``); the Dense layer is ``requantize(h . Wd + bd, out)`` (point ``y``).
+    ``trace``, when a dict, gets one dict of overflow counts per layer name (and
+    ``dense``), as :func:`requantize` keeps them.
+
+    Returns ``h`` (list of (N, T, H) int arrays per layer) and ``reconstruction``
+    (N, T, F) ints of the output format.
+    """
+    from .autoencoder import run_layers   # the autoencoder module imports the kernels
+
+    fm = fixed_ae.formats
+    names = fixed_ae.layer_names
+    cfg = fixed_ae.cfg
+
+    def layer_trace(name):
+        return None if trace is None else trace.setdefault(name, {})
+
+    def adapt(k, seq):
+        src, dst = fm.layers[k - 1].vec, fm.layers[k].vec
+        if src == dst:
+            return seq
+        return to_ints(requantize(fxp_of(seq, src, f"{names[k]} input"), dst, "x",
+                                  layer_trace(names[k])))
+
+    order = iter(names)
+
+    def layer_fn(seq, w):
+        name = next(order)
+        return spec_layer(seq, w, trace=layer_trace(name))
+
+    x = check_int_sequences(x_int, cfg.features, fm.input, "integer windows")
+    hs, _, _ = run_layers(x, fixed_ae.layers, cfg, layer_fn, adapt)
+    h = fxp_of(hs[-1], fm.dense_in, "dense input")
+    kernel = fxp_of(fixed_ae.dense_kernel, fm.dense.weight, "dense kernel")
+    bias = fxp_of(fixed_ae.dense_bias, fm.dense.weight, "dense bias")
+    y = requantize(np.dot(h, kernel) + bias, fm.output, "y", layer_trace("dense"))
+    return {"h": hs, "reconstruction": to_ints(y)}

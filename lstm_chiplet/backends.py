@@ -146,10 +146,31 @@ def _batched(fn, x: np.ndarray, progress: Optional[Progress], batch: int = BATCH
 
 
 def short_formats(fmts) -> str:
-    """``vec Q2.14, weight Q4.12, ...`` (signed words; Q<integer incl. sign>.<fraction>)."""
+    """``vec Q2.14, weight Q4.12, ...`` (signed words; Q<integer incl. sign>.<fraction>);
+    per-layer formats (:class:`golden.formats.ModelFormats`) say so and list the first
+    layer's."""
+    from golden.formats import ModelFormats
+
     def q(f):
         return f"{'' if f.signed else 'u'}Q{f.word_bits - f.frac_bits}.{f.frac_bits}"
+    if isinstance(fmts, ModelFormats):
+        if fmts.global_formats is None:
+            first = fmts.layers[0]
+            return (f"per-layer formats, input {q(fmts.input)}, output {q(fmts.output)}, first layer "
+                    + ", ".join(f"{role} {q(getattr(first, role))}"
+                                for role in ("vec", "weight", "preact", "act")))
+        fmts = fmts.global_formats
     return ", ".join(f"{role} {q(getattr(fmts, role))}" for role in ("vec", "weight", "preact", "act"))
+
+
+def cycle_formats(fixed):
+    """The formats the whole-window design's cycle figures are computed with.
+
+    Cycles depend on the shapes and the lanes only, not on binary points, so a model
+    with per-layer formats is counted with its first layer's.
+    """
+    g = fixed.formats.global_formats
+    return g if g is not None else fixed.formats.layers[0]
 
 
 def _topology(cfg):
@@ -248,18 +269,24 @@ class FixedBackend(Backend):
         self.model = model
         self.fixed = fixed
         self.lanes = int(lanes)
-        self._cycles = engine_cycles(fixed.cfg, fixed.fmts, self.lanes)
+        self._cycles = engine_cycles(fixed.cfg, cycle_formats(fixed), self.lanes)
+        self.clamps = None
 
     def describe(self) -> str:
-        return f"fixed-point golden model ({short_formats(self.fixed.fmts)})"
+        return f"fixed-point golden model ({short_formats(self.fixed.formats)})"
 
     def reconstruct(self, windows, progress: Optional[Progress] = None) -> BackendRun:
+        """The fixed-point reconstruction; :attr:`clamps` then holds every clamp the
+        requantization points made (:class:`golden.formats.ClampCounts`)."""
+        from golden.formats import ClampCounts
         x = np.asarray(windows, dtype=np.float64)
         t0 = time.perf_counter()
-        rec_int = _batched(self.fixed.reconstruct_int, x, progress)
+        clamps = ClampCounts()
+        rec_int = _batched(lambda xb: self.fixed.reconstruct_int(xb, clamps), x, progress)
         if rec_int is None:
             rec_int = np.zeros(x.shape, dtype=np.int64)
-        return BackendRun(self.name, self.fixed.fmts.vec.to_float(rec_int), rec_int,
+        self.clamps = clamps
+        return BackendRun(self.name, self.fixed.formats.output.to_float(rec_int), rec_int,
                           time.perf_counter() - t0, self.cycles_per_window(), False)
 
     def engine(self) -> dict:
@@ -271,7 +298,8 @@ class FixedBackend(Backend):
 
     def bytes_per_window(self) -> Optional[dict]:
         from .perf import window_link_bytes
-        return window_link_bytes(_topology(self.fixed.cfg), self.fixed.fmts.vec.word_bits)
+        return window_link_bytes(_topology(self.fixed.cfg),
+                                 max(self.fixed.formats.word_bits("vec")))
 
 
 class RtlBackend(FixedBackend):
@@ -290,6 +318,11 @@ class RtlBackend(FixedBackend):
     def __init__(self, model, fixed=None, *, runner, simulator: str = "verilator",
                  lanes: int = DEFAULT_LANES, **_):
         super().__init__(model, fixed, lanes=lanes)
+        from golden.formats import FormatError
+        try:
+            self.fixed.fmts         # the whole-window design runs one set of formats
+        except FormatError as exc:
+            raise BackendError(f"rtl backend: {exc}") from None
         if simulator not in RTL_SIMULATORS:
             raise BackendError(f"rtl backend: simulator must be one of {RTL_SIMULATORS}, "
                                f"got {simulator!r}")
@@ -313,7 +346,7 @@ class RtlBackend(FixedBackend):
                                f"{rec_int.shape} for windows of shape {x.shape}")
         cycles = out.get("cycles_per_window")
         self._measured = None if cycles is None else int(cycles)
-        return BackendRun(self.name, self.fixed.fmts.vec.to_float(rec_int), rec_int,
+        return BackendRun(self.name, self.fixed.formats.output.to_float(rec_int), rec_int,
                           time.perf_counter() - t0, self.cycles_per_window(),
                           self._measured is not None)
 

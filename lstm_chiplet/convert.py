@@ -182,8 +182,8 @@ class AutoencoderCommand:
             from lstm_chiplet.models.store import load_any_model
 
             lm = load_any_model(args.model)
-            fmts = parse_formats(args.formats) if args.formats else lm.fmts
-            fixed = lm.model.quantize(fmts)
+            fixed = lm.model.quantize(parse_formats(args.formats) if args.formats else lm.formats)
+            fmts = fixed.fmts       # the whole-window design takes one set of formats
             model_cfg = lm.model.cfg
         else:
             fmts = parse_formats(args.formats)

@@ -242,11 +242,41 @@ def _summary_counts(summary: dict) -> Optional[dict]:
     return {"read": rows["read"], "kept": rows["kept"], "dropped": dropped, "repaired": repaired}
 
 
-def _formats_text(fmts) -> dict:
+def _formats_text(formats, names) -> dict:
+    """Per layer (and ``dense``): role -> ``s16 Q2.14 (nearest_posinf, saturate)``."""
     def q(f):
         return (f"{'s' if f.signed else 'u'}{f.word_bits} Q{f.word_bits - f.frac_bits}.{f.frac_bits} "
                 f"({f.rounding}, {f.overflow})")
-    return {role: q(getattr(fmts, role)) for role in ("vec", "weight", "preact", "act")}
+    out = {name: {role: q(getattr(f, role)) for role in ("vec", "weight", "preact", "act")}
+           for name, f in zip(names, formats.layers)}
+    out["dense"] = {"weight": q(formats.dense.weight), "out": q(formats.output)}
+    return out
+
+
+#: What a clamped tensor means, for the warnings.
+_CLAMPED = {"x": "inputs", "z_i": "input-gate pre-activations", "z_f": "forget-gate pre-activations",
+            "z_g": "candidate pre-activations", "z_o": "output-gate pre-activations",
+            "c": "cell states", "h": "hidden states", "y": "reconstruction values"}
+
+
+def saturation_report(clamps, formats, names) -> dict:
+    """Clamp counts of the fixed-point run per layer and tensor, and the warnings."""
+    rows = clamps.to_list()
+    fmt_of = {name: f for name, f in zip(names, formats.layers)}
+    warn = []
+    for layer, tensor, c, seen in clamps.clamped():
+        if layer == "dense":
+            fmt = formats.output
+        else:
+            f = fmt_of[layer]
+            fmt = f.vec if tensor in ("x", "h") else f.preact
+        q = f"Q{fmt.word_bits - fmt.frac_bits}.{fmt.frac_bits}"
+        warn.append(f"fixed point saturated {c} of {seen} {_CLAMPED.get(tensor, tensor)} "
+                    f"({tensor}) of {layer} at the limits of {q} [{fmt.min:g}, {fmt.max:g}]: "
+                    "its reconstruction differs from float there; quantize the model on such "
+                    "data (lstm-chiplet quantize) for wider formats")
+    return {"total": clamps.total, "tensors": rows, "clamped": [r for r in rows if r["clamped"]],
+            "warnings": warn}
 
 
 def _error_bound(fixed, x, rd, say) -> dict:
@@ -409,8 +439,9 @@ def run_job(args, progress: Progress) -> dict:
                             runs["rtl"].reconstruction_int)
     rd = rp.reconstruction_difference(runs["float"].reconstruction, runs["fixed"].reconstruction)
     per_window = rd.pop("max_abs_per_window", None)
-    rd["lsb"] = 2.0 ** -lm.fmts.vec.frac_bits
-    vec = lm.fmts.vec
+    formats = fixed.formats
+    rd["lsb"] = formats.output.lsb
+    vec = formats.input
     sat = (x < vec.min) | (x > vec.max)
     sat_windows = np.nonzero(sat.any(axis=(1, 2)))[0]
     rd["input_saturation"] = {
@@ -421,6 +452,8 @@ def run_job(args, progress: Progress) -> dict:
     rd["max_abs_unsaturated"] = (float(per_window[clean].max())
                                  if per_window is not None and clean.any() else None)
     rd["error_bound"] = _error_bound(fixed, x, rd, say)
+    saturation = saturation_report(built["fixed"].clamps, formats, fixed.layer_names)
+    warnings.extend(saturation["warnings"])
 
     # ------------------------------------------------------------ chip
     chip_backend = built[prim] if built[prim].exact else built["fixed"]
@@ -432,7 +465,7 @@ def run_job(args, progress: Progress) -> dict:
     top = perf.Topology(cfg.features, cfg.encoder_sizes, cfg.decoder_sizes, steps=cfg.timesteps)
     perf_rep = perf.performance_report(
         top, perf.LinkModel(), clock_hz=clock_hz, macs_per_gate=args.lanes, windows=n,
-        vec_bits=lm.fmts.vec.word_bits, weight_bits=lm.fmts.weight.word_bits,
+        vec_bits=max(formats.word_bits("vec")), weight_bits=max(formats.word_bits("weight")),
         measured_cycles_per_window=cycles if measured else None)
     chip = {"backend": chip_backend.name, "cycles_per_window": cycles, "measured": measured,
             "engine": engine, "bytes_per_window": bpw, "bytes_all_windows": bpw["total"] * n,
@@ -482,7 +515,8 @@ def run_job(args, progress: Progress) -> dict:
         "warnings": warnings,
         "model": {"path": lm.path, "kind": lm.kind, "config": cfg.to_dict(),
                   "description": cfg.describe(), "parameters": cfg.parameter_count,
-                  "formats": lm.fmts.to_dict(), "formats_text": _formats_text(lm.fmts),
+                  "formats": formats.to_dict(),
+                  "formats_text": _formats_text(formats, fixed.layer_names),
                   "scaler_features": None if lm.scaler is None else list(lm.scaler.features),
                   "data_format": lm.data_format, "provenance": lm.provenance},
         "windows": {"count": n, "steps": cfg.timesteps, "features": cfg.features, "stride": stride},
@@ -498,6 +532,7 @@ def run_job(args, progress: Progress) -> dict:
                      for name in names},
         "agreement": agreement,
         "reconstruction_difference": rd,
+        "saturation": saturation,
         "bit_exact": bitx,
         "rtl_status": rtl_status,
         "chip": chip,
@@ -580,6 +615,8 @@ def run(args) -> int:
     except BaseException:
         shutil.rmtree(args._tmp, ignore_errors=True)
         raise
+    for note in rep["warnings"]:
+        print(f"warning: {note}", file=sys.stderr)
     th = rep["threshold"]
     print(f"{th['flagged']} of {rep['windows']['count']} windows flagged ({rep['backend']} backend, "
           f"threshold {th['value']:.6g} = {th['percentile']:g}th percentile)")

@@ -352,7 +352,9 @@ def markdown(rep: dict) -> str:
     out += ["## Model", "",
             f"- file: {m['path']} ({m['kind']})",
             f"- topology: {m['description']}",
-            "- formats: " + ", ".join(f"{k} {v}" for k, v in m["formats_text"].items()),
+            "- formats (per layer):"] + [
+            f"  - {layer}: " + ", ".join(f"{k} {v}" for k, v in roles.items())
+            for layer, roles in m["formats_text"].items()] + [
             "- scaler: " + (", ".join(m["scaler_features"]) if m.get("scaler_features")
                             else "none in the file")]
     prov = m.get("provenance") or {}
@@ -407,6 +409,16 @@ def markdown(rep: dict) -> str:
                        + (f"; the largest difference over the other windows is "
                           f"{rd['max_abs_unsaturated']:.6g}"
                           if rd.get("max_abs_unsaturated") is not None else ""))
+        sat_all = rep.get("saturation") or {}
+        if sat_all.get("clamped"):
+            out += ["", "Values the fixed-point run saturated (clamped at a format's limit):", ""]
+            out += _table(["layer", "tensor", "clamped", "of"],
+                          [[r["layer"], r["tensor"], r["clamped"], r["seen"]]
+                           for r in sat_all["clamped"]])
+            out.append("")
+        elif sat_all:
+            out.append(f"- no value saturated in the fixed-point run "
+                       f"({len(sat_all['tensors'])} tensors checked)")
         if eb.get("available"):
             out.append(f"- derived error bound (trajectory bound of window {eb['window_index']}) at that "
                        f"value: **{eb['at_value']:.6g}**; largest over the window "

@@ -6,7 +6,12 @@ Project model (``.npz``, every member a plain numeric or unicode array, read wit
     schema              "lstm-chiplet-autoencoder/1"
     config              JSON of AutoencoderConfig.to_dict()   (features, encoder_sizes,
                                                                decoder_sizes, timesteps)
-    formats             JSON of LSTMFormats.to_dict()         (the fixed-point formats)
+    formats             JSON of ModelFormats.to_dict()        (the fixed-point formats of
+                                                               every layer and the dense
+                                                               layer; files written before
+                                                               per-layer formats hold one
+                                                               LSTMFormats.to_dict(), which
+                                                               applies to every layer)
     provenance          JSON: how the model was made (data, seeds, training figures)
     data_format         "lcd" or "marine" (optional: the loader the scaler was fitted with)
     layer<n>_kernel     (D, 4H)   Keras layout, gate order i, f, g, o; n = 0 .. L-1,
@@ -42,7 +47,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from golden.autoencoder import Autoencoder, AutoencoderConfig, FixedAutoencoder
-from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats
+from golden.formats import DEFAULT_FORMATS, FormatError, ModelFormats
 from golden.lstm_float import ShapeError
 
 from lstm_chiplet.workload.noaa import DATA_FORMATS, MinMaxScaler
@@ -63,8 +68,9 @@ class LoadedModel:
     kind : str
         ``project``, ``keras`` or ``pytorch``.
     path : str
-    fmts : LSTMFormats
-        Formats stored with a project model, else the project defaults.
+    formats : ModelFormats or LSTMFormats
+        Formats stored with a project model (per layer), else the project defaults
+        (one set for every layer); :attr:`model_formats` gives them per layer.
     scaler : MinMaxScaler or None
         The scaler saved with a project model (Keras / PyTorch files have none).
     data_format : str or None
@@ -78,7 +84,7 @@ class LoadedModel:
     model: Autoencoder
     kind: str
     path: str
-    fmts: LSTMFormats = DEFAULT_FORMATS
+    formats: object = DEFAULT_FORMATS
     scaler: Optional[MinMaxScaler] = None
     data_format: Optional[str] = None
     provenance: dict = field(default_factory=dict)
@@ -87,6 +93,11 @@ class LoadedModel:
     @property
     def cfg(self) -> AutoencoderConfig:
         return self.model.cfg
+
+    @property
+    def model_formats(self) -> ModelFormats:
+        """The formats of every layer and the dense layer."""
+        return ModelFormats.uniform(self.formats, self.cfg.num_layers)
 
     @property
     def features(self) -> Optional[tuple]:
@@ -113,9 +124,10 @@ class LoadedModel:
                 f"{self.path}: the model's scaler was fitted on features "
                 f"{', '.join(self.scaler.features)} but {what} has {', '.join(data_features)}")
 
-    def fixed(self, fmts: Optional[LSTMFormats] = None) -> FixedAutoencoder:
-        """The fixed-point model; a tensor outside the weight format raises, naming the file."""
-        fmts = fmts or self.fmts
+    def fixed(self, fmts=None) -> FixedAutoencoder:
+        """The fixed-point model in ``fmts`` (default: the file's formats); a tensor
+        outside its weight format raises, naming the file."""
+        fmts = fmts or self.formats
         try:
             return FixedAutoencoder.from_float(self.model, fmts)
         except FormatError as exc:
@@ -136,7 +148,7 @@ def _json_array(obj) -> np.ndarray:
 
 
 def model_arrays(model: Autoencoder, scaler: Optional[MinMaxScaler] = None,
-                 fmts: LSTMFormats = DEFAULT_FORMATS, provenance: Optional[dict] = None,
+                 fmts=DEFAULT_FORMATS, provenance: Optional[dict] = None,
                  data_format: Optional[str] = None, storage: str = "float64") -> dict:
     """The arrays of a project model file (what :func:`save_model` writes)."""
     if storage not in STORAGE_DTYPES:
@@ -148,7 +160,7 @@ def model_arrays(model: Autoencoder, scaler: Optional[MinMaxScaler] = None,
         raise ValueError(f"model: data_format must be one of {DATA_FORMATS}, got {data_format!r}")
     dt = STORAGE_DTYPES[storage]
     out = {"schema": np.array(SCHEMA), "config": _json_array(model.cfg.to_dict()),
-           "formats": _json_array(fmts.to_dict()),
+           "formats": _json_array(ModelFormats.uniform(fmts, model.cfg.num_layers).to_dict()),
            "provenance": _json_array(dict(provenance or {}, storage=storage))}
     if data_format is not None:
         out["data_format"] = np.array(data_format)
@@ -167,7 +179,7 @@ def model_arrays(model: Autoencoder, scaler: Optional[MinMaxScaler] = None,
 
 
 def save_model(path, model: Autoencoder, scaler: Optional[MinMaxScaler] = None,
-               fmts: LSTMFormats = DEFAULT_FORMATS, provenance: Optional[dict] = None,
+               fmts=DEFAULT_FORMATS, provenance: Optional[dict] = None,
                data_format: Optional[str] = None, storage: str = "float64") -> Path:
     """Write a project model file to ``path`` exactly (no suffix added), atomically.
 
@@ -176,8 +188,8 @@ def save_model(path, model: Autoencoder, scaler: Optional[MinMaxScaler] = None,
     path : str or Path
     model : Autoencoder
     scaler : MinMaxScaler, optional
-    fmts : LSTMFormats
-        The fixed-point formats the model is meant for.
+    fmts : LSTMFormats or ModelFormats
+        The fixed-point formats the model is meant for (one set, or per layer).
     provenance : dict, optional
         JSON-serialisable description of how the model was made.
     data_format : {"lcd", "marine"}, optional
@@ -223,7 +235,7 @@ def project_from_arrays(path, arrays: dict) -> LoadedModel:
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: array 'config' is not a valid autoencoder config ({exc!r})") from None
     try:
-        fmts = LSTMFormats.from_dict(_json_member(path, arrays, "formats"))
+        fmts = ModelFormats.from_dict(_json_member(path, arrays, "formats"), cfg.num_layers)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: array 'formats' is not a valid formats description ({exc})") from None
     provenance = _json_member(path, arrays, "provenance", required=False) or {}

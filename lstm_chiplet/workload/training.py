@@ -753,7 +753,7 @@ def run(args) -> int:
         evaluation = synthetic.separation(scores, win.times, synth.anomalies)
         provenance["evaluation"] = {"data": f"{synth.csv_path.name} (all windows, float model)",
                                     **{k: v for k, v in evaluation.items()}}
-        save_model(out, loaded.model, scaler, loaded.fmts, provenance, data_format, args.storage)
+        save_model(out, loaded.model, scaler, loaded.formats, provenance, data_format, args.storage)
         loaded = load_model(out)
 
     s = hist.summary()
@@ -763,7 +763,7 @@ def run(args) -> int:
           + f"; {s['seconds']:.0f} s")
     print(f"returned weights of epoch {s['returned_epoch']}; largest |weight| {peak:.4f} "
           f"(limit {fmts.weight.max:g}, {fmts.weight.describe()}), {hist.clipped_weights} at the limit; "
-          f"quantizes to {fixed.fmts.weight.describe()} without overflow")
+          f"quantizes to {fixed.formats.layers[0].weight.describe()} without overflow")
     if evaluation is not None:
         print(synthetic.format_separation(evaluation))
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB, weights stored as {args.storage})")

@@ -37,7 +37,7 @@ LANES = 4
 def shipped():
     """The shipped model in fixed point (reference topology, its formats)."""
     lm = load_any_model(SHIPPED)
-    return lm.model.quantize(lm.fmts)
+    return lm.fixed()
 
 
 def shipped_windows(fixed, n, seed=0):

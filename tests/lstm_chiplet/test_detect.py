@@ -209,11 +209,16 @@ def test_a_second_run_replaces_the_previous_output(tmp_path, default_run, projec
 def test_shipped_default_model_runs_without_arguments(tmp_path, capsys):
     assert detect.DEFAULT_MODEL.is_file(), \
         f"{detect.DEFAULT_MODEL}: the shipped model is missing (it is tracked in git)"
-    rc, stdout, _ = run_detect(capsys, "--days", DAYS, "--out", tmp_path / "d")
+    rc, stdout, stderr = run_detect(capsys, "--days", DAYS, "--out", tmp_path / "d")
     assert rc == 0
     rep = json.loads((tmp_path / "d" / "report.json").read_text())
+    for note in rep["warnings"]:
+        assert f"warning: {note}" in stderr
     assert rep["model"]["path"] == str(detect.DEFAULT_MODEL) and rep["model"]["kind"] == "project"
-    assert rep["scaling"]["source"] == "model" and rep["warnings"] == []
+    assert rep["scaling"]["source"] == "model"
+    # the only warnings are the fixed-point saturation the report counts
+    assert rep["warnings"] == rep["saturation"]["warnings"]
+    assert len(rep["warnings"]) == len(rep["saturation"]["clamped"])
     assert rep["input"]["kind"] == "default" and rep["injected"]["events"] >= 1
     rows = read_csv(tmp_path / "d" / "scores.csv")
     assert len(rows) == rep["windows"]["count"] == len(load_windows(tmp_path / "d" / synthetic.DEFAULT_FILENAME))

@@ -46,7 +46,7 @@ def test_project_round_trip_float64_is_exact(folder, model, windows):
     prov = {"note": "test", "numbers": [1, 2]}
     path = save_model(folder / "m.npz", model, _scaler(), DEFAULT_FORMATS, prov, "lcd")
     m = load_model(path)
-    assert m.kind == "project" and m.cfg == SMALL and m.fmts == DEFAULT_FORMATS
+    assert m.kind == "project" and m.cfg == SMALL and m.fixed().fmts == DEFAULT_FORMATS
     assert m.data_format == "lcd" and m.scaler == _scaler()
     assert m.provenance == dict(prov, storage="float64")
     for a, b in zip(model.get_weights(), m.model.get_weights()):
@@ -55,7 +55,11 @@ def test_project_round_trip_float64_is_exact(folder, model, windows):
     # plain numpy reads it without pickle; formats is JSON in a 0-d unicode array
     with np.load(path, allow_pickle=False) as z:
         assert str(z["schema"]) == SCHEMA
-        assert z["formats"].shape == () and json.loads(str(z["formats"])) == DEFAULT_FORMATS.to_dict()
+        stored = json.loads(str(z["formats"]))
+        assert z["formats"].shape == () and len(stored["layers"]) == SMALL.num_layers
+        assert all(f == DEFAULT_FORMATS.to_dict() for f in stored["layers"])
+        assert stored["dense"] == {"weight": DEFAULT_FORMATS.weight.to_dict(),
+                                   "out": DEFAULT_FORMATS.vec.to_dict()}
         assert z["layer3_recurrent"].shape == (5, 20)
 
 
@@ -78,7 +82,7 @@ def test_project_keeps_other_formats(folder, model):
     fmts = LSTMFormats(DEFAULT_FORMATS.vec, QFormat(16, 13, name="weight"), DEFAULT_FORMATS.preact,
                        DEFAULT_FORMATS.act)
     m = load_any_model(save_model(folder / "f.npz", model, fmts=fmts))
-    assert m.fmts == fmts and m.fixed().fmts == fmts
+    assert m.fixed().fmts == fmts and m.model_formats.global_formats == fmts
 
 
 # ------------------------------------------------------------------ detection
@@ -330,7 +334,7 @@ def test_default_model_loads_and_fits_the_formats():
     m = load_any_model(DEFAULT_MODEL, features=LCD_FEATURES)
     assert m.kind == "project" and m.data_format == "lcd"
     assert m.cfg == AutoencoderConfig() and m.model.parameter_count == 64134
-    assert m.fmts == DEFAULT_FORMATS and m.scaler.features == LCD_FEATURES
+    assert m.fixed().fmts == DEFAULT_FORMATS and m.scaler.features == LCD_FEATURES
     assert np.all(m.scaler.data_max > m.scaler.data_min)
     fx = m.fixed()
     for w, name in zip(m.model.get_weights(), m.cfg.weight_names()):
@@ -343,3 +347,27 @@ def test_default_model_loads_and_fits_the_formats():
     prov = m.provenance
     assert prov["history"]["loss_last"] < prov["history"]["loss_first"]
     assert prov["storage"] == "float32" and prov["data"]["format"] == "lcd"
+
+
+def test_project_keeps_per_layer_formats(folder, model):
+    from golden.formats import DenseFormats, ModelFormats
+    wide = LSTMFormats(QFormat(16, 12, name="vec"), DEFAULT_FORMATS.weight, DEFAULT_FORMATS.preact,
+                       DEFAULT_FORMATS.act)
+    fm = ModelFormats((wide,) + (DEFAULT_FORMATS,) * (SMALL.num_layers - 1),
+                      DenseFormats(QFormat(16, 13, name="weight"), QFormat(16, 12, name="out")))
+    m = load_model(save_model(folder / "p.npz", model, fmts=fm))
+    assert m.model_formats == fm and m.fixed().formats == fm
+    assert m.fixed().formats.input.frac_bits == 12 and not m.model_formats.is_global
+
+
+def test_project_file_with_one_global_formats_object_still_loads(folder, model):
+    """Files written before per-layer formats hold one LSTMFormats: it serves every layer."""
+    fmts = LSTMFormats(QFormat(16, 13, name="vec"), DEFAULT_FORMATS.weight, DEFAULT_FORMATS.preact,
+                       DEFAULT_FORMATS.act)
+    path = save_model(folder / "old.npz", model)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["formats"] = np.array(json.dumps(fmts.to_dict()))
+    np.savez(folder / "old2.npz", **arrays)
+    m = load_model(folder / "old2.npz")
+    assert m.model_formats.layers == (fmts,) * SMALL.num_layers and m.fixed().fmts == fmts
