@@ -40,6 +40,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "build" / "bench"
@@ -151,15 +152,12 @@ def _torch_row(ae, x, repeats):
 def _spec_row(fx, x, sample, repeats):
     import numpy as np
 
-    from golden.lstm_spec import spec_layer
-
-    from golden.autoencoder import run_layers
+    from golden.lstm_spec import spec_autoencoder
 
     xs = fx.quantize_windows(x[:sample])
 
     def run():
-        hs, _, _ = run_layers(xs, fx.layers, fx.cfg, spec_layer)
-        return fx.dense_int(hs[-1])
+        return spec_autoencoder(fx, xs)["reconstruction"]
 
     t, times, out = _median_time(run, repeats)
     kernels = fx.forward_int(xs)["reconstruction"]
@@ -170,7 +168,7 @@ def _spec_row(fx, x, sample, repeats):
     n = x.shape[0]
     return _row("fxpmath specification", t * n / sample,
                 f"{sample} window(s) timed, scaled x{n / sample:g}", sample,
-                "LSTM layers in fxpmath, dense layer by the kernel; integers equal the kernels'",
+                "every layer and the dense layer in fxpmath; integers equal the kernels'",
                 times=times, sample_seconds=t, bit_exact_with_kernels=equal)
 
 
@@ -258,8 +256,13 @@ def machine() -> dict:
 def run_bench(windows: int = 273, repeats: int = 3, seed: int = 0, python_sample: int = 4,
               spec_sample: int = 2, simulators: bool = True, sim_windows: int = 2, torch: bool = True,
               synth_summary: Path = DEFAULT_SYNTH, chiplet_mhz: float = CHIPLET_MHZ,
-              chiplet_lanes: int = CHIPLET_LANES, progress: bool = True) -> dict:
-    """Time every path on the same workload; returns the figures (see the module docstring)."""
+              chiplet_lanes: int = CHIPLET_LANES, progress: bool = True,
+              model: Optional[Path] = None) -> dict:
+    """Time every path on the same workload; returns the figures (see the module docstring).
+
+    ``model``: a model file (any layout :func:`lstm_chiplet.models.store.load_any_model`
+    reads) whose weights and formats replace the realistic reference weights.
+    """
     import numpy as np
 
     from golden.autoencoder import AutoencoderConfig, FixedAutoencoder, realistic_weights, synthetic_windows
@@ -278,9 +281,16 @@ def run_bench(windows: int = 273, repeats: int = 3, seed: int = 0, python_sample
         if progress:
             print(text, file=sys.stderr, flush=True)
 
-    cfg = AutoencoderConfig()
-    ae = realistic_weights(cfg, seed)
-    fx = FixedAutoencoder.from_float(ae)
+    if model is None:
+        cfg = AutoencoderConfig()
+        ae = realistic_weights(cfg, seed)
+        fx = FixedAutoencoder.from_float(ae)
+        weights = "golden.autoencoder.realistic_weights(seed)"
+    else:
+        from .models.store import load_any_model
+        lm = load_any_model(model)
+        cfg, ae, fx = lm.cfg, lm.model, lm.fixed()
+        weights = f"{model} ({lm.kind} model, its formats)"
     x = synthetic_windows(windows, cfg, seed)
     n = x.shape[0]
     python_sample, spec_sample = min(python_sample, n), min(spec_sample, n)
@@ -328,7 +338,7 @@ def run_bench(windows: int = 273, repeats: int = 3, seed: int = 0, python_sample
                      "spec_sample": spec_sample, "simulators": simulators, "sim_windows": sim_windows,
                      "statistic": "median"},
         "workload": {"topology": cfg.describe(), "windows": n, "lstm_steps": n * cfg.timesteps * cfg.num_layers,
-                     "weights": "golden.autoencoder.realistic_weights(seed)",
+                     "weights": weights, "formats": fx.formats.to_dict(),
                      "windows_source": "golden.autoencoder.synthetic_windows(N, seed)"},
         "rows": rows,
         "hardware_model": hw,
@@ -373,13 +383,16 @@ def add_arguments(p) -> None:
     p.add_argument("--chiplet-mhz", type=float, default=CHIPLET_MHZ, help="chiplet clock (default 200)")
     p.add_argument("--chiplet-lanes", type=int, default=CHIPLET_LANES, help="chiplet lanes per gate (default 8)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default build/bench)")
+    p.add_argument("--model", type=Path, metavar="FILE",
+                   help="model file whose weights and formats are benchmarked (default: realistic "
+                        "weights of the reference topology in the default formats)")
 
 
 def run(args) -> int:
     kw = dict(windows=args.windows, repeats=args.repeats, seed=args.seed, python_sample=args.python_sample,
               spec_sample=args.spec_sample, simulators=not args.no_simulators, sim_windows=args.sim_windows,
               torch=not args.no_torch, synth_summary=args.synth_summary, chiplet_mhz=args.chiplet_mhz,
-              chiplet_lanes=args.chiplet_lanes)
+              chiplet_lanes=args.chiplet_lanes, model=args.model)
     if args.quick:
         kw.update(repeats=1, python_sample=1, spec_sample=1, simulators=False)
     r = run_bench(**kw)

@@ -126,3 +126,21 @@ def test_simulator_rows_turn_cycles_per_second_into_workload_time(monkeypatch):
     workload = bench.window_cycles(AutoencoderConfig(), bench_config().lanes)["total"] * 273
     assert [r["seconds"] for r in rows] == [pytest.approx(workload / 10_000), pytest.approx(workload / 2_000_000)]
     assert "unpinned: 12,000 cycles/s" in rows[0]["note"] and figures is fake
+
+
+def test_bench_takes_weights_and_per_layer_formats_from_a_model_file(tmp_path):
+    from golden.autoencoder import realistic_weights
+    from golden.formats import DEFAULT_FORMATS, DenseFormats, LSTMFormats, ModelFormats, QFormat
+    from lstm_chiplet.models.project import save_model
+
+    small = AutoencoderConfig(3, (8,), (8,), 5)         # the chiplet projection runs 8 lanes
+    wide = LSTMFormats(QFormat(16, 12, name="vec"), DEFAULT_FORMATS.weight, DEFAULT_FORMATS.preact,
+                       DEFAULT_FORMATS.act)
+    fm = ModelFormats((wide, DEFAULT_FORMATS), DenseFormats(DEFAULT_FORMATS.weight, QFormat(16, 13)))
+    path = save_model(tmp_path / "m.npz", realistic_weights(small, seed=2), fmts=fm)
+    r = bench.run_bench(windows=3, repeats=1, python_sample=1, spec_sample=1, simulators=False,
+                        synth_summary=tmp_path / "none.json", progress=False, model=path)
+    assert r["workload"]["topology"] == small.describe()
+    assert ModelFormats.from_dict(r["workload"]["formats"], 2) == fm
+    rows = {row["path"]: row for row in r["rows"]}
+    assert rows["fxpmath specification"]["bit_exact_with_kernels"] is True
