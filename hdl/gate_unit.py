@@ -34,7 +34,8 @@ def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, 
       wr_en, wr_addr, wr_data   in   the engine's weight write port (global map)
       rd_addr    in   unsigned, bank address of column k, shared by all lanes
       bias_addr  in   unsigned, bias-block address of the row leaving the chain next cycle
-      v          in   signed vec word (x and h, e.g. Q2.14 s16), one cycle after rd_addr
+      v          in   signed vec word (x and h, e.g. Q2.14 s16), one cycle after rd_addr;
+                      0 on idle cycles (the lanes keep adding between rows)
       first      in   1, column 0 of a row-block (aligned with v)
       last       in   1, the last column of a row-block (aligned with v)
       z          out  signed preact word (e.g. Q5.11 s16), registered

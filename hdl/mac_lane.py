@@ -25,7 +25,9 @@ def mac_lane(clk, v, w, first, last, drain_in, drain_out, *, product_bits):
                       the following lanes, one per cycle (registered)
     Latency: 2 cycles from (v, w, last) to the row sum in drain_out; a lane takes one
     product per cycle with no bubble between rows.  The accumulator is
-    golden.formats.accumulator_bits wide, so it cannot overflow.
+    golden.formats.accumulator_bits wide, so a row's sum cannot overflow.  Between
+    rows the lane goes on adding ``w * v``: the driver puts ``v = 0`` on idle cycles
+    (both engines do), or the idle sum could leave the accumulator's range.
     """
     if product_bits > len(drain_out):
         raise ValueError("mac_lane: the accumulator must be at least as wide as a product")

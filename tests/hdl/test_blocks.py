@@ -205,15 +205,39 @@ GATE_VARIANTS = {"layer": {}, "window": {"bank": "single_port", "registered_sum"
 def test_gate_unit_matches_golden_preactivation(variant, d, h, gate, data, seed):
     p = data.draw(st.sampled_from([k for k in range(1, h + 1) if h % k == 0]))
     scale = data.draw(st.sampled_from([1, 64, 1 << 15]))   # small, typical, full-range weights
-    cfg = EngineConfig(d, h, p)
-    options = GATE_VARIANTS[variant]
-    window = variant == "window"
-    layout = RegionLayout(cfg.layout) if window else cfg.layout
     rng = np.random.default_rng(seed)
     lo, hi = max(FM.weight.int_min, -scale), min(FM.weight.int_max, scale)
     w = FixedLSTMWeights.from_ints(rng.integers(lo, hi + 1, (d, 4 * h)), rng.integers(lo, hi + 1, (h, 4 * h)),
                                    rng.integers(lo, hi + 1, 4 * h), FM)
     vvec = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, d + h)
+    check_gate_unit(variant, d, h, p, gate, w, vvec, idle=p + 7)
+
+
+@pytest.mark.parametrize("variant", sorted(GATE_VARIANTS))
+def test_gate_unit_idles_after_a_row_with_extreme_operands(variant):
+    """A long idle stretch after rows whose every product is the largest one.
+
+    Every weight and every vector element sits at the most negative code.  Between
+    rows the lanes go on adding the bus's product, so the gate unit's contract (and
+    both engines) put v = 0 on idle cycles; with that, the idle sum stays in range,
+    the simulation goes on, and the rows are exact.  (Holding v at its last value
+    here runs the sum past the accumulator within a dozen cycles.)
+    """
+    d, h, p = 1, 2, 2
+    w = FixedLSTMWeights.from_ints(np.full((d, 4 * h), FM.weight.int_min),
+                                   np.full((h, 4 * h), FM.weight.int_min),
+                                   np.full(4 * h, FM.weight.int_min), FM)
+    vvec = np.full(d + h, FM.vec.int_min)
+    check_gate_unit(variant, d, h, p, 1, w, vvec, idle=64)
+
+
+def check_gate_unit(variant, d, h, p, gate, w, vvec, *, idle):
+    """Stream every row-block of one gate through the gate unit, then ``idle`` cycles
+    with v = 0, and compare z (and y) with golden."""
+    cfg = EngineConfig(d, h, p)
+    options = GATE_VARIANTS[variant]
+    window = variant == "window"
+    layout = RegionLayout(cfg.layout) if window else cfg.layout
     clk, wr_en = Signal(bool(0)), Signal(bool(0))
     wr_addr, wr_data = Signal(intbv(0)[layout.address_bits:]), Signal(intbv(0)[16:])
     rd_addr = Signal(intbv(0, min=0, max=cfg.bank_depth))
@@ -231,7 +255,7 @@ def test_gate_unit_matches_golden_preactivation(variant, d, h, gate, data, seed)
     for rb in range(h // p):
         for k in range(cols):
             vectors.append({"rd_addr": rb * cols + k})
-    vectors += [{} for _ in range(p + 7)]
+    vectors += [{} for _ in range(idle)]
     # data-aligned controls (one cycle after the address) and the bias addresses
     for rb in range(h // p):
         for k in range(cols):
@@ -241,8 +265,8 @@ def test_gate_unit_matches_golden_preactivation(variant, d, h, gate, data, seed)
                 for lane in range(p):
                     vectors[c + 1 + lane]["bias_addr"] = rb * p + lane
     for c, vec in enumerate(vectors):
-        if c > start and "first" not in vec:
-            vec.update({"first": False, "last": False})
+        if c > start and "first" not in vec:   # idle: v = 0, as both engines drive it
+            vec.update({"v": 0, "first": False, "last": False})
     outputs = {"z": (z, 1)}
     if window:
         outputs["y"] = (y, 1)
