@@ -260,9 +260,9 @@ def _weight_parts(w_fixed: FixedLSTMWeights, w_float: Optional[LSTMWeights]):
     return q, {n: q[n] - getattr(w_float, n) for n in q}
 
 
-def _weight_radius(fmts: LSTMFormats) -> float:
-    """|W_q - W| for unknown float weights that round to W_q."""
-    c, r = quantization_error(fmts.weight)
+def _weight_radius(fmt: QFormat) -> float:
+    """|W_q - W| for unknown float weights that round to W_q (``fmt``: the weight format)."""
+    c, r = quantization_error(fmt)
     return abs(c) + r
 
 
@@ -333,7 +333,7 @@ def _static_layer(w_fixed: FixedLSTMWeights, w_float: Optional[LSTMWeights], x_l
         Kf, Rf, Bf = w_float.kernel, w_float.recurrent, w_float.bias
         adK, adR, adB = np.abs(dw["kernel"]), np.abs(dw["recurrent"]), np.abs(dw["bias"])
     else:
-        rw = _weight_radius(fmts)
+        rw = _weight_radius(fmts.weight)
         Kf, Rf, Bf = K, R, B          # ranges of the float z: within rw of these (added below)
         adK, adR, adB = np.full(K.shape, rw), np.full(R.shape, rw), np.full(B.shape, rw)
     Kp, Kn = np.maximum(Kf, 0), np.minimum(Kf, 0)
@@ -407,17 +407,60 @@ def _static_layer(w_fixed: FixedLSTMWeights, w_float: Optional[LSTMWeights], x_l
     return out["h_lo"], out["h_hi"], out["eh"], out["ec"]
 
 
-def _common_formats(layers) -> LSTMFormats:
-    fmts = layers[0].fmts
+def _check_stack(layers) -> None:
+    """Sizes chain from layer to layer and every layer's formats saturate."""
     for k, w in enumerate(layers):
-        if w.fmts != fmts:
-            raise FormatError(f"layer {k + 1}: formats differ from layer 1's; one datapath "
-                              "serves the whole stack")
         if k and w.input_size != layers[k - 1].hidden_size:
             raise ShapeError(f"layer {k + 1}: input size {w.input_size} differs from layer {k}'s "
                              f"hidden size {layers[k - 1].hidden_size}")
-    check_saturating(fmts)
-    return fmts
+        check_saturating(w.fmts, f"error bound, layer {k + 1}")
+
+
+def _check_model_formats(formats, names) -> None:
+    for name, f in zip(names, formats.layers):
+        check_saturating(f, f"error bound, {name}")
+    for role in ("weight", "out"):
+        f = getattr(formats.dense, role)
+        if f.overflow != "saturate":
+            raise FormatError(f"error bound: dense {role} format ({f.describe()}) wraps on "
+                              "overflow; the bound is derived for saturating formats only")
+
+
+def _requant_static(lo, hi, e, src: QFormat, dst: QFormat):
+    """Bound after h (float range [lo, hi], error e, in ``src``) is requantized to ``dst``.
+
+    Rounding to fewer fraction bits adds its centre and radius; saturation at the
+    destination's range can only move the fixed value towards that range, so it adds
+    no more than the float value's distance outside it.
+    """
+    if src == dst:
+        return e
+    c, r = rounding_error(dst, src.frac_bits)
+    return e + abs(c) + r + _dist_outside(lo, hi, dst)
+
+
+def _requant_form(h, hf: "_Form", src: QFormat, dst: QFormat, sym: "_Symbols"):
+    """Error form of h (float value ``h``, in ``src``) after requantization to ``dst``.
+
+    The rounding error of every unit becomes a new symbol; where the interval
+    ``h +- |error|`` reaches beyond ``dst``'s range, only a magnitude survives (the
+    clamp is 1-Lipschitz towards the range), plus the float value's distance outside.
+    Returns the new form and the bound per unit.
+    """
+    if src == dst:
+        return hf, hf.bound()
+    n = sym.n
+    hs = h.shape[0]
+    c, r = rounding_error(dst, src.frac_bits)
+    centre = hf.centre + c
+    A = hf.rows(n)
+    loc = np.full(hs, r)
+    E = np.abs(centre) + np.abs(A).sum(axis=0) + loc
+    sat = (h - E < dst.min) | (h + E > dst.max)
+    centre, A, loc = _collapse(sat, centre, A, loc, E + _dist_outside(h, h, dst))
+    sym.n = n + hs
+    form = _Form(centre, np.concatenate([A, np.diag(loc)], axis=0))
+    return form, form.bound()
 
 
 def _input_box(input_range, t_steps: int, d: int, fmt: QFormat):
@@ -439,7 +482,8 @@ def static_bound(layers: Sequence[FixedLSTMWeights], steps: int, input_range=(0.
     Parameters
     ----------
     layers : sequence of FixedLSTMWeights
-        The fixed-point stack (first layer first), all with the same formats.
+        The fixed-point stack (first layer first), each in its own formats; where
+        layer k + 1's ``vec`` differs from layer k's, h is requantized between them.
     steps : int
         Sequence length T.
     input_range : (lo, hi)
@@ -454,11 +498,13 @@ def static_bound(layers: Sequence[FixedLSTMWeights], steps: int, input_range=(0.
     layers = list(layers)
     if not layers:
         raise ShapeError("layers: need at least one LSTM layer")
-    fmts = _common_formats(layers)
-    x_lo, x_hi, ex = _input_box(input_range, int(steps), layers[0].input_size, fmts.vec)
+    _check_stack(layers)
+    x_lo, x_hi, ex = _input_box(input_range, int(steps), layers[0].input_size, layers[0].fmts.vec)
     out = []
     for k, w in enumerate(layers):
         wf = None if float_layers is None else float_layers[k]
+        if k:
+            ex = _requant_static(x_lo, x_hi, ex, layers[k - 1].fmts.vec, w.fmts.vec)
         x_lo, x_hi, ex, ec = _static_layer(w, wf, x_lo, x_hi, ex)
         out.append(LayerErrorBound(names[k] if names else f"LSTM {k + 1}", ex, ec))
     return ErrorBound("static", out, gain=_growth(out))
@@ -476,14 +522,14 @@ def _growth(layers) -> float:
 
 
 def _dense_static(fixed_ae, h_lo, h_hi, eh):
-    fmts = fixed_ae.fmts
-    fw = fmts.weight
+    fm = fixed_ae.formats
+    fw, fo = fm.dense.weight, fm.output
     Kq, Bq = fw.to_float(fixed_ae.dense_kernel), fw.to_float(fixed_ae.dense_bias)
     if fixed_ae.source is not None:
         Kf, Bf = fixed_ae.source.dense_kernel, fixed_ae.source.dense_bias
         adK, adB = np.abs(Kq - Kf), np.abs(Bq - Bf)
     else:
-        rw = _weight_radius(fmts)
+        rw = _weight_radius(fw)
         Kf, Bf = Kq, Bq
         adK, adB = np.full(Kq.shape, rw), np.full(Bq.shape, rw)
     ah = np.maximum(np.abs(h_lo), np.abs(h_hi))
@@ -492,11 +538,11 @@ def _dense_static(fixed_ae, h_lo, h_hi, eh):
     if fixed_ae.source is None:
         spread = ah @ adK + adB
         y_lo, y_hi = y_lo - spread, y_hi + spread
-    yc, yr = rounding_error(fmts.vec, fmts.acc_frac)
+    yc, yr = rounding_error(fo, fm.dense_acc_frac)
     mag = ah @ np.abs(Kf) + np.abs(Bf)
     ey = (eh @ np.abs(Kq) + ah @ adK + adB + abs(yc) + yr
           + (Kq.shape[0] + 2) * _U * 1.01 * mag + EVAL_SLACK)
-    return ey + _dist_outside(y_lo, y_hi, fmts.vec)
+    return ey + _dist_outside(y_lo, y_hi, fo)
 
 
 def static_autoencoder_bound(fixed_ae, input_range=(0.0, 1.0)) -> ErrorBound:
@@ -508,8 +554,9 @@ def static_autoencoder_bound(fixed_ae, input_range=(0.0, 1.0)) -> ErrorBound:
     cfg = fixed_ae.cfg
     t_steps = cfg.timesteps
     src = fixed_ae.source
-    check_saturating(fixed_ae.fmts)
-    x_lo, x_hi, ex = _input_box(input_range, t_steps, cfg.features, fixed_ae.fmts.vec)
+    fm = fixed_ae.formats
+    _check_model_formats(fm, fixed_ae.layer_names)
+    x_lo, x_hi, ex = _input_box(input_range, t_steps, cfg.features, fm.input)
     out = []
     ne = len(cfg.encoder_sizes)
     for k, w in enumerate(fixed_ae.layers):
@@ -517,6 +564,8 @@ def static_autoencoder_bound(fixed_ae, input_range=(0.0, 1.0)) -> ErrorBound:
             x_lo = np.tile(x_lo[-1], (t_steps, 1))
             x_hi = np.tile(x_hi[-1], (t_steps, 1))
             ex = np.tile(ex[-1], (t_steps, 1))
+        if k:
+            ex = _requant_static(x_lo, x_hi, ex, fm.layers[k - 1].vec, fm.layers[k].vec)
         wf = None if src is None else src.layers[k]
         x_lo, x_hi, ex, ec = _static_layer(w, wf, x_lo, x_hi, ex)
         out.append(LayerErrorBound(cfg.layer_name(k), ex, ec))
@@ -704,7 +753,7 @@ def _layer_params(w_fixed: FixedLSTMWeights, w_float: Optional[LSTMWeights]) -> 
            "nz": w_fixed.input_size + w_fixed.hidden_size + 2}
     if dw is None:
         par.update(Kf=q["kernel"], Rf=q["recurrent"], Bf=q["bias"], dK=None, dR=None, dB=None,
-                   rw=_weight_radius(fmts))
+                   rw=_weight_radius(fmts.weight))
     else:
         par.update(Kf=w_float.kernel, Rf=w_float.recurrent, Bf=w_float.bias,
                    dK=dw["kernel"], dR=dw["recurrent"], dB=dw["bias"], rw=0.0)
@@ -726,7 +775,8 @@ def _run_stack(inputs, stack, sym: _Symbols):
     """Wavefront over a stack: ``inputs`` is a list over t of (x float, x form).
 
     Returns per layer the (T, H) arrays ``eh``, ``ec``, ``sh`` and the last layer's
-    (h, h form) at every step.
+    (h, h form) at every step.  Between layers whose ``vec`` formats differ, h is
+    requantized (:func:`_requant_form`); ``eh`` is the bound in the layer's own format.
     """
     t_steps = len(inputs)
     sizes = [p["R"].shape[0] for p in stack]
@@ -741,6 +791,8 @@ def _run_stack(inputs, stack, sym: _Symbols):
                                                                            p, sym)
             states[k] = (h, hf, c, cf)
             x, xf = h, hf
+            if k + 1 < len(stack):
+                xf, _ = _requant_form(x, xf, p["fmts"].vec, stack[k + 1]["fmts"].vec, sym)
         last.append((x, xf))
     return eh, ec, sh, last
 
@@ -766,11 +818,11 @@ def trajectory_bound(layers: Sequence[FixedLSTMWeights], x,
     if not layers:
         raise ShapeError("layers: need at least one LSTM layer")
     x = _check_window(x, layers[0].input_size)
-    fmts = _common_formats(layers)
+    _check_stack(layers)
     stack = [_layer_params(w, None if float_layers is None else float_layers[k])
              for k, w in enumerate(layers)]
     sym = _Symbols()
-    inputs = list(zip(x, _input_forms(x, fmts.vec)))
+    inputs = list(zip(x, _input_forms(x, layers[0].fmts.vec)))
     eh, ec, sh, _ = _run_stack(inputs, stack, sym)
     out = [LayerErrorBound(names[k] if names else f"LSTM {k + 1}", eh[k], ec[k], sh[k])
            for k in range(len(layers))]
@@ -780,8 +832,8 @@ def trajectory_bound(layers: Sequence[FixedLSTMWeights], x,
 def trajectory_autoencoder_bound(fixed_ae, window) -> ErrorBound:
     """Per-example bound of a :class:`golden.autoencoder.FixedAutoencoder` on one window (T, F)."""
     cfg = fixed_ae.cfg
-    fmts = fixed_ae.fmts
-    check_saturating(fmts)
+    fm = fixed_ae.formats
+    _check_model_formats(fm, fixed_ae.layer_names)
     x = _check_window(window, cfg.features)
     if x.shape[0] != cfg.timesteps:
         raise ShapeError(f"window: expected {cfg.timesteps} steps, got shape {x.shape}")
@@ -790,13 +842,15 @@ def trajectory_autoencoder_bound(fixed_ae, window) -> ErrorBound:
              for k, w in enumerate(fixed_ae.layers)]
     ne = len(cfg.encoder_sizes)
     sym = _Symbols()
-    eh_e, ec_e, sh_e, last = _run_stack(list(zip(x, _input_forms(x, fmts.vec))), stack[:ne], sym)
-    latent = last[-1]
-    eh_d, ec_d, sh_d, last = _run_stack([latent] * cfg.timesteps, stack[ne:], sym)
+    eh_e, ec_e, sh_e, last = _run_stack(list(zip(x, _input_forms(x, fm.input))), stack[:ne], sym)
+    h_lat, f_lat = last[-1]
+    if ne < len(stack):      # the latent vector in the first decoder layer's input format
+        f_lat, _ = _requant_form(h_lat, f_lat, fm.layers[ne - 1].vec, fm.layers[ne].vec, sym)
+    eh_d, ec_d, sh_d, last = _run_stack([(h_lat, f_lat)] * cfg.timesteps, stack[ne:], sym)
     # dense: y^ - y = (h^ - h) Wd^ + h dWd + dbd + rounding
-    fw = fmts.weight
+    fw, fo = fm.dense.weight, fm.output
     Kq, Bq = fw.to_float(fixed_ae.dense_kernel), fw.to_float(fixed_ae.dense_bias)
-    yc, yr = rounding_error(fmts.vec, fmts.acc_frac)
+    yc, yr = rounding_error(fo, fm.dense_acc_frac)
     ey, sy, cy_all = (np.empty((cfg.timesteps, cfg.features)) for _ in range(3))
     for t, (h, hf) in enumerate(last):
         Kf, Bf = (Kq, Bq) if src is None else (src.dense_kernel, src.dense_bias)
@@ -806,11 +860,11 @@ def trajectory_autoencoder_bound(fixed_ae, window) -> ErrorBound:
         if src is not None:
             cy = cy + h @ (Kq - Kf) + (Bq - Bf)
         else:
-            loc = loc + _weight_radius(fmts) * (np.abs(h).sum() + 1.0)
+            loc = loc + _weight_radius(fw) * (np.abs(h).sum() + 1.0)
         Ay = hf.A @ Kq
         e = np.abs(cy) + np.abs(Ay).sum(axis=0) + loc
-        sat = (y - e < fmts.vec.min) | (y + e > fmts.vec.max)
-        ey[t] = np.where(sat, e + _dist_outside(y, y, fmts.vec), e)
+        sat = (y - e < fo.min) | (y + e > fo.max)
+        ey[t] = np.where(sat, e + _dist_outside(y, y, fo), e)
         sy[t] = np.sqrt(((Ay ** 2).sum(axis=0) + loc ** 2) / 3.0)
         cy_all[t] = cy
     layers = [LayerErrorBound(cfg.layer_name(k), eh, ec, sh)

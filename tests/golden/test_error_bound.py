@@ -2,14 +2,14 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import event, given, strategies as st
 
 import golden.error_bound as eb
 from golden.activations import SIGMOID, TANH, activate
 from golden.autoencoder import (Autoencoder, AutoencoderConfig, FixedAutoencoder, realistic_layer,
                                 realistic_weights, synthetic_windows)
-from golden.formats import (DEFAULT_FORMATS, ROUNDING_MODES, TABLE_STEP_LOG2, FormatError,
-                            LSTMFormats, QFormat)
+from golden.formats import (DEFAULT_FORMATS, ROUNDING_MODES, TABLE_STEP_LOG2, DenseFormats,
+                            FormatError, LSTMFormats, ModelFormats, QFormat)
 from golden.lstm_fixed import FixedLSTMWeights, lstm_layer_fixed
 from golden.lstm_float import LSTMWeights, ShapeError, lstm_layer
 
@@ -170,6 +170,88 @@ def test_autoencoder_bounds_hold_for_random_configs(case):
             assert np.all(recon[n] <= b.reconstruction)
             _assert_within(static, [(eh[n], ec[n]) for eh, ec in layers])
             assert np.all(recon[n] <= static.reconstruction)
+
+
+@st.composite
+def per_layer_autoencoder_cases(draw):
+    """An autoencoder whose every layer (and the Dense layer) has formats of its own."""
+    cfg = AutoencoderConfig(draw(st.integers(1, 3)),
+                            tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=2))),
+                            tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=2))),
+                            draw(st.integers(1, 8)))
+    layers = tuple(draw(saturating_formats()) for _ in range(cfg.num_layers))
+    dense = DenseFormats(draw(saturating_formats()).weight, draw(saturating_formats()).vec)
+    fm = ModelFormats(layers, dense)
+    seed = draw(st.integers(0, 2**31))
+    ae = realistic_weights(cfg, seed)
+    ae = Autoencoder(cfg, [LSTMWeights(*(_fit(t, f.weight) for t in (w.kernel, w.recurrent, w.bias)))
+                           for w, f in zip(ae.layers, layers)],
+                     _fit(ae.dense_kernel, dense.weight), _fit(ae.dense_bias, dense.weight))
+    return fm, ae, synthetic_windows(2, cfg, seed + 1)
+
+
+def _per_layer_errors(fx, ae, x):
+    """|fixed - float| of the reconstruction and of every layer, each in its own formats."""
+    fm = fx.formats
+    fw = ae.forward_float(x)
+    fi = fx.forward_int(fx.quantize_windows(x))
+    recon = np.abs(fm.output.to_float(fi["reconstruction"]) - fw["reconstruction"])
+    layers = [(np.abs(f.vec.to_float(hi) - hf), np.abs(f.preact.to_float(ci) - cf))
+              for f, hi, hf, ci, cf in zip(fm.layers, fi["h"], fw["h"], fi["c"], fw["c"])]
+    return recon, layers
+
+
+@given(case=per_layer_autoencoder_cases())
+def test_autoencoder_bounds_hold_with_per_layer_formats(case):
+    fm, ae, x = case
+    event("the layers' vec formats differ" if len({f.vec for f in fm.layers}) > 1
+          else "one vec format")
+    fx = ae.quantize(fm)
+    recon, layers = _per_layer_errors(fx, ae, x)
+    bare = FixedAutoencoder(fx.cfg, fx.layers, fx.dense_kernel, fx.dense_bias, fm)
+    for model in (fx, bare):
+        static = eb.static_autoencoder_bound(model, (0.0, 1.0))
+        for n in range(x.shape[0]):
+            b = eb.trajectory_autoencoder_bound(model, x[n])
+            _assert_within(b, [(eh[n], ec[n]) for eh, ec in layers])
+            assert np.all(recon[n] <= b.reconstruction)
+            _assert_within(static, [(eh[n], ec[n]) for eh, ec in layers])
+            assert np.all(recon[n] <= static.reconstruction)
+
+
+def _coarse_second_layer():
+    """Two layers: the first keeps h in Q2.14, the second takes it in Q2.5 (9 bits of
+    h dropped between them), so the requantization error dominates the second layer."""
+    cfg = AutoencoderConfig(2, (6,), (6,), 6)
+    coarse = LSTMFormats(QFormat(8, 5, name="vec"), DEFAULT_FORMATS.weight,
+                         DEFAULT_FORMATS.preact, DEFAULT_FORMATS.act)
+    fm = ModelFormats((DEFAULT_FORMATS, coarse), DenseFormats(DEFAULT_FORMATS.weight,
+                                                              DEFAULT_FORMATS.vec))
+    ae = realistic_weights(cfg, 4)
+    return ae, ae.quantize(fm), synthetic_windows(6, cfg, 5)
+
+
+def test_bound_covers_the_requantization_between_layers():
+    ae, fx, x = _coarse_second_layer()
+    recon, layers = _per_layer_errors(fx, ae, x)
+    for n in range(x.shape[0]):
+        b = eb.trajectory_autoencoder_bound(fx, x[n])
+        _assert_within(b, [(eh[n], ec[n]) for eh, ec in layers])
+        assert np.all(recon[n] <= b.reconstruction)
+        # the decoder's h error is of the order of its coarse input's LSB, not more
+        assert b.layers[1].h.max() < 64 * 2.0 ** -5
+
+
+def test_bound_without_the_requantization_term_fails(monkeypatch):
+    """Dropping the error of the inter-layer requantization breaks the bound."""
+    ae, fx, x = _coarse_second_layer()
+    recon, layers = _per_layer_errors(fx, ae, x)
+    monkeypatch.setattr(eb, "_requant_form", lambda h, hf, src, dst, sym: (hf, hf.bound()))
+    violated = False
+    for n in range(x.shape[0]):
+        b = eb.trajectory_autoencoder_bound(fx, x[n])
+        violated |= bool(np.any(layers[1][0][n] > b.layers[1].h) or np.any(recon[n] > b.reconstruction))
+    assert violated
 
 
 def test_reference_topology_bound_holds_on_realistic_windows():

@@ -261,6 +261,29 @@ def test_inputs_outside_the_vec_range_are_counted(tmp_path, model, capsys):
     assert "3 scaled input value(s) in 2 window(s)" in (tmp_path / "o" / "report.md").read_text()
 
 
+def test_per_layer_formats_model(tmp_path, model, capsys):
+    """A model file with formats of its own per layer: detect scores with exactly those
+    formats, reports them per layer, and the derived bound covers the difference."""
+    from golden.formats import DEFAULT_FORMATS, DenseFormats, LSTMFormats, ModelFormats, QFormat
+    d = DEFAULT_FORMATS
+    wide_x = LSTMFormats(QFormat(16, 12, name="vec"), d.weight, d.preact, d.act)
+    narrow_h = LSTMFormats(QFormat(12, 10, name="vec"), d.weight, d.preact, d.act)
+    fm = ModelFormats((wide_x, d, narrow_h, d), DenseFormats(QFormat(16, 13, name="weight"), d.vec))
+    path = save_model(tmp_path / "per_layer.npz", model, fmts=fm)
+    x = synthetic_windows(30, CFG, seed=8)
+    npz = tmp_path / "w.npz"
+    np.savez(npz, sequences=x)
+    rc, _, _ = run_detect(capsys, "--windows", npz, "--model", path, "--out", tmp_path / "o")
+    assert rc == 0
+    rows = read_csv(tmp_path / "o" / "scores.csv")
+    np.testing.assert_array_equal([float(r["mse"]) for r in rows], model.quantize(fm).scores(x))
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    rd = rep["reconstruction_difference"]
+    assert rd["max_abs"] == np.abs(model.quantize(fm).reconstruct(x) - model.reconstruct_float(x)).max()
+    eb = rd["error_bound"]
+    assert eb["available"] and eb["within"], eb
+
+
 def test_pytorch_model_gives_the_same_scores_as_keras(tmp_path, model, capsys):
     x = synthetic_windows(30, CFG, seed=4)
     npz = tmp_path / "w.npz"
