@@ -19,14 +19,19 @@ Outputs (``--out``, default ``build/detect``)::
 plus the generated CSV and its anomaly list when the default data is used.
 
 Nothing half-written is ever left: the run writes into a temporary folder beside
-``--out`` and renames it into place at the end; a failed run leaves the previous
-outputs as they were.  An existing ``--out`` is replaced only when it holds a previous
-``detect`` report (or nothing).
+``--out`` and moves it into place at the end; a failed run leaves the previous
+outputs as they were.  Nothing the run did not write is ever deleted: report.json
+lists every file of the run with its SHA-256 (``manifest``), and a later run into the
+same folder replaces only the files that manifest lists and that nobody changed since;
+every other file stays.  A non-empty ``--out`` without a previous ``detect`` report is
+refused, and so is an input (CSV, windows, model) inside ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -175,17 +180,81 @@ def load_npz_windows(path: Path, cfg) -> dict:
 # The output folder
 # --------------------------------------------------------------------------
 
-def _is_previous_output(out: Path) -> bool:
-    if not any(out.iterdir()):
-        return True
+def _previous_report(out: Path) -> Optional[dict]:
+    """The report.json a previous detect run left in ``out``, or None."""
     rep = out / "report.json"
     if not rep.is_file():
-        return False
+        return None
     try:
-        import json
-        return json.loads(rep.read_text()).get("tool") == TOOL
-    except (OSError, ValueError, AttributeError):
-        return False
+        d = json.loads(rep.read_text())
+    except (OSError, ValueError):
+        return None
+    return d if isinstance(d, dict) and d.get("tool") == TOOL else None
+
+
+def _is_previous_output(out: Path) -> bool:
+    return not any(out.iterdir()) or _previous_report(out) is not None
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest(folder: Path, names) -> list:
+    """Name, size and SHA-256 of each file ``names`` in ``folder`` (report.json's list)."""
+    return [{"file": n, "bytes": (folder / n).stat().st_size, "sha256": file_digest(folder / n)}
+            for n in names]
+
+
+#: The files every detect run writes (the default data's CSV and anomaly list besides).
+RUN_OUTPUTS = ("scores.csv", "anomalies.csv", "scores.png", "report.md", "report.json")
+
+
+def _legacy_outputs() -> frozenset:
+    """File names a report without a manifest vouches for: what detect itself writes."""
+    from .workload import synthetic
+    data = synthetic.DEFAULT_FILENAME
+    return frozenset(RUN_OUTPUTS + (data, synthetic.anomalies_path_for(data).name))
+
+
+def owned_files(out: Path) -> List[str]:
+    """The files of ``out`` that its previous detect run wrote and nobody changed since.
+
+    From the previous report.json's manifest (name and SHA-256 must both match); a
+    report without a manifest vouches only for the file names detect itself writes.
+    report.json itself always counts.
+    """
+    rep = _previous_report(out)
+    if rep is None:
+        return []
+    owned = {"report.json"}
+    listed = rep.get("manifest")
+    if isinstance(listed, list):
+        for entry in listed:
+            name = entry.get("file") if isinstance(entry, dict) else None
+            if (isinstance(name, str) and name == Path(name).name and name not in (".", "..")
+                    and (out / name).is_file() and file_digest(out / name) == entry.get("sha256")):
+                owned.add(name)
+    else:
+        names = rep.get("outputs") if isinstance(rep.get("outputs"), list) else []
+        owned |= {n for n in names if n in _legacy_outputs() and (out / n).is_file()}
+    return sorted(owned)
+
+
+def check_inputs_outside(out: Path, inputs: dict) -> None:
+    """Refuse an input file inside the output folder (a run replaces files there)."""
+    root = Path(out).resolve()
+    for what, path in inputs.items():
+        if path is None:
+            continue
+        p = Path(path).resolve()
+        if p == root or root in p.parents:
+            raise DetectError(f"{what} {path} lies inside the output folder {out}; a run "
+                              "replaces its own files there: move the input or choose another --out")
 
 
 def prepare_output(out: Path) -> Path:
@@ -208,24 +277,47 @@ def prepare_output(out: Path) -> Path:
 
 
 def commit_output(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out`` (replacing a previous report)."""
-    out = Path(out)
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.absolute().parent))
-        old.rmdir()
-        os.rename(out, old)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)       # mkdtemp made it private
-    try:
+    """Move the finished ``tmp`` folder's files into ``out``.
+
+    A new ``out`` is ``tmp`` renamed.  Into an existing one, the files the previous
+    run owns (:func:`owned_files`) are set aside, the new files moved in, and the old
+    ones deleted only once every new file is in place; on any failure the folder is
+    put back as it was.  A new file whose name is taken by a file the previous run
+    does not own (the user's, or one changed since) stops the run, naming it.
+    """
+    tmp, out = Path(tmp), Path(out)
+    if not out.exists():
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)       # mkdtemp made it private
         os.rename(tmp, out)
+        return
+    owned = set(owned_files(out))
+    new = sorted(p.name for p in tmp.iterdir())
+    for name in new:
+        if (out / name).exists() and name not in owned:
+            raise DetectError(f"output folder {out}: {name} is there and is not a file of the "
+                              "previous detect run (or it was changed since); it is left alone: "
+                              "move it or choose another --out")
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.absolute().parent))
+    set_aside, moved_in = [], []
+    try:
+        for name in sorted(owned):
+            if (out / name).exists():
+                os.rename(out / name, old / name)
+                set_aside.append(name)
+        for name in new:
+            os.rename(tmp / name, out / name)
+            moved_in.append(name)
     except OSError:
-        if old is not None:
-            os.rename(old, out)
+        for name in moved_in:
+            os.rename(out / name, tmp / name)
+        for name in set_aside:
+            os.rename(old / name, out / name)
+        os.rmdir(old)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    os.rmdir(tmp)
 
 
 # --------------------------------------------------------------------------
@@ -498,7 +590,7 @@ def run_job(args, progress: Progress) -> dict:
                  "start_time": None if start is None else str(start[i]),
                  "end_time": None if end is None else str(end[i]), "mse": float(s[i])}
                 for i in top_idx]
-    outputs = ["scores.csv", "anomalies.csv", "scores.png", "report.md", "report.json"]
+    outputs = list(RUN_OUTPUTS)
     if synth is not None:
         outputs += [synth.csv_path.name, synth.anomalies_path.name]
     rtl_status = ("ran" if "rtl" in runs else
@@ -542,6 +634,7 @@ def run_job(args, progress: Progress) -> dict:
         "outputs": outputs,
     }
     (tmp / "report.md").write_text(rp.markdown(rep))
+    rep["manifest"] = manifest(tmp, [f for f in outputs if f != "report.json"])
     rp.write_json(tmp / "report.json", rep)
     return rep
 
@@ -608,6 +701,8 @@ def run(args) -> int:
         raise DetectError(f"--clock-mhz must be positive, got {args.clock_mhz}")
     if args.days is not None and args.csv is None and args.windows is None and args.days < 2:
         raise DetectError(f"--days must be at least 2, got {args.days}")
+    check_inputs_outside(out, {"input CSV": args.csv, "input windows": args.windows,
+                               "model": args.model})
     args._tmp = prepare_output(out)
     try:
         rep = run_job(args, progress)

@@ -3,7 +3,9 @@ the golden models, the report's figures, real NOAA samples, and bad input that m
 leave no partial output behind."""
 
 import csv
+import hashlib
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -196,14 +198,124 @@ def test_data_summary_in_the_report(default_run):
 def test_a_second_run_replaces_the_previous_output(tmp_path, default_run, project_model, capsys):
     out = tmp_path / "detect"
     shutil.copytree(default_run, out)
-    (out / "stale.txt").write_text("from an older run")
+    (out / "notes.txt").write_text("the user's, not the run's")
     rc, stdout, _ = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out,
                                "--percentile", 80, "--backend", "float")
     assert rc == 0 and "windows flagged (float backend" in stdout
-    assert not (out / "stale.txt").exists() and leftovers(tmp_path) == []
+    assert (out / "notes.txt").read_text() == "the user's, not the run's"
+    assert leftovers(tmp_path) == []
     scores = np.array([float(r["mse"]) for r in read_csv(out / "scores.csv")])
     assert len(read_csv(out / "anomalies.csv")) == int((scores > np.percentile(scores, 80)).sum())
     assert json.loads((out / "report.json").read_text())["backend"] == "float"
+
+
+def test_report_lists_its_files_with_their_digests(default_run):
+    rep = json.loads((default_run / "report.json").read_text())
+    listed = {e["file"]: e for e in rep["manifest"]}
+    assert set(listed) == set(rep["outputs"]) - {"report.json"}
+    for name, e in listed.items():
+        data = (default_run / name).read_bytes()
+        assert e["bytes"] == len(data) and e["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_rerun_replaces_only_the_previous_runs_files(tmp_path, default_run, project_model, capsys):
+    """Files the run did not write survive a rerun byte for byte: a model kept beside the
+    report, notes, a sub-folder; the run's own files are replaced."""
+    out = tmp_path / "detect"
+    shutil.copytree(default_run, out)
+    shutil.copy(project_model[0], out / "my_model.npz")
+    (out / "plots").mkdir()
+    (out / "plots" / "mine.png").write_bytes(b"not the run's")
+    keep = {k: v for k, v in tree(out).items() if k in ("my_model.npz", "plots/mine.png")}
+    rc, _, _ = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out,
+                          "--backend", "float")
+    assert rc == 0
+    after = tree(out)
+    assert {k: after[k] for k in keep} == keep
+    assert json.loads(after["report.json"])["backend"] == "float"
+    assert set(after) == set(keep) | set(json.loads(after["report.json"])["outputs"])
+    assert leftovers(tmp_path) == []
+
+
+def test_a_report_json_that_merely_names_the_tool_vouches_for_nothing_else(tmp_path,
+                                                                           project_model, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "report.json").write_text(json.dumps({"tool": detect.TOOL}))
+    (out / "thesis.tex").write_text("precious")
+    rc, _, _ = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out)
+    assert rc == 0
+    assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_a_changed_output_is_not_overwritten(tmp_path, default_run, project_model, capsys):
+    """A listed file whose bytes changed since the run wrote it is the user's now."""
+    out = tmp_path / "detect"
+    shutil.copytree(default_run, out)
+    (out / "anomalies.csv").write_text("window_index,comment\n17,checked by hand\n")
+    before = tree(out)
+    rc, _, err = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out)
+    assert rc == 1 and "anomalies.csv is there and is not a file of the previous detect run" in err
+    assert tree(out) == before and leftovers(tmp_path) == []
+
+
+def test_a_report_without_manifest_vouches_only_for_detects_own_names(tmp_path, default_run,
+                                                                     project_model, capsys):
+    out = tmp_path / "detect"
+    shutil.copytree(default_run, out)
+    rep = json.loads((out / "report.json").read_text())
+    del rep["manifest"]
+    rep["outputs"].append("results.xlsx")            # a name detect never writes
+    (out / "report.json").write_text(json.dumps(rep))
+    (out / "results.xlsx").write_bytes(b"the user's")
+    rc, _, _ = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out)
+    assert rc == 0 and (out / "results.xlsx").read_bytes() == b"the user's"
+
+
+@pytest.mark.parametrize("what", ["csv", "model", "windows"])
+def test_an_input_inside_the_output_folder_is_refused(what, tmp_path, default_run, project_model,
+                                                      model, capsys):
+    out = tmp_path / "detect"
+    shutil.copytree(default_run, out)
+    args = {"csv": ["--csv", out / synthetic.DEFAULT_FILENAME, "--model", project_model[0]],
+            "model": ["--days", DAYS, "--model", shutil.copy(project_model[0], out / "m.npz")],
+            "windows": ["--model", project_model[0]]}[what]
+    if what == "windows":
+        np.savez(out / "w.npz", sequences=synthetic_windows(4, CFG, seed=1))
+        args += ["--windows", out / "w.npz"]
+    before = tree(out)
+    rc, _, err = run_detect(capsys, *args, "--out", out)
+    assert rc == 1 and "lies inside the output folder" in err and "Traceback" not in err
+    assert tree(out) == before and leftovers(tmp_path) == []
+
+
+def test_a_failure_while_moving_the_files_in_puts_everything_back(tmp_path, default_run,
+                                                                   project_model, capsys,
+                                                                   monkeypatch):
+    out = tmp_path / "detect"
+    shutil.copytree(default_run, out)
+    (out / "notes.txt").write_text("keep")
+    before = tree(out)
+    real_rename, real_commit = os.rename, detect.commit_output
+    owned = len(detect.owned_files(out))
+    calls = []
+
+    def flaky(src, dst):
+        calls.append(dst)
+        if len(calls) == owned + 2:        # the previous files set aside, one new file in
+            raise OSError(5, "Input/output error")
+        return real_rename(src, dst)
+
+    def commit(tmp, dest):
+        monkeypatch.setattr(os, "rename", flaky)
+        try:
+            return real_commit(tmp, dest)
+        finally:
+            monkeypatch.setattr(os, "rename", real_rename)
+    monkeypatch.setattr(detect, "commit_output", commit)
+    rc, _, err = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out)
+    assert rc == 1 and "Input/output error" in err and len(calls) > owned + 2 and owned >= 7
+    assert tree(out) == before and leftovers(tmp_path) == []
 
 
 def test_shipped_default_model_runs_without_arguments(tmp_path, capsys):
