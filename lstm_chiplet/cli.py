@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 #: name -> (module or module:object, one-line help)
@@ -29,6 +30,14 @@ COMMANDS = {
 
 class UserError(Exception):
     """An error the user can act on; printed without a traceback."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so every command's clean-up runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -60,11 +69,20 @@ def main(argv=None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(command_object(args._module).run(args) or 0)
     except (UserError, ValueError, OSError) as exc:
         print(f"lstm-chiplet {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\nlstm-chiplet {args.command}: interrupted (SIGINT)", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated:
+        print(f"lstm-chiplet {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -257,8 +257,40 @@ def check_inputs_outside(out: Path, inputs: dict) -> None:
                               "replaces its own files there: move the input or choose another --out")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:         # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_partials(out: Path) -> List[str]:
+    """Delete the temporary folders of earlier runs into ``out`` that were killed.
+
+    Only folders of this tool's own naming (``.<out>.partial-<pid>-...``) whose process
+    no longer exists are removed; returns their names.
+    """
+    parent = Path(out).absolute().parent
+    prefix = f".{Path(out).name}.partial-"
+    removed = []
+    if not parent.is_dir():
+        return removed
+    for p in parent.iterdir():
+        if not (p.name.startswith(prefix) and p.is_dir() and not p.is_symlink()):
+            continue
+        pid = p.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+    return removed
+
+
 def prepare_output(out: Path) -> Path:
-    """Check ``out`` can take the results; return a fresh temporary folder beside it."""
+    """Check ``out`` can take the results; return a fresh temporary folder beside it
+    (named after this process, so a later run can tell when it is stale)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DetectError(f"output folder {out} cannot be written: it is a file")
@@ -269,7 +301,8 @@ def prepare_output(out: Path) -> Path:
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+        remove_stale_partials(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=parent))
     except OSError as exc:
         raise DetectError(f"output folder {out} cannot be written: "
                           f"{exc.strerror or exc} ({exc.filename or parent})") from None

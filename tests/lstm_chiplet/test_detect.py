@@ -318,6 +318,59 @@ def test_a_failure_while_moving_the_files_in_puts_everything_back(tmp_path, defa
     assert tree(out) == before and leftovers(tmp_path) == []
 
 
+def _start_detect(tmp_path, project_model, out):
+    import subprocess
+    import sys
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "lstm_chiplet", "detect", "--model",
+                             str(project_model[0]), "--days", "60", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(".partial-" in p.name for p in tmp_path.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "detect never started writing"
+        time.sleep(0.02)
+    return proc
+
+
+@pytest.mark.parametrize("sig, code, word", [("SIGTERM", 143, "terminated"),
+                                             ("SIGINT", 130, "interrupted")])
+def test_a_signal_cleans_up_and_says_so_in_one_line(sig, code, word, tmp_path, project_model):
+    import signal
+    out = tmp_path / "detect"
+    proc = _start_detect(tmp_path, project_model, out)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.strip().splitlines()[-1] == f"lstm-chiplet detect: {word} ({sig})"
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_runs_partial_folder_is_removed_by_the_next_run(tmp_path, project_model, capsys):
+    import signal
+    import subprocess
+    import sys
+    out = tmp_path / "detect"
+    proc = _start_detect(tmp_path, project_model, out)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    stale = [p.name for p in tmp_path.iterdir()]
+    assert len(stale) == 1 and ".partial-" in stale[0]
+    # a partial folder of a live process, and a folder of another naming, are kept
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / f".detect.partial-{live.pid}-abc").mkdir()
+        (tmp_path / ".detect.partial-notapid").mkdir()
+        rc, _, _ = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out)
+        assert rc == 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            ["detect", f".detect.partial-{live.pid}-abc", ".detect.partial-notapid"])
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_shipped_default_model_runs_without_arguments(tmp_path, capsys):
     assert detect.DEFAULT_MODEL.is_file(), \
         f"{detect.DEFAULT_MODEL}: the shipped model is missing (it is tracked in git)"
