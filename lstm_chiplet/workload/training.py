@@ -42,6 +42,7 @@ fits the min-max scaler on them, trains, and saves the project model
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -665,7 +666,57 @@ def add_arguments(parser) -> None:
                         help="model file to write (default build/train/model.npz)")
     parser.add_argument("--data-dir", default=None,
                         help="where the default dataset is generated (default build/default_data)")
+    parser.add_argument("--force", action="store_true",
+                        help="save the model even when the run diverged (non-finite or exploding "
+                        "loss, weights pinned at the format limit); the reasons go into its "
+                        "provenance")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+#: A run counts as diverged (the model is not saved without ``--force``) when:
+#: a loss is not finite; more than this fraction of the weights sit at the weight
+#: format's limit (the clip, not the data, set them) ...
+PINNED_FRACTION = 0.01
+#: ... the returned weights' validation loss exceeds their training loss this many
+#: times (an over-fitted or exploded model, not a tolerance on a figure) ...
+VALIDATION_RATIO = 100.0
+#: ... or the last epoch's training loss exceeds the first epoch's this many times.
+GROWTH_RATIO = 10.0
+#: Parameters per training window above which a run without validation warns.
+PARAMETERS_PER_WINDOW = 1000
+
+
+def check_output_file(out: Path) -> None:
+    """Refuse an --out that cannot take the model, before any work is done."""
+    out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give the model file's name "
+                         f"(for example {out / 'model.npz'})")
+    parent = out.absolute().parent
+    blocker = next((p for p in [parent, *parent.parents] if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ValueError(f"--out {out} cannot be written: {blocker} is a file")
+    if blocker is not None and not os.access(blocker, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out} cannot be written: no permission to write in {blocker}")
+
+
+def divergence_reasons(hist: TrainingHistory, parameters: int) -> List[str]:
+    """Why a finished run's model should not be trusted (empty: it looks sound)."""
+    reasons = []
+    losses = [v for v in hist.loss + hist.val_loss if v is not None]
+    if any(not math.isfinite(v) for v in losses):
+        reasons.append("a loss is not finite")
+    if parameters and hist.clipped_weights > PINNED_FRACTION * parameters:
+        reasons.append(f"{hist.clipped_weights} of {parameters} weights are pinned at the weight "
+                       f"format's limit (more than {PINNED_FRACTION:.0%})")
+    k = (hist.best_epoch or len(hist.loss)) - 1
+    if hist.loss and hist.val_loss and hist.val_loss[k] is not None \
+            and hist.val_loss[k] > VALIDATION_RATIO * hist.loss[k]:
+        reasons.append(f"the validation loss {hist.val_loss[k]:.4g} is more than "
+                       f"{VALIDATION_RATIO:g} times the training loss {hist.loss[k]:.4g}")
+    if len(hist.loss) > 1 and hist.loss[-1] > GROWTH_RATIO * hist.loss[0]:
+        reasons.append(f"the training loss grew from {hist.loss[0]:.4g} to {hist.loss[-1]:.4g}")
+    return reasons
 
 
 def _training_windows(args):
@@ -715,6 +766,8 @@ def run(args) -> int:
     from . import synthetic
 
     cfg_sizes = (_sizes(args.encoder, "encoder"), _sizes(args.decoder, "decoder"))
+    out = Path(args.out) if args.out else DEFAULT_OUT
+    check_output_file(out)
     raw, win, features, data_format, data_desc, synth = _training_windows(args)
     cfg = AutoencoderConfig(len(features), cfg_sizes[0], cfg_sizes[1], raw.shape[1])
     scaler = MinMaxScaler.fit(raw, features, what="training windows")
@@ -726,10 +779,21 @@ def run(args) -> int:
     fmts = DEFAULT_FORMATS
     print(f"training {cfg.describe()} on {len(x)} windows ({data_desc['source']}: "
           f"{data_desc['file']}), {config.epochs} epochs, seed {config.seed}", file=sys.stderr)
-    result = train(x, cfg, config, fmts, progress=None if args.quiet else sys.stderr)
+    if config.validation_fraction == 0 and cfg.parameter_count > PARAMETERS_PER_WINDOW * len(x):
+        print(f"warning: {cfg.parameter_count} parameters trained on {len(x)} window(s) without "
+              "validation: nothing will show whether the model learnt more than these windows",
+              file=sys.stderr)
+    try:
+        result = train(x, cfg, config, fmts, progress=None if args.quiet else sys.stderr)
+    except FloatingPointError as exc:
+        raise ValueError(f"{exc}; nothing was written") from None
     hist = result.history
-
-    out = Path(args.out) if args.out else DEFAULT_OUT
+    reasons = divergence_reasons(hist, cfg.parameter_count)
+    if reasons and not args.force:
+        raise ValueError("training diverged: " + "; ".join(reasons) + f"; {out} was not "
+                         "written (lower --learning-rate, or --force to save it anyway)")
+    for why in reasons:
+        print(f"warning: training diverged ({why}); saved because of --force", file=sys.stderr)
     peak = max(float(np.max(np.abs(a))) for a in result.model.get_weights())
     provenance = {
         "created_by": "lstm-chiplet train (lstm_chiplet.workload.training)",
@@ -738,6 +802,7 @@ def run(args) -> int:
                          val_windows=result.val_windows, arithmetic="float64",
                          loss="mean squared reconstruction error"),
         "history": hist.summary(),
+        "divergence": reasons,
         "weights": {"peak_abs": peak, "weight_format": fmts.weight.describe(),
                     "l_inf_limit": float(fmts.weight.max), "at_limit": hist.clipped_weights},
         "numpy": np.__version__,
@@ -763,7 +828,8 @@ def run(args) -> int:
           + f"; {s['seconds']:.0f} s")
     print(f"returned weights of epoch {s['returned_epoch']}; largest |weight| {peak:.4f} "
           f"(limit {fmts.weight.max:g}, {fmts.weight.describe()}), {hist.clipped_weights} at the limit; "
-          f"quantizes to {fixed.formats.layers[0].weight.describe()} without overflow")
+          f"quantizes to {fixed.formats.layers[0].weight.describe()}"
+          + (" without overflow" if hist.clipped_weights == 0 else ", clipped at its limit"))
     if evaluation is not None:
         print(synthetic.format_separation(evaluation))
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB, weights stored as {args.storage})")

@@ -239,6 +239,55 @@ def test_train_command_errors_are_reported(capsys):
     assert "--encoder" in capsys.readouterr().err
 
 
+SMALL_CSV = ["train", "--csv", str(REPO / "tests" / "fixtures" / "lcd_small.csv"), "--quiet",
+             "--validation-fraction", "0"]        # 13 windows: too few to hold any out
+SMALL_RUN = SMALL_CSV + ["--epochs", "2", "--encoder", "5", "--decoder", "5"]
+
+
+def test_train_checks_its_output_before_any_work(tmp_path, capsys):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    for out, message in ((folder, "is a folder; give the model file's name"),
+                         (blocker / "m.npz", f"cannot be written: {blocker} is a file")):
+        assert cli_main(SMALL_RUN + ["--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Errno" not in err
+        assert "training" not in err.split("error:", 1)[0]     # refused before training
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "models"]
+    assert list(folder.iterdir()) == []
+
+
+def test_a_diverged_run_is_not_saved_without_force(tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    assert cli_main(SMALL_RUN + ["--learning-rate", "1e6", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "training diverged" in err and "pinned at the weight format's limit" in err
+    assert "was not written" in err and not out.exists()
+    assert list(tmp_path.iterdir()) == []
+    assert cli_main(SMALL_RUN + ["--learning-rate", "1e6", "--force", "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert "warning: training diverged" in cap.err and "without overflow" not in cap.out
+    reasons = load_model(out).provenance["divergence"]
+    assert any("pinned" in r for r in reasons)
+
+
+def test_a_sound_run_reports_no_divergence(tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    assert cli_main(SMALL_RUN + ["--out", str(out)]) == 0
+    assert load_model(out).provenance["divergence"] == []
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_many_parameters_on_few_windows_without_validation_warn(tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    assert cli_main(SMALL_CSV + ["--epochs", "1", "--encoder", "64,32", "--decoder", "32,64",
+                                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "without validation" in err
+
+
 def test_shipped_model_separates_the_injected_anomalies(build_dir):
     """The shipped model on the default data: every injected event scores above the
     95th percentile of the anomaly-free windows, and most flagged windows are anomalies."""
