@@ -494,7 +494,10 @@ class ClampCounts:
     def record(self, layer: str, tensor: str, values, fmt: QFormat) -> None:
         """Count the integers of ``values`` (before overflow) outside ``fmt``."""
         v = np.asarray(values)
-        over = int(np.count_nonzero((v < fmt.int_min) | (v > fmt.int_max)))
+        over = 0
+        # two reductions settle the usual case, nothing outside, without temporaries
+        if v.size and (v.min() < fmt.int_min or v.max() > fmt.int_max):
+            over = int(np.count_nonzero((v < fmt.int_min) | (v > fmt.int_max)))
         self.add(layer, tensor, over, int(v.size))
 
     def add(self, layer: str, tensor: str, clamped: int, seen: int) -> None:

@@ -125,7 +125,7 @@ def product_sum_bound(a, b, terms: int) -> int:
     return int(terms) * (1 << (a.word_bits - 1)) * (1 << (b.word_bits - 1))
 
 
-def _aligned_bias_bound(weight, vec) -> int:
+def aligned_bias_bound(weight, vec) -> int:
     """Largest |bias code << vec.frac|: a bias aligned to an accumulator's fraction."""
     if vec.frac_bits < 0:
         raise FormatError(f"formats: vec.frac_bits {vec.frac_bits} is negative; a bias cannot "
@@ -133,20 +133,37 @@ def _aligned_bias_bound(weight, vec) -> int:
     return (1 << (weight.word_bits - 1)) << vec.frac_bits
 
 
-def accumulator_bound(fmts: LSTMFormats, terms: int) -> int:
-    """Largest |partial sum| a gate accumulator can reach, from the formats alone.
+def rounding_half(fmt, shift: int) -> int:
+    """What ``fmt.shift_round(v, shift)`` adds before its shift (0 for floor or no shift)."""
+    return 1 << (shift - 1) if shift > 0 and fmt.rounding == "nearest_posinf" else 0
 
-    ``terms`` = D + H products of an x or h code (at most ``2^(vec.word - 1)`` in
-    magnitude, the most negative code) and a weight code (``2^(weight.word - 1)``),
-    plus the bias shifted to the accumulator's fraction (``2^(weight.word - 1) <<
-    vec.frac``), plus the half LSB the requantization adds.  Any partial sum, in any
-    order of summation, is a sum over a subset of these terms and so is bounded by the
-    sum of their magnitudes.
+
+def matvec_bound(vec, weight, terms: int, out) -> int:
+    """Largest |partial sum| of ``x . W + (b << vec.frac)`` requantized into ``out``.
+
+    ``terms`` products of a ``vec`` code (at most ``2^(vec.word - 1)`` in magnitude,
+    the most negative code) and a ``weight`` code (``2^(weight.word - 1)``), plus the
+    bias aligned to the accumulator (``2^(weight.word - 1) << vec.frac``), plus the
+    half LSB the requantization into ``out`` adds.  A partial sum, in any order of
+    summation, adds a subset of these terms, so its magnitude is bounded by the sum of
+    theirs.
     """
-    shift = fmts.acc_frac - fmts.preact.frac_bits
-    half = 1 << (shift - 1) if shift > 0 and fmts.preact.rounding == "nearest_posinf" else 0
-    return (product_sum_bound(fmts.vec, fmts.weight, terms)
-            + _aligned_bias_bound(fmts.weight, fmts.vec) + half)
+    shift = vec.frac_bits + weight.frac_bits - out.frac_bits
+    return (product_sum_bound(vec, weight, terms) + aligned_bias_bound(weight, vec)
+            + rounding_half(out, shift))
+
+
+def accumulator_bound(fmts: LSTMFormats, terms: int) -> int:
+    """Largest |partial sum| of a gate accumulator of ``terms`` = D + H products, from
+    the formats alone (:func:`matvec_bound` into ``preact``)."""
+    return matvec_bound(fmts.vec, fmts.weight, terms, fmts.preact)
+
+
+def check_int64(bound: int, what: str) -> None:
+    """Refuse a computation whose values could reach ``bound``, beyond int64."""
+    if bound > INT64_EXACT:
+        raise FormatError(f"{what}: values reach {bound.bit_length()} bits, beyond the 63 "
+                          "bits of int64; narrow the formats")
 
 
 def exact_arithmetic(bound: int, what: str) -> str:
@@ -154,10 +171,8 @@ def exact_arithmetic(bound: int, what: str) -> str:
     ``"int64"`` when only int64 holds them; :class:`FormatError` when neither does."""
     if bound <= FLOAT64_EXACT:
         return "float64"
-    if bound <= INT64_EXACT:
-        return "int64"
-    raise FormatError(f"{what}: partial sums reach {bound.bit_length()} bits, beyond the 63 "
-                      "bits of int64; narrow the formats or the layer")
+    check_int64(bound, what)
+    return "int64"
 
 
 def check_exact(fmts: LSTMFormats, terms: int) -> str:
@@ -175,14 +190,14 @@ def _cell_shifts(fmts: LSTMFormats):
 
 
 def _check_cell_int64(fmts: LSTMFormats) -> None:
-    """Requantizations 2 and 3 run on int64: refuse formats whose sums could wrap."""
-    a, b, _ = _cell_shifts(fmts)
+    """Requantizations 2 and 3 run on int64: refuse formats whose values could wrap."""
+    a, b, big = _cell_shifts(fmts)
     act = 1 << (fmts.act.word_bits - 1)
     fc = (act << (fmts.preact.word_bits - 1)) << a
     ig = (act * act) << b
-    if fc + ig + 1 > INT64_EXACT:
-        raise FormatError(f"cell state: f*c + i*g reaches {(fc + ig).bit_length()} bits, beyond "
-                          "the 63 bits of int64; narrow the act or preact format")
+    check_int64(fc + ig + rounding_half(fmts.preact, big - fmts.preact.frac_bits), "cell state")
+    shift = 2 * fmts.act.frac_bits - fmts.vec.frac_bits
+    check_int64((act * act << max(0, -shift)) + rounding_half(fmts.vec, shift), "hidden state")
 
 
 class _GatePlan:
@@ -204,7 +219,7 @@ class _GatePlan:
         self.arithmetic = check_exact(fmts, w.input_size + w.hidden_size)
         _check_cell_int64(fmts)
         self.shift = fmts.acc_frac - preact.frac_bits
-        half = 1 << (self.shift - 1) if self.shift > 0 and preact.rounding == "nearest_posinf" else 0
+        half = rounding_half(preact, self.shift)
         self.bias_acc = w.bias << fmts.vec.frac_bits             # exact, int64 (bound checked)
         self.saturate = preact.overflow == "saturate"
         if self.arithmetic == "float64":
@@ -270,7 +285,7 @@ def activate_codes(z, kind: str, fmts: LSTMFormats):
     table = _activation_lookup(fmts, activate)
     if table is None:
         return activate(z, kind, fmts)
-    return table[0 if kind == SIGMOID else 1].take(z)
+    return table[0 if kind == SIGMOID else 1][z]
 
 
 def gate_activations(z, fmts: LSTMFormats):
@@ -281,8 +296,8 @@ def gate_activations(z, fmts: LSTMFormats):
         return (activate(z[:, 0:hs], SIGMOID, fmts), activate(z[:, hs:2 * hs], SIGMOID, fmts),
                 activate(z[:, 2 * hs:3 * hs], TANH, fmts), activate(z[:, 3 * hs:], SIGMOID, fmts))
     sig, tanh = table
-    a = sig.take(z)                   # one gather for i, f and o; g is overwritten
-    a[:, 2 * hs:3 * hs] = tanh.take(z[:, 2 * hs:3 * hs])
+    a = sig[z]                        # one gather for i, f and o; g is overwritten
+    a[:, 2 * hs:3 * hs] = tanh[z[:, 2 * hs:3 * hs]]
     return a[:, 0:hs], a[:, hs:2 * hs], a[:, 2 * hs:3 * hs], a[:, 3 * hs:]
 
 
@@ -346,8 +361,10 @@ def _gate_preact_counted(x, h, w: FixedLSTMWeights, clamps, layer: str):
         return p.requantize(acc, fmts.acc_frac)
     t = plan.preact_values(x, h)
     np.floor(t, out=t)
-    over = (t < plan.lo) | (t > plan.hi)
-    _count_gates(clamps, layer, over)
+    if t.size and (t.min() < plan.lo or t.max() > plan.hi):
+        _count_gates(clamps, layer, (t < plan.lo) | (t > plan.hi))
+    else:                                       # the usual case: nothing to clamp
+        _count_gates(clamps, layer, np.zeros((1, t.shape[-1]), bool), t.size)
     if plan.saturate:
         np.clip(t, plan.lo, plan.hi, out=t)
         return t.astype(np.int64)
@@ -363,11 +380,14 @@ def peephole_term(p, c, fmts: LSTMFormats):
 GATE_TENSORS = ("z_i", "z_f", "z_g", "z_o")
 
 
-def _count_gates(clamps, layer: str, over) -> None:
+def _count_gates(clamps, layer: str, over, seen: Optional[int] = None) -> None:
+    """Add the clamps of each gate: ``over`` (..., 4H) flags the clamped values of
+    ``seen`` (default: all of ``over``'s) pre-activations."""
     hs = over.shape[-1] // 4
     per_gate = over.reshape(over.shape[:-1] + (4, hs)).sum(axis=tuple(range(over.ndim - 1)) + (-1,))
+    seen = over.size if seen is None else seen
     for g, name in enumerate(GATE_TENSORS):
-        clamps.add(layer, name, int(per_gate[g]), over.size // 4)
+        clamps.add(layer, name, int(per_gate[g]), seen // 4)
 
 
 def _record_gates(clamps, layer: str, acc, fmts: LSTMFormats) -> None:
