@@ -355,3 +355,29 @@ def test_clamp_counting_changes_nothing_on_the_workload_model():
     clamps = ClampCounts()
     np.testing.assert_array_equal(fx.reconstruct_int(x), fx.reconstruct_int(x, clamps))
     assert clamps.total > 0
+
+
+def test_dense_layer_beyond_float64_is_exact():
+    """The Dense layer takes int64 where its sums pass 2^53: an output format with the
+    accumulator's own fraction keeps every bit, so a lost bit would show."""
+    vec = QFormat(28, 27, name="vec")
+    f = LSTMFormats(vec, QFormat(16, 14, name="weight"), QFormat(16, 11, name="preact"),
+                    QFormat(16, 14, name="act"))
+    dense = DenseFormats(QFormat(28, 27, name="weight"), QFormat(60, 54, name="out"))
+    fm = ModelFormats((f,) * SMALL.num_layers, dense)
+    layers = [FixedLSTMWeights.from_ints(np.zeros((d, 4 * h), np.int64), np.zeros((h, 4 * h), np.int64),
+                                         np.zeros(4 * h, np.int64), f) for d, h in SMALL.layer_shapes]
+    hl = SMALL.hidden_sizes[-1]
+    kernel = np.full((hl, SMALL.features), dense.weight.int_max, np.int64)
+    kernel[0, ::2] -= 2
+    bias = np.arange(SMALL.features, dtype=np.int64) - 2
+    from golden.autoencoder import FixedAutoencoder
+    fx = FixedAutoencoder(SMALL, layers, kernel, bias, fm)
+    assert fx._dense_arithmetic == "int64"
+    h = np.full((2, 1, hl), vec.int_max, np.int64)
+    h[1, 0, 1] = vec.int_min + 3
+    exact = [[[sum(int(a) * int(k) for a, k in zip(h[n, 0], kernel[:, j]))
+               + (int(bias[j]) << vec.frac_bits) for j in range(SMALL.features)]] for n in range(2)]
+    assert max(abs(v) for row in exact for v in row[0]) > 2**53
+    assert any(int(float(v)) != v for row in exact for v in row[0])
+    assert fx.dense_int(h).tolist() == exact
