@@ -15,9 +15,28 @@ One step, every quantity an integer of the named format (``fmts = LSTMFormats``)
     h   = vec.requantize(o * tanh(c), 2*act.frac)                requantization 3
 
 where ``F = max(act.frac + preact.frac, 2*act.frac)`` and ``a``, ``b`` align the two
-products to ``F`` fractional bits.  The matrix products run in float64, which is exact
-while every partial sum stays below 2^53: :func:`check_exact` proves that from the
-accumulator width before any product is taken.
+products to ``F`` fractional bits.
+
+Exactness of the sums (derived from the formats before any product is taken)
+    The matrix products run in float64 when every partial sum is an integer of
+    magnitude at most 2^53, which float64 holds exactly whatever the order of
+    summation, fused or not.  :func:`accumulator_bound` bounds every partial sum by the
+    sum of the magnitudes of its terms: D + H products of at most ``2^(vec.word-1) *
+    2^(weight.word-1)``, the aligned bias ``2^(weight.word-1) << vec.frac`` and the
+    rounding half.  The gate pre-activation folds requantization 1 into the products:
+    weights scaled by ``2^-s`` (``s = acc_frac - preact.frac``, a power of two, so the
+    scaled values keep their significands) and a bias carrying the half, so that
+    ``t = x Wk' + h Wr' + b'`` is exactly ``(acc + half) / 2^s`` and
+    ``floor(clip(t))`` is the requantized code (floor and clipping to integer bounds
+    commute).  Where the bound exceeds 2^53 the products are summed in int64 instead
+    (exact below 2^63); beyond that the formats are refused (:func:`check_exact`).
+    Requantizations 2 and 3 run in int64; their widths are checked the same way.
+
+Activations
+    sigmoid and tanh of a preact code are looked up in a table of
+    :func:`golden.activations.activate` evaluated at every code of the format (built
+    once per format; preact words beyond :data:`LOOKUP_MAX_WORD_BITS` evaluate the
+    interpolation each time).  Both give the same integers by construction.
 
 Peephole connections (optional, ``FixedLSTMWeights.peephole`` (3, H) in the weight
 format, rows i, f, o)::
