@@ -158,7 +158,9 @@ class QFormat:
         """Apply this format's overflow mode to integers (int64 array or int)."""
         v = np.asarray(values, dtype=np.int64)
         if self.overflow == "saturate":
-            out = np.clip(v, self.int_min, self.int_max)
+            # numpy-typed bounds: numpy 2 checks Python-int bounds against the array's
+            # dtype on every call, which costs more than clipping a small array
+            out = v.clip(np.int64(self.int_min), np.int64(self.int_max))
         else:
             span = 1 << self.word_bits
             out = (v - self.int_min) % span + self.int_min

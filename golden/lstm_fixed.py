@@ -246,14 +246,14 @@ class _GatePlan:
             self.kernel = w.kernel.astype(np.float64) * scale
             self.recurrent = w.recurrent.astype(np.float64) * scale
             self.bias = (self.bias_acc + half).astype(np.float64) * scale
-            self.lo, self.hi = float(preact.int_min), float(preact.int_max)
+            self.lo, self.hi = np.float64(preact.int_min), np.float64(preact.int_max)
 
     def accumulators(self, x, h, w: "FixedLSTMWeights") -> np.ndarray:
         """Exact x Wk + h Wr + (b << vec.frac) as int64."""
         if self.arithmetic == "float64":
             scale = float(1 << self.shift)
-            t = np.asarray(x).astype(np.float64) @ self.kernel
-            t += np.asarray(h).astype(np.float64) @ self.recurrent
+            t = np.asarray(x, dtype=np.float64) @ self.kernel
+            t += np.asarray(h, dtype=np.float64) @ self.recurrent
             # t * 2^shift is exactly acc + half; the bias without the half is added back
             t *= scale
             acc = t.astype(np.int64)
@@ -264,8 +264,8 @@ class _GatePlan:
 
     def preact_values(self, x, h):
         """Float path: ``t`` (B, 4H), the accumulator plus half, divided by 2^shift."""
-        t = np.asarray(x).astype(np.float64) @ self.kernel
-        t += np.asarray(h).astype(np.float64) @ self.recurrent
+        t = np.asarray(x, dtype=np.float64) @ self.kernel
+        t += np.asarray(h, dtype=np.float64) @ self.recurrent
         t += self.bias
         return t
 
@@ -274,50 +274,73 @@ def _plan(w: "FixedLSTMWeights") -> _GatePlan:
     return w._gate_plan
 
 
-#: Preact words up to this many bits get a lookup table over every code (2^18 codes:
-#: 2 MiB per function); wider preact formats evaluate the interpolation each time.
+#: Preact words up to this many bits get a lookup table over every code (2^18 codes,
+#: 4 MiB for both functions); wider preact formats evaluate the interpolation each time.
 LOOKUP_MAX_WORD_BITS = 18
 
 
 @lru_cache(maxsize=64)
 def _activation_lookup(fmts: LSTMFormats, evaluate) -> Optional[tuple]:
-    """``evaluate`` (the activation function) at every preact code, as (sigmoid, tanh)
-    int64 arrays indexed by the code itself: codes 0 .. int_max first, then the
-    negative codes, so that numpy's negative indexing finds ``table[z]`` for z < 0.
-    The table is a function of ``evaluate`` as well as of the formats, so both key it.
-    None when the preact word is too wide for a table."""
+    """``evaluate`` (the activation function) at every preact code: ``(table, sig, tanh)``
+    where ``table[code + sig]`` is the sigmoid of a code and ``table[code + tanh]`` its
+    tanh (int64; the offsets keep the indices non-negative, which numpy gathers
+    fastest).  The table is a function of ``evaluate`` as well as of the formats, so
+    both key it.  None when the preact word is too wide for a table."""
     p = fmts.preact
     if p.word_bits > LOOKUP_MAX_WORD_BITS:
         return None
-    codes = np.arange(1 << p.word_bits, dtype=np.int64)
-    codes[codes > p.int_max] -= 1 << p.word_bits
-    out = []
-    for kind in (SIGMOID, TANH):
-        t = np.asarray(evaluate(codes, kind, fmts), dtype=np.int64)
-        t.setflags(write=False)
-        out.append(t)
-    return tuple(out)
+    codes = np.arange(p.int_min, p.int_max + 1, dtype=np.int64)
+    table = np.concatenate([np.asarray(evaluate(codes, kind, fmts), dtype=np.int64)
+                            for kind in (SIGMOID, TANH)])
+    table.setflags(write=False)
+    return table, -p.int_min, codes.size - p.int_min
+
+
+@lru_cache(maxsize=256)
+def _gate_offsets(sig: int, tanh: int, hs: int) -> np.ndarray:
+    """Per-column offsets into the activation table of (B, 4H) gate codes (i, f, g, o)."""
+    off = np.repeat(np.array([sig, sig, tanh, sig], dtype=np.int64), hs)
+    off.setflags(write=False)
+    return off
 
 
 def activate_codes(z, kind: str, fmts: LSTMFormats):
     """:func:`golden.activations.activate` of preact codes ``z``, by table lookup."""
-    table = _activation_lookup(fmts, activate)
-    if table is None:
+    lookup = _activation_lookup(fmts, activate)
+    if lookup is None:
         return activate(z, kind, fmts)
-    return table[0 if kind == SIGMOID else 1][z]
+    table, sig, tanh = lookup
+    return table.take(np.asarray(z, dtype=np.int64) + (sig if kind == SIGMOID else tanh))
 
 
 def gate_activations(z, fmts: LSTMFormats):
     """i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o) of (B, 4H) codes."""
     hs = z.shape[-1] // 4
-    table = _activation_lookup(fmts, activate)
-    if table is None:
+    lookup = _activation_lookup(fmts, activate)
+    if lookup is None:
         return (activate(z[:, 0:hs], SIGMOID, fmts), activate(z[:, hs:2 * hs], SIGMOID, fmts),
                 activate(z[:, 2 * hs:3 * hs], TANH, fmts), activate(z[:, 3 * hs:], SIGMOID, fmts))
-    sig, tanh = table
-    a = sig[z]                        # one gather for i, f and o; g is overwritten
-    a[:, 2 * hs:3 * hs] = tanh[z[:, 2 * hs:3 * hs]]
+    table, sig, tanh = lookup
+    a = table.take(z + _gate_offsets(sig, tanh, hs))     # one gather for all four gates
     return a[:, 0:hs], a[:, hs:2 * hs], a[:, 2 * hs:3 * hs], a[:, 3 * hs:]
+
+
+def _requantize_owned(fmt, v: np.ndarray, from_frac: int) -> np.ndarray:
+    """:meth:`QFormat.requantize` of ``v`` (int64, ``from_frac`` fraction bits) into
+    ``fmt``, done in place: ``v`` is a temporary the caller owns and gives up."""
+    if not isinstance(v, np.ndarray) or v.dtype != np.int64:
+        return fmt.requantize(v, from_frac)          # scalars: nothing to save
+    shift = from_frac - fmt.frac_bits
+    if shift < 0:
+        v <<= -shift
+    elif shift > 0:
+        half = rounding_half(fmt, shift)
+        if half:
+            v += half
+        v >>= shift
+    if fmt.overflow == "saturate":
+        return v.clip(np.int64(fmt.int_min), np.int64(fmt.int_max), out=v)
+    return fmt.fit(v)
 
 
 def _cell_sum(i, f, g, c_prev, fmts: LSTMFormats):
@@ -336,12 +359,13 @@ def _cell_sum(i, f, g, c_prev, fmts: LSTMFormats):
 def cell_state(i, f, g, c_prev, fmts: LSTMFormats):
     """Fixed-point c' = f*c + i*g (requantization 2)."""
     s, big = _cell_sum(*(np.asarray(v, dtype=np.int64) for v in (i, f, g, c_prev)), fmts)
-    return fmts.preact.requantize(s, big)
+    return _requantize_owned(fmts.preact, s, big)
 
 
 def hidden_output(o, c, fmts: LSTMFormats):
     """Fixed-point h' = o*tanh(c') (requantization 3)."""
-    return fmts.vec.requantize(o * activate_codes(c, TANH, fmts), 2 * fmts.act.frac_bits)
+    t = np.asarray(o, dtype=np.int64) * activate_codes(c, TANH, fmts)
+    return _requantize_owned(fmts.vec, t, 2 * fmts.act.frac_bits)
 
 
 def cell_update(i, f, g, o, c_prev, fmts: LSTMFormats):
@@ -356,13 +380,16 @@ def gate_accumulators(x, h, w: FixedLSTMWeights):
 
 
 def gate_preact(x, h, w: FixedLSTMWeights):
-    """z = preact.requantize(x Wk + h Wr + (b << vec.frac)) for a batch; (B, 4H) ints."""
+    """z = preact.requantize(x Wk + h Wr + (b << vec.frac)) for a batch; (B, 4H) ints.
+
+    ``x`` and ``h`` are codes: integers, or (where the weights' arithmetic is float64)
+    float64 arrays holding integer codes, as :func:`lstm_layer_fixed` passes ``x``."""
     plan = _plan(w)
     if plan.arithmetic != "float64":
         return w.fmts.preact.requantize(plan.accumulators(x, h, w), w.fmts.acc_frac)
     t = plan.preact_values(x, h)
     if plan.saturate:
-        np.clip(t, plan.lo, plan.hi, out=t)
+        t.clip(plan.lo, plan.hi, out=t)
         np.floor(t, out=t)
         return t.astype(np.int64)
     np.floor(t, out=t)
@@ -385,7 +412,7 @@ def _gate_preact_counted(x, h, w: FixedLSTMWeights, clamps, layer: str):
     else:                                       # the usual case: nothing to clamp
         _count_gates(clamps, layer, np.zeros((1, t.shape[-1]), bool), t.size)
     if plan.saturate:
-        np.clip(t, plan.lo, plan.hi, out=t)
+        t.clip(plan.lo, plan.hi, out=t)
         return t.astype(np.int64)
     return p.fit(t.astype(np.int64))
 
@@ -480,7 +507,7 @@ def check_int_sequences(x, input_size: int, fmt, what: str = "input") -> np.ndar
         raise ShapeError(f"{what}: expected shape (batch, time, {input_size}), got {a.shape}")
     if not np.issubdtype(a.dtype, np.integer):
         raise FormatError(f"{what}: expected integers of {fmt.describe()}, got dtype {a.dtype}")
-    a = a.astype(np.int64)
+    a = a.astype(np.int64, copy=False)        # read only: an int64 input is not copied
     if a.size and (a.min() < fmt.int_min or a.max() > fmt.int_max):
         raise FormatError(f"{what}: integers span [{a.min()}, {a.max()}], outside {fmt.describe()}")
     return a
@@ -492,8 +519,10 @@ def lstm_layer_fixed(x, w: FixedLSTMWeights, h0=None, c0=None, clamps=None, laye
     ``clamps`` (:class:`golden.formats.ClampCounts`): count every clamp under ``layer``.
     """
     fmts = w.fmts
-    _plan(w)                       # checks the formats before any step runs
+    plan = _plan(w)                # checks the formats before any step runs
     x = check_int_sequences(x, w.input_size, fmts.vec)
+    if plan.arithmetic == "float64":
+        x = x.astype(np.float64)   # once for the sequence; the codes are exact (bound)
     b, t, _ = x.shape
     hs = w.hidden_size
     h = np.zeros((b, hs), np.int64) if h0 is None else np.broadcast_to(h0, (b, hs)).astype(np.int64)

@@ -381,3 +381,18 @@ def test_dense_layer_beyond_float64_is_exact():
     assert max(abs(v) for row in exact for v in row[0]) > 2**53
     assert any(int(float(v)) != v for row in exact for v in row[0])
     assert fx.dense_int(h).tolist() == exact
+
+
+@given(word=st.integers(2, 40), frac=st.integers(-4, 40), from_frac=st.integers(-4, 60),
+       rounding=st.sampled_from(ROUNDING_MODES), overflow=st.sampled_from(OVERFLOW_MODES),
+       seed=st.integers(0, 2**32 - 1))
+def test_in_place_requantization_equals_the_format_s(word, frac, from_frac, rounding, overflow,
+                                                     seed):
+    fmt = QFormat(word, frac, True, rounding, overflow)
+    rng = np.random.default_rng(seed)
+    limit = 1 << max(1, 62 - max(0, fmt.frac_bits - from_frac) - 1)
+    v = rng.integers(-limit, limit, size=64)
+    v[:4] = [0, -1, 1, -limit]
+    expect = [_requantize(int(a), from_frac, fmt)[0] for a in v]
+    assert lstm_fixed._requantize_owned(fmt, v.copy(), from_frac).tolist() == expect
+    assert fmt.requantize(v, from_frac).tolist() == expect
