@@ -47,9 +47,9 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .formats import DEFAULT_FORMATS, ClampCounts, FormatError, LSTMFormats, ModelFormats, bits_for
+from .formats import DEFAULT_FORMATS, ClampCounts, FormatError, LSTMFormats, ModelFormats
 from .lstm_float import LSTMWeights, ShapeError, check_sequences, lstm_layer
-from .lstm_fixed import FixedLSTMWeights, lstm_layer_fixed
+from .lstm_fixed import FixedLSTMWeights, check_int64, exact_arithmetic, lstm_layer_fixed, matvec_bound
 
 #: The reference topology's sizes.
 REFERENCE_FEATURES = 6
@@ -418,12 +418,17 @@ class FixedAutoencoder:
         self._check_dense_exact()
 
     def _check_dense_exact(self) -> None:
-        terms = self.cfg.hidden_sizes[-1]
-        bits = (self.formats.dense.weight.word_bits + self.formats.dense_in.word_bits
-                + max(1, bits_for(terms + 1)))
-        if bits > 53:
-            raise FormatError(f"dense layer: accumulator of {bits} bits exceeds the 53 bits "
-                              "float64 holds exactly; narrow the formats")
+        """Choose the dense layer's arithmetic from its formats (float64 where every
+        partial sum is exact, else int64) and refuse requantizations int64 cannot hold."""
+        fm = self.formats
+        bound = matvec_bound(fm.dense_in, fm.dense.weight, self.cfg.hidden_sizes[-1], fm.output)
+        self._dense_arithmetic = exact_arithmetic(bound, "dense layer")
+        check_int64(bound << max(0, fm.output.frac_bits - fm.dense_acc_frac), "dense layer")
+        self._dense_kernel_float = self.dense_kernel.astype(np.float64)
+        for k in range(1, self.cfg.num_layers):
+            src, dst = fm.layers[k - 1].vec, fm.layers[k].vec
+            check_int64((1 << (src.word_bits - 1)) << max(0, dst.frac_bits - src.frac_bits),
+                        f"{self.cfg.layer_name(k)} input")
 
     @property
     def fmts(self) -> LSTMFormats:
@@ -491,8 +496,11 @@ class FixedAutoencoder:
         output format (..., F)."""
         fm = self.formats
         h = np.asarray(h, dtype=np.int64)
-        acc = (np.rint(h.astype(np.float64) @ self.dense_kernel.astype(np.float64)).astype(np.int64)
-               + (self.dense_bias << fm.dense_in.frac_bits))
+        if self._dense_arithmetic == "float64":
+            acc = (h.astype(np.float64) @ self._dense_kernel_float).astype(np.int64)
+        else:
+            acc = h @ self.dense_kernel
+        acc += self.dense_bias << fm.dense_in.frac_bits
         if clamps is not None:
             clamps.record("dense", "y", fm.output.shift_round(acc, fm.dense_acc_frac
                                                                - fm.output.frac_bits), fm.output)

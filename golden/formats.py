@@ -158,7 +158,9 @@ class QFormat:
         """Apply this format's overflow mode to integers (int64 array or int)."""
         v = np.asarray(values, dtype=np.int64)
         if self.overflow == "saturate":
-            out = np.clip(v, self.int_min, self.int_max)
+            # numpy-typed bounds: numpy 2 checks Python-int bounds against the array's
+            # dtype on every call, which costs more than clipping a small array
+            out = v.clip(np.int64(self.int_min), np.int64(self.int_max))
         else:
             span = 1 << self.word_bits
             out = (v - self.int_min) % span + self.int_min
@@ -494,7 +496,10 @@ class ClampCounts:
     def record(self, layer: str, tensor: str, values, fmt: QFormat) -> None:
         """Count the integers of ``values`` (before overflow) outside ``fmt``."""
         v = np.asarray(values)
-        over = int(np.count_nonzero((v < fmt.int_min) | (v > fmt.int_max)))
+        over = 0
+        # two reductions settle the usual case, nothing outside, without temporaries
+        if v.size and (v.min() < fmt.int_min or v.max() > fmt.int_max):
+            over = int(np.count_nonzero((v < fmt.int_min) | (v > fmt.int_max)))
         self.add(layer, tensor, over, int(v.size))
 
     def add(self, layer: str, tensor: str, clamped: int, seen: int) -> None:

@@ -39,7 +39,7 @@ import numpy as np
 
 from golden.autoencoder import (AutoencoderConfig, FixedAutoencoder, realistic_layer, realistic_weights,
                           synthetic_windows, window_scores)
-from golden.formats import DEFAULT_FORMATS, LSTMFormats, QFormat
+from golden.formats import ClampCounts, DEFAULT_FORMATS, DenseFormats, LSTMFormats, ModelFormats, QFormat
 
 #: Accuracy target on the reconstruction.
 ACCURACY_TARGET = 2.0 ** -9
@@ -139,6 +139,39 @@ def _median_time(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _median_times(cases: dict, repeats: int) -> dict:
+    """Median seconds of every callable in ``cases``, timed in turn within each repeat,
+    so that a slow spell on a shared machine affects every row alike."""
+    times = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def per_layer_formats(cfg: AutoencoderConfig) -> ModelFormats:
+    """Formats that differ between layers, for timing the per-layer kernels.
+
+    Not calibrated: an example of the shape a calibrated choice takes.  The first layer
+    keeps vec Q2.14 (windows scaled to [0, 1] with head-room); the later layers take
+    their x and h in Q1.15 (h = o tanh(c) lies in (-1, 1); an h that rounds to 1 clamps
+    and is counted), so the first inter-layer requantization runs; the weights
+    (:func:`realistic_weights` keeps them within +-1.75) use Q2.14; the decoder's
+    preact is Q6.10, since c grows over the repeated latent vector; the Dense layer
+    reads Q1.15 and writes Q2.14.
+    """
+    vec_in, vec_h = QFormat(16, 14, name="vec"), QFormat(16, 15, name="vec")
+    weight = QFormat(16, 14, name="weight")
+    act = DEFAULT_FORMATS.act
+    enc = [LSTMFormats(vec_in if k == 0 else vec_h, weight, DEFAULT_FORMATS.preact, act)
+           for k in range(len(cfg.encoder_sizes))]
+    dec = [LSTMFormats(vec_h, weight, QFormat(16, 10, name="preact"), act)
+           for _ in cfg.decoder_sizes]
+    return ModelFormats(tuple(enc + dec), DenseFormats(weight, QFormat(16, 14, name="out")))
 
 
 # --------------------------------------------------------------------------
@@ -275,11 +308,27 @@ def _bounds(ae, fx, x, err, single, bound_windows: int, progress: bool) -> dict:
 def _timing(ae, fx, x, repeats: int, python_sample: int, full: bool, progress: bool) -> dict:
     from .pure_python import PureAutoencoder
     n = x.shape[0]
-    fx.reconstruct_int(x[:2])                 # warm-up: tables, BLAS
-    ae.reconstruct_float(x[:2])
-    _say(progress, f"  timing fixed-point kernels and numpy float64 ({repeats} repeats)")
-    t_fixed = _median_time(lambda: fx.reconstruct_int(x), repeats)
-    t_float = _median_time(lambda: ae.reconstruct_float(x), repeats)
+    per_layer = per_layer_formats(ae.cfg)
+    fx_layers = FixedAutoencoder.from_float(ae, per_layer)
+    rows = {"fixed": (fx, None), "fixed, clamps counted": (fx, ClampCounts),
+            "fixed, per-layer formats": (fx_layers, None),
+            "fixed, per-layer formats, clamps counted": (fx_layers, ClampCounts)}
+
+    def run(model, counts):
+        return lambda: model.reconstruct_int(x, None if counts is None else counts())
+
+    cases = {name: run(m, counts) for name, (m, counts) in rows.items()}
+    cases["float"] = lambda: ae.reconstruct_float(x)
+    for fn in cases.values():                 # warm-up: tables, float copies, BLAS
+        fn()
+    _say(progress, f"  timing fixed-point kernels and numpy float64 ({repeats} repeats, in turn)")
+    med = _median_times(cases, repeats)
+    t_fixed, t_float = med["fixed"], med["float"]
+    kernels = [{"kernels": name, "formats": "global" if m.formats.is_global else "per-layer",
+                "clamps_counted": counts is not None, "seconds": med[name],
+                "per_step_us": 1e6 * med[name] / (n * ae.cfg.timesteps * ae.cfg.num_layers),
+                "vs_float": med[name] / t_float}
+               for name, (m, counts) in rows.items()]
     m = n if full else max(1, min(python_sample, n))
     sample = [[[float(v) for v in step] for step in w] for w in x[:m]]
     model = PureAutoencoder(ae)
@@ -308,6 +357,9 @@ def _timing(ae, fx, x, repeats: int, python_sample: int, full: bool, progress: b
         "speedup_fixed_vs_pure_python": t_py / t_fixed,
         "speedup_float_vs_pure_python": t_py / t_float,
         "fixed_vs_float_time_ratio": t_fixed / t_float,
+        "kernels": kernels,
+        "per_layer_formats": per_layer.to_dict(),
+        "per_layer_formats_described": per_layer.describe(fx_layers.layer_names),
         "target_s": SPEED_TARGET_S * n / 273.0,
         "target_met": bool(t_fixed <= SPEED_TARGET_S * n / 273.0),
     }
@@ -481,6 +533,15 @@ def format_report(r: dict) -> str:
               f"float64 {tim['speedup_float_vs_pure_python']:.0f}x; fixed / float time "
               f"{tim['fixed_vs_float_time_ratio']:.1f}",
               f"  pure Python agrees with numpy float64 to {tim['pure_python_vs_float_max_abs_diff']:.1e}"]
+    if "kernels" in tim:
+        lines += ["",
+                  f"Fixed-point kernels against numpy float64 ({tim['float_s']:.3f} s), timed in "
+                  f"turn, median of {tim['repeats']} repeat(s)"]
+        for row in tim["kernels"]:
+            lines.append(f"  {row['kernels']:<42} {row['seconds']:8.3f} s  "
+                         f"{row['per_step_us']:8.1f} us/step   {row['vs_float']:5.2f} x float")
+        lines.append("  per-layer formats: " + "; ".join(
+            tim["per_layer_formats_described"].splitlines()))
     return "\n".join(lines)
 
 
