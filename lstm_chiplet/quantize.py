@@ -413,14 +413,21 @@ def search(ev: Evaluator, max_bits: int, min_bits: int, refine: int = DEFAULT_RE
         # Nothing to descend from: spend the refinement on the error at the widest formats.
         best = cur
         for _ in range(refine):
-            cands = [(ev.check_point(q, "failure"), q) for q in space.offset_moves(p)]
-            cands = [(c, q) for c, q in cands if c["feasible"]]
-            if not cands:
+            # The screen error never exceeds the error on every window, so a candidate
+            # whose screen error is no better than the round's best cannot beat it.
+            cands = [(ev.screen_point(q, "failure"), q) for q in space.offset_moves(p)]
+            cands = sorted(((c, q) for c, q in cands if c["feasible"]),
+                           key=lambda cq: (cq[0]["error_screen"], cq[0]["id"]))
+            top = None
+            for c, q in cands:
+                if top is not None and not ev.screen_all and c["error_screen"] >= top[0]["error"]:
+                    break
+                full = ev.check_point(q, "failure")
+                if top is None or ev.badness(full) < ev.badness(top[0]):
+                    top = (full, q)
+            if top is None or ev.badness(top[0]) >= ev.badness(best):
                 break
-            top, q = min(cands, key=lambda cq: ev.badness(cq[0]))
-            if ev.badness(top) >= ev.badness(best):
-                break
-            best, p = top, q
+            best, p = top
             if best["met"]:
                 break
         if not best["met"]:
@@ -796,6 +803,13 @@ def parse_error(text: str) -> float:
     return v
 
 
+def _error_argument(text: str) -> float:
+    try:
+        return parse_error(text)
+    except QuantizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _load(args):
     from . import detect
     if args.reference:
@@ -954,7 +968,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stride", type=int, default=1, help="CSV: steps between window starts")
     p.add_argument("--days", type=int, help="default data: days (default as detect)")
     p.add_argument("--seed", type=int, help="default data: seed (default as detect)")
-    p.add_argument("--max-error", type=parse_error, metavar="E",
+    p.add_argument("--max-error", type=_error_argument, metavar="E",
                    help="target: max |fixed - float| of the reconstruction (e.g. 1e-3, 2^-10)")
     p.add_argument("--same-anomalies", action="store_true",
                    help="target: the same anomalous windows as float (default when no "
