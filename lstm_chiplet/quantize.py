@@ -661,7 +661,7 @@ def plot_ranges(path: Path, cal: Calibration, formats: ModelFormats) -> None:
     plt.close(fig)
 
 
-def plot_search(path: Path, records: list, chosen: dict, target: Target) -> None:
+def plot_search(path: Path, records: list, chosen: dict, target: Target, met: bool = True) -> None:
     """Cost against error of every configuration tried, the chosen one marked."""
     import matplotlib
     matplotlib.use("Agg")
@@ -678,7 +678,8 @@ def plot_search(path: Path, records: list, chosen: dict, target: Target) -> None
             ax.scatter(np.maximum(e, 1e-12), c, s=14, color=color, marker=marker, label=label)
     if chosen is not None and chosen["feasible"]:
         ax.scatter([max(chosen["error"], 1e-12)], [chosen["cost"]["memory_bits"]], s=160,
-                   facecolors="none", edgecolors="k", lw=1.5, label="chosen")
+                   facecolors="none", edgecolors="k", lw=1.5,
+                   label="chosen" if met else "best found (target not met)")
     if target.max_error is not None:
         ax.axvline(target.max_error, color="k", ls="--", lw=1, label=f"target {target.max_error:.3g}")
     ax.set_xscale("log")
@@ -917,7 +918,7 @@ def run_job(args, progress) -> dict:
     }
     say("writing the outputs")
     plot_ranges(tmp / "quantize_ranges.png", cal, formats)
-    plot_search(tmp / "quantize_search.png", ev.records, chosen, target)
+    plot_search(tmp / "quantize_search.png", ev.records, chosen, target, res["met"])
     plot_widths(tmp / "quantize_widths.png", sweep, target)
     if res["met"]:
         prov = dict(lm.provenance or {})

@@ -190,3 +190,25 @@ def test_parse_error():
     for bad in ("0", "-1", "two", "nan"):
         with pytest.raises(ValueError, match="--max-error"):
             parse_error(bad)
+
+
+def test_modes_share_what_the_hardware_shares(model, inputs):
+    from golden.calibration import calibrate
+    from lstm_chiplet.quantize import Point, Space
+    cal = calibrate(model, inputs["x"])
+    base = ModelFormats.uniform(DEFAULT_FORMATS, CFG.num_layers)
+    shared = Space(cal, "shared", 0.125, base)
+    f, _ = shared.formats(shared.start(14))
+    assert all(f.word_bits(r) == {14} for r in ("vec", "weight", "preact", "act"))
+    assert len({g.vec.frac_bits for g in f.layers}) > 1          # binary points per layer
+    per = Space(cal, "per-layer", 0.125, base)
+    p = per.start(14)
+    f, _ = per.formats(Point((13,) + p.words[1:], p.offsets))
+    assert f.layers[0].vec.word_bits == 13 and f.layers[1].vec.word_bits == 14
+    glob = Space(cal, "global", 0.125, base)
+    f, _ = glob.formats(glob.start(14))
+    assert f.is_global
+    # global integer bits hold every layer's peak: the widest vec of the shared formats
+    fs, _ = shared.formats(shared.start(14))
+    assert f.layers[0].vec.int_bits == max([g.vec.int_bits for g in fs.layers]
+                                           + [fs.dense.out.int_bits])
