@@ -93,10 +93,13 @@ class Space:
         Rounding and overflow modes come from it (widths never do).
     """
 
-    def __init__(self, cal: Calibration, mode: str, headroom: float, base: ModelFormats):
+    def __init__(self, cal: Calibration, mode: str, headroom: float, base: ModelFormats,
+                 fewer_int_bits: bool = True):
         if mode not in MODES:
             raise QuantizeError(f"mode must be one of {MODES}, got {mode!r}")
         self.cal, self.mode, self.headroom, self.base = cal, mode, headroom, base
+        #: may a slot get fewer integer bits than calibrated (a rare clamp for a fraction bit)
+        self.min_offset = -OFFSET_LIMIT if fewer_int_bits else 0
         self.names = list(cal.layer_names)
         slots = cal.slots()
         if mode == "per-layer":
@@ -186,7 +189,7 @@ class Space:
     def offset_moves(self, p: "Point"):
         for g, o in enumerate(p.offsets):
             for d in (-1, 1):
-                if abs(o + d) <= OFFSET_LIMIT:
+                if self.min_offset <= o + d <= OFFSET_LIMIT:
                     yield Point(p.words, p.offsets[:g] + (o + d,) + p.offsets[g + 1:])
 
 
@@ -859,7 +862,7 @@ def run_job(args, progress) -> dict:
     warnings = list(data["warnings"])
     say(f"calibrating on {len(x)} windows")
     cal = calibrate(model, x, what=f"calibration windows ({data['description']})")
-    space = Space(cal, mode, args.headroom, lm.model_formats)
+    space = Space(cal, mode, args.headroom, lm.model_formats, not args.no_fewer_int_bits)
     # the start configuration's worst windows join the screening subset
     probe_formats, _ = space.formats(space.start(args.max_bits))
     probe = FixedAutoencoder.from_float(model, probe_formats).reconstruct(x)
@@ -946,7 +949,7 @@ def command_line(args) -> str:
             continue
         parts += [f"--{name.replace('_', '-')}", shlex.quote(str(v))]
     for flag in ("reference", "same_anomalies", "per_layer_words", "global_formats",
-                 "report_on_failure"):
+                 "no_fewer_int_bits", "report_on_failure"):
         if getattr(args, flag, False):
             parts.append("--" + {"global_formats": "global"}.get(flag, flag).replace("_", "-"))
     return " ".join(parts)
@@ -985,6 +988,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="word widths per layer too (golden model only; the hardware cannot run it yet)")
     mode.add_argument("--global", dest="global_formats", action="store_true",
                       help="one set of formats for every layer (what the hardware runs today)")
+    p.add_argument("--no-fewer-int-bits", action="store_true",
+                   help="never give a slot fewer integer bits than calibrated (no trading a "
+                        "rare clamp for a fraction bit)")
     p.add_argument("--screen", type=int, default=DEFAULT_SCREEN,
                    help=f"windows of the screening subset (default {DEFAULT_SCREEN})")
     p.add_argument("--refine", type=int, default=DEFAULT_REFINE,

@@ -212,3 +212,8 @@ def test_modes_share_what_the_hardware_shares(model, inputs):
     fs, _ = shared.formats(shared.start(14))
     assert f.layers[0].vec.int_bits == max([g.vec.int_bits for g in fs.layers]
                                            + [fs.dense.out.int_bits])
+    # without fewer integer bits, no move goes below the calibrated ones
+    strict = Space(cal, "shared", 0.125, base, fewer_int_bits=False)
+    moves = list(strict.offset_moves(strict.start(14)))
+    assert moves and all(min(q.offsets) >= 0 for q in moves)
+    assert any(min(q.offsets) < 0 for q in shared.offset_moves(shared.start(14)))
