@@ -23,6 +23,7 @@ COMMANDS = {
     "convert-autoencoder": ("lstm_chiplet.convert:AutoencoderCommand", "convert the whole-window engine (every layer of the autoencoder on chip) to Verilog and VHDL (+ manifest, memory image)"),
     "detect": ("lstm_chiplet.detect", "find anomalous windows in NOAA data (default: generated data, shipped model) and write the report"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
+    "quantize": ("lstm_chiplet.quantize", "per-layer fixed-point formats: calibrate ranges on data, search the cheapest word widths that meet an error or same-anomalies target"),
     "synth": ("lstm_chiplet.implementation.cli", "implementation flow: iCE40 UP5K place and route, generic cell counts, multiplier utilisation"),
     "train": ("lstm_chiplet.workload.training", "train the LSTM autoencoder (numpy BPTT, Adam) on NOAA data and save the project model"),
 }
