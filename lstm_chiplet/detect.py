@@ -288,6 +288,15 @@ def remove_stale_partials(out: Path) -> List[str]:
     return removed
 
 
+def _check_not_taken(out: Path, names, owned) -> None:
+    """Refuse when a file ``names`` would replace is not one of ``owned``."""
+    for name in names:
+        if (out / name).exists() and name not in owned:
+            raise DetectError(f"output folder {out}: {name} is there and is not a file of the "
+                              "previous detect run (or it was changed since); it is left alone: "
+                              "move it or choose another --out")
+
+
 def prepare_output(out: Path) -> Path:
     """Check ``out`` can take the results; return a fresh temporary folder beside it
     (named after this process, so a later run can tell when it is stale)."""
@@ -298,6 +307,8 @@ def prepare_output(out: Path) -> Path:
         raise DetectError(f"output folder {out} exists and does not hold a previous detect "
                           "report (no report.json written by lstm-chiplet detect); choose "
                           "another --out or empty it")
+    if out.is_dir():        # the files every run writes: refused now, not after the work
+        _check_not_taken(out, RUN_OUTPUTS, set(owned_files(out)))
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -327,11 +338,7 @@ def commit_output(tmp: Path, out: Path) -> None:
         return
     owned = set(owned_files(out))
     new = sorted(p.name for p in tmp.iterdir())
-    for name in new:
-        if (out / name).exists() and name not in owned:
-            raise DetectError(f"output folder {out}: {name} is there and is not a file of the "
-                              "previous detect run (or it was changed since); it is left alone: "
-                              "move it or choose another --out")
+    _check_not_taken(out, new, owned)
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.absolute().parent))
     set_aside, moved_in = [], []
     try:

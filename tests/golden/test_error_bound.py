@@ -145,22 +145,11 @@ def autoencoder_cases(draw):
     return fmts, ae, synthetic_windows(2, cfg, seed + 1)
 
 
-def _autoencoder_errors(fx, ae, x):
-    fw = ae.forward_float(x)
-    fi = fx.forward_int(fx.quantize_windows(x))
-    v, p = fx.fmts.vec, fx.fmts.preact
-    recon = np.abs(v.to_float(fi["reconstruction"]) - fw["reconstruction"])
-    layers = [(np.abs(v.to_float(hi) - hf), np.abs(p.to_float(ci) - cf))
-              for hi, hf, ci, cf in zip(fi["h"], fw["h"], fi["c"], fw["c"])]
-    return recon, layers
-
-
-@given(case=autoencoder_cases())
-def test_autoencoder_bounds_hold_for_random_configs(case):
-    fmts, ae, x = case
+def _assert_autoencoder_bounds_hold(ae, fmts, x):
+    """Static and trajectory bounds cover every measured error, with the float weights
+    known and without them (the same integers, source unknown)."""
     fx = ae.quantize(fmts)
     recon, layers = _autoencoder_errors(fx, ae, x)
-    # the same integers without the float weights they came from (source unknown)
     bare = FixedAutoencoder(fx.cfg, fx.layers, fx.dense_kernel, fx.dense_bias, fmts)
     for model in (fx, bare):
         static = eb.static_autoencoder_bound(model, (0.0, 1.0))
@@ -170,6 +159,12 @@ def test_autoencoder_bounds_hold_for_random_configs(case):
             assert np.all(recon[n] <= b.reconstruction)
             _assert_within(static, [(eh[n], ec[n]) for eh, ec in layers])
             assert np.all(recon[n] <= static.reconstruction)
+
+
+@given(case=autoencoder_cases())
+def test_autoencoder_bounds_hold_for_random_configs(case):
+    fmts, ae, x = case
+    _assert_autoencoder_bounds_hold(ae, fmts, x)
 
 
 @st.composite
@@ -190,7 +185,7 @@ def per_layer_autoencoder_cases(draw):
     return fm, ae, synthetic_windows(2, cfg, seed + 1)
 
 
-def _per_layer_errors(fx, ae, x):
+def _autoencoder_errors(fx, ae, x):
     """|fixed - float| of the reconstruction and of every layer, each in its own formats."""
     fm = fx.formats
     fw = ae.forward_float(x)
@@ -206,17 +201,7 @@ def test_autoencoder_bounds_hold_with_per_layer_formats(case):
     fm, ae, x = case
     event("the layers' vec formats differ" if len({f.vec for f in fm.layers}) > 1
           else "one vec format")
-    fx = ae.quantize(fm)
-    recon, layers = _per_layer_errors(fx, ae, x)
-    bare = FixedAutoencoder(fx.cfg, fx.layers, fx.dense_kernel, fx.dense_bias, fm)
-    for model in (fx, bare):
-        static = eb.static_autoencoder_bound(model, (0.0, 1.0))
-        for n in range(x.shape[0]):
-            b = eb.trajectory_autoencoder_bound(model, x[n])
-            _assert_within(b, [(eh[n], ec[n]) for eh, ec in layers])
-            assert np.all(recon[n] <= b.reconstruction)
-            _assert_within(static, [(eh[n], ec[n]) for eh, ec in layers])
-            assert np.all(recon[n] <= static.reconstruction)
+    _assert_autoencoder_bounds_hold(ae, fm, x)
 
 
 def _coarse_second_layer():
@@ -233,7 +218,7 @@ def _coarse_second_layer():
 
 def test_bound_covers_the_requantization_between_layers():
     ae, fx, x = _coarse_second_layer()
-    recon, layers = _per_layer_errors(fx, ae, x)
+    recon, layers = _autoencoder_errors(fx, ae, x)
     for n in range(x.shape[0]):
         b = eb.trajectory_autoencoder_bound(fx, x[n])
         _assert_within(b, [(eh[n], ec[n]) for eh, ec in layers])
@@ -245,7 +230,7 @@ def test_bound_covers_the_requantization_between_layers():
 def test_bound_without_the_requantization_term_fails(monkeypatch):
     """Dropping the error of the inter-layer requantization breaks the bound."""
     ae, fx, x = _coarse_second_layer()
-    recon, layers = _per_layer_errors(fx, ae, x)
+    recon, layers = _autoencoder_errors(fx, ae, x)
     monkeypatch.setattr(eb, "_requant_form", lambda h, hf, src, dst, sym: (hf, hf.bound()))
     violated = False
     for n in range(x.shape[0]):

@@ -248,14 +248,16 @@ def test_a_report_json_that_merely_names_the_tool_vouches_for_nothing_else(tmp_p
     assert (out / "thesis.tex").read_text() == "precious"
 
 
-def test_a_changed_output_is_not_overwritten(tmp_path, default_run, project_model, capsys):
-    """A listed file whose bytes changed since the run wrote it is the user's now."""
+@pytest.mark.parametrize("name", ["anomalies.csv", synthetic.DEFAULT_FILENAME])
+def test_a_changed_output_is_not_overwritten(name, tmp_path, default_run, project_model, capsys):
+    """A listed file whose bytes changed since the run wrote it is the user's now (refused
+    before the work for the files every run writes, at the end for the default data)."""
     out = tmp_path / "detect"
     shutil.copytree(default_run, out)
-    (out / "anomalies.csv").write_text("window_index,comment\n17,checked by hand\n")
+    (out / name).write_text("window_index,comment\n17,checked by hand\n")
     before = tree(out)
     rc, _, err = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out)
-    assert rc == 1 and "anomalies.csv is there and is not a file of the previous detect run" in err
+    assert rc == 1 and f"{name} is there and is not a file of the previous detect run" in err
     assert tree(out) == before and leftovers(tmp_path) == []
 
 
