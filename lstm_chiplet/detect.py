@@ -241,7 +241,7 @@ def owned_files(out: Path) -> List[str]:
                 owned.add(name)
     else:
         names = rep.get("outputs") if isinstance(rep.get("outputs"), list) else []
-        owned |= {n for n in names if n in _legacy_outputs() and (out / n).is_file()}
+        owned |= {n for n in set(names) & _legacy_outputs() if (out / n).is_file()}
     return sorted(owned)
 
 
