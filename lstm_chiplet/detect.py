@@ -241,7 +241,8 @@ def owned_files(out: Path) -> List[str]:
                 owned.add(name)
     else:
         names = rep.get("outputs") if isinstance(rep.get("outputs"), list) else []
-        owned |= {n for n in set(names) & _legacy_outputs() if (out / n).is_file()}
+        legacy = _legacy_outputs()
+        owned |= {n for n in names if isinstance(n, str) and n in legacy and (out / n).is_file()}
     return sorted(owned)
 
 
