@@ -325,12 +325,8 @@ def gate_activations(z, fmts: LSTMFormats):
     return a[:, 0:hs], a[:, hs:2 * hs], a[:, 2 * hs:3 * hs], a[:, 3 * hs:]
 
 
-def _requantize_owned(fmt, v: np.ndarray, from_frac: int) -> np.ndarray:
-    """:meth:`QFormat.requantize` of ``v`` (int64, ``from_frac`` fraction bits) into
-    ``fmt``, done in place: ``v`` is a temporary the caller owns and gives up."""
-    if not isinstance(v, np.ndarray) or v.dtype != np.int64:
-        return fmt.requantize(v, from_frac)          # scalars: nothing to save
-    shift = from_frac - fmt.frac_bits
+def _shift_round_owned(fmt, v: np.ndarray, shift: int) -> np.ndarray:
+    """:meth:`QFormat.shift_round` of an int64 temporary ``v``, in place."""
     if shift < 0:
         v <<= -shift
     elif shift > 0:
@@ -338,9 +334,22 @@ def _requantize_owned(fmt, v: np.ndarray, from_frac: int) -> np.ndarray:
         if half:
             v += half
         v >>= shift
+    return v
+
+
+def _fit_owned(fmt, v: np.ndarray) -> np.ndarray:
+    """:meth:`QFormat.fit` of an int64 temporary ``v`` (in place when saturating)."""
     if fmt.overflow == "saturate":
         return v.clip(np.int64(fmt.int_min), np.int64(fmt.int_max), out=v)
     return fmt.fit(v)
+
+
+def _requantize_owned(fmt, v: np.ndarray, from_frac: int) -> np.ndarray:
+    """:meth:`QFormat.requantize` of ``v`` (int64, ``from_frac`` fraction bits) into
+    ``fmt``, done in place: ``v`` is a temporary the caller owns and gives up."""
+    if not isinstance(v, np.ndarray) or v.dtype != np.int64:
+        return fmt.requantize(v, from_frac)          # scalars: nothing to save
+    return _fit_owned(fmt, _shift_round_owned(fmt, v, from_frac - fmt.frac_bits))
 
 
 def _cell_sum(i, f, g, c_prev, fmts: LSTMFormats):
@@ -410,7 +419,8 @@ def _gate_preact_counted(x, h, w: FixedLSTMWeights, clamps, layer: str):
     if t.size and (t.min() < plan.lo or t.max() > plan.hi):
         _count_gates(clamps, layer, (t < plan.lo) | (t > plan.hi))
     else:                                       # the usual case: nothing to clamp
-        _count_gates(clamps, layer, np.zeros((1, t.shape[-1]), bool), t.size)
+        for name in GATE_TENSORS:
+            clamps.add(layer, name, 0, t.size // 4)
     if plan.saturate:
         t.clip(plan.lo, plan.hi, out=t)
         return t.astype(np.int64)
@@ -426,14 +436,12 @@ def peephole_term(p, c, fmts: LSTMFormats):
 GATE_TENSORS = ("z_i", "z_f", "z_g", "z_o")
 
 
-def _count_gates(clamps, layer: str, over, seen: Optional[int] = None) -> None:
-    """Add the clamps of each gate: ``over`` (..., 4H) flags the clamped values of
-    ``seen`` (default: all of ``over``'s) pre-activations."""
+def _count_gates(clamps, layer: str, over) -> None:
+    """Add the clamps of each gate: ``over`` (..., 4H) flags the clamped pre-activations."""
     hs = over.shape[-1] // 4
     per_gate = over.reshape(over.shape[:-1] + (4, hs)).sum(axis=tuple(range(over.ndim - 1)) + (-1,))
-    seen = over.size if seen is None else seen
     for g, name in enumerate(GATE_TENSORS):
-        clamps.add(layer, name, int(per_gate[g]), seen // 4)
+        clamps.add(layer, name, int(per_gate[g]), over.size // 4)
 
 
 def _record_gates(clamps, layer: str, acc, fmts: LSTMFormats) -> None:
@@ -445,13 +453,13 @@ def _record_gates(clamps, layer: str, acc, fmts: LSTMFormats) -> None:
 def _cell_update_counted(i, f, g, o, c_prev, fmts: LSTMFormats, clamps, layer: str):
     """:func:`cell_update`, counting the c and h values requantizations 2 and 3 clamp."""
     s, big = _cell_sum(i, f, g, np.asarray(c_prev, dtype=np.int64), fmts)
-    c = fmts.preact.shift_round(s, big - fmts.preact.frac_bits)
+    c = _shift_round_owned(fmts.preact, s, big - fmts.preact.frac_bits)
     clamps.record(layer, "c", c, fmts.preact)
-    c = fmts.preact.fit(c)
-    h = fmts.vec.shift_round(o * activate_codes(c, TANH, fmts),
-                             2 * fmts.act.frac_bits - fmts.vec.frac_bits)
+    c = _fit_owned(fmts.preact, c)
+    h = _shift_round_owned(fmts.vec, o * activate_codes(c, TANH, fmts),
+                           2 * fmts.act.frac_bits - fmts.vec.frac_bits)
     clamps.record(layer, "h", h, fmts.vec)
-    return fmts.vec.fit(h), c
+    return _fit_owned(fmts.vec, h), c
 
 
 def step(x, h_prev, c_prev, w: FixedLSTMWeights, clamps=None, layer: str = "layer"):
