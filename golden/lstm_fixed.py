@@ -254,8 +254,7 @@ class _GatePlan:
             scale = float(1 << self.shift)
             t = np.asarray(x, dtype=np.float64) @ self.kernel
             t += np.asarray(h, dtype=np.float64) @ self.recurrent
-            # t * 2^shift is exactly acc + half; the bias without the half is added back
-            t *= scale
+            t *= scale                 # back to acc_frac: exactly x Wk + h Wr (the bound)
             acc = t.astype(np.int64)
             acc += self.bias_acc
             return acc
