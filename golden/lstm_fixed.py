@@ -243,28 +243,33 @@ class _GatePlan:
         self.saturate = preact.overflow == "saturate"
         if self.arithmetic == "float64":
             scale = 2.0 ** -self.shift
-            self.kernel = w.kernel.astype(np.float64) * scale
-            self.recurrent = w.recurrent.astype(np.float64) * scale
+            # [Wk; Wr]: one product of [x, h] per step instead of two and a sum
+            self.weights = np.concatenate([w.kernel, w.recurrent]).astype(np.float64) * scale
             self.bias = (self.bias_acc + half).astype(np.float64) * scale
             self.lo, self.hi = np.float64(preact.int_min), np.float64(preact.int_max)
 
     def accumulators(self, x, h, w: "FixedLSTMWeights") -> np.ndarray:
         """Exact x Wk + h Wr + (b << vec.frac) as int64."""
         if self.arithmetic == "float64":
-            scale = float(1 << self.shift)
-            t = np.asarray(x, dtype=np.float64) @ self.kernel
-            t += np.asarray(h, dtype=np.float64) @ self.recurrent
-            t *= scale                 # back to acc_frac: exactly x Wk + h Wr (the bound)
+            t = self._products(x, h)
+            t *= float(1 << self.shift)                 # back to acc_frac: exactly x Wk + h Wr (the bound)
             acc = t.astype(np.int64)
             acc += self.bias_acc
             return acc
         return (np.asarray(x, dtype=np.int64) @ w.kernel
                 + np.asarray(h, dtype=np.int64) @ w.recurrent + self.bias_acc)
 
+    def _products(self, x, h):
+        """Float path: ``[x, h] [Wk'; Wr']`` (B, 4H), exact (the bound)."""
+        x, h = np.asarray(x), np.asarray(h)
+        if x.shape[:-1] != h.shape[:-1]:               # batches that broadcast
+            d = x.shape[-1]
+            return x @ self.weights[:d] + h @ self.weights[d:]
+        return np.concatenate((x, h), axis=-1, dtype=np.float64) @ self.weights
+
     def preact_values(self, x, h):
         """Float path: ``t`` (B, 4H), the accumulator plus half, divided by 2^shift."""
-        t = np.asarray(x, dtype=np.float64) @ self.kernel
-        t += np.asarray(h, dtype=np.float64) @ self.recurrent
+        t = self._products(x, h)
         t += self.bias
         return t
 
