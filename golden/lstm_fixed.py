@@ -239,12 +239,14 @@ class _GatePlan:
         _check_cell_int64(fmts)
         self.shift = fmts.acc_frac - preact.frac_bits
         half = rounding_half(preact, self.shift)
-        self.bias_acc = w.bias << fmts.vec.frac_bits             # exact, int64 (bound checked)
+        self.kernel = np.asarray(w.kernel, dtype=np.int64)
+        self.recurrent = np.asarray(w.recurrent, dtype=np.int64)
+        self.bias_acc = np.asarray(w.bias, dtype=np.int64) << fmts.vec.frac_bits   # bound checked
         self.saturate = preact.overflow == "saturate"
         if self.arithmetic == "float64":
             scale = 2.0 ** -self.shift
             # [Wk; Wr]: one product of [x, h] per step instead of two and a sum
-            self.weights = np.concatenate([w.kernel, w.recurrent]).astype(np.float64) * scale
+            self.weights = np.concatenate([self.kernel, self.recurrent]).astype(np.float64) * scale
             self.bias = (self.bias_acc + half).astype(np.float64) * scale
             self.lo, self.hi = np.float64(preact.int_min), np.float64(preact.int_max)
 
@@ -256,8 +258,8 @@ class _GatePlan:
             acc = t.astype(np.int64)
             acc += self.bias_acc
             return acc
-        return (np.asarray(x, dtype=np.int64) @ w.kernel
-                + np.asarray(h, dtype=np.int64) @ w.recurrent + self.bias_acc)
+        return (np.asarray(x, dtype=np.int64) @ self.kernel
+                + np.asarray(h, dtype=np.int64) @ self.recurrent + self.bias_acc)
 
     def _products(self, x, h):
         """Float path: ``[x, h] [Wk'; Wr']`` (B, 4H), exact (the bound)."""
@@ -309,16 +311,20 @@ def _gate_offsets(sig: int, tanh: int, hs: int) -> np.ndarray:
 
 
 def activate_codes(z, kind: str, fmts: LSTMFormats):
-    """:func:`golden.activations.activate` of preact codes ``z``, by table lookup."""
+    """:func:`golden.activations.activate` of integers ``z``, by table lookup for codes
+    of the preact format (anything else is evaluated, as ``activate`` does)."""
     lookup = _activation_lookup(fmts, activate)
-    if lookup is None:
+    z = np.asarray(z, dtype=np.int64)
+    if lookup is None or (z.size and (z.min() < fmts.preact.int_min
+                                      or z.max() > fmts.preact.int_max)):
         return activate(z, kind, fmts)
     table, sig, tanh = lookup
-    return table.take(np.asarray(z, dtype=np.int64) + (sig if kind == SIGMOID else tanh))
+    return table.take(z + (sig if kind == SIGMOID else tanh))
 
 
 def gate_activations(z, fmts: LSTMFormats):
-    """i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o) of (B, 4H) codes."""
+    """i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o) of (B, 4H) codes
+    of the preact format, as :func:`gate_preact` gives them (not checked here)."""
     hs = z.shape[-1] // 4
     lookup = _activation_lookup(fmts, activate)
     if lookup is None:
