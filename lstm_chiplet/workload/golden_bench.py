@@ -21,7 +21,11 @@ speed
     and the faithful pure-Python list-based ``step`` (the user's code path), medians
     over repeats.  Pure Python is slow (about 25 s for 273 windows), so by default
     it runs on a sample of windows and its time is scaled to N (the table says so);
-    ``--full`` times every window.
+    ``--full`` times every window.  Beside float64, the kernels are timed four ways,
+    in turn within each repeat: the global formats and :func:`per_layer_formats`
+    (formats that differ between layers), each with and without clamp counting; the
+    table gives wall-clock and process-CPU medians and their ratios to float64 (on a
+    shared machine the CPU figures are the steadier ones).
 
 Outputs: a table on stdout, ``bench-golden.json`` and ``bench-golden.png`` (error
 per step against the bound) in ``--out``.
@@ -550,8 +554,8 @@ def format_report(r: dict) -> str:
             lines.append(f"  {row['kernels']:<42} {row['seconds']:8.3f} s  "
                          f"{row['per_step_us']:8.1f}   {row['vs_float']:7.2f}   "
                          f"{row['cpu_seconds']:7.3f}   {row['vs_float_cpu']:7.2f}")
-        lines.append("  per-layer formats: " + "; ".join(
-            tim["per_layer_formats_described"].splitlines()))
+        lines.append("  per-layer formats (golden_bench.per_layer_formats):")
+        lines += [f"    {line}" for line in tim["per_layer_formats_described"].splitlines()]
     return "\n".join(lines)
 
 
