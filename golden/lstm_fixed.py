@@ -239,33 +239,39 @@ class _GatePlan:
         _check_cell_int64(fmts)
         self.shift = fmts.acc_frac - preact.frac_bits
         half = rounding_half(preact, self.shift)
-        self.bias_acc = w.bias << fmts.vec.frac_bits             # exact, int64 (bound checked)
+        self.kernel = np.asarray(w.kernel, dtype=np.int64)
+        self.recurrent = np.asarray(w.recurrent, dtype=np.int64)
+        self.bias_acc = np.asarray(w.bias, dtype=np.int64) << fmts.vec.frac_bits   # bound checked
         self.saturate = preact.overflow == "saturate"
         if self.arithmetic == "float64":
             scale = 2.0 ** -self.shift
-            self.kernel = w.kernel.astype(np.float64) * scale
-            self.recurrent = w.recurrent.astype(np.float64) * scale
+            # [Wk; Wr]: one product of [x, h] per step instead of two and a sum
+            self.weights = np.concatenate([self.kernel, self.recurrent]).astype(np.float64) * scale
             self.bias = (self.bias_acc + half).astype(np.float64) * scale
             self.lo, self.hi = np.float64(preact.int_min), np.float64(preact.int_max)
 
     def accumulators(self, x, h, w: "FixedLSTMWeights") -> np.ndarray:
         """Exact x Wk + h Wr + (b << vec.frac) as int64."""
         if self.arithmetic == "float64":
-            scale = float(1 << self.shift)
-            t = np.asarray(x, dtype=np.float64) @ self.kernel
-            t += np.asarray(h, dtype=np.float64) @ self.recurrent
-            # t * 2^shift is exactly acc + half; the bias without the half is added back
-            t *= scale
+            t = self._products(x, h)
+            t *= float(1 << self.shift)                 # back to acc_frac: exactly x Wk + h Wr (the bound)
             acc = t.astype(np.int64)
             acc += self.bias_acc
             return acc
-        return (np.asarray(x, dtype=np.int64) @ w.kernel
-                + np.asarray(h, dtype=np.int64) @ w.recurrent + self.bias_acc)
+        return (np.asarray(x, dtype=np.int64) @ self.kernel
+                + np.asarray(h, dtype=np.int64) @ self.recurrent + self.bias_acc)
+
+    def _products(self, x, h):
+        """Float path: ``[x, h] [Wk'; Wr']`` (B, 4H), exact (the bound)."""
+        x, h = np.asarray(x), np.asarray(h)
+        if x.shape[:-1] != h.shape[:-1]:               # batches that broadcast
+            d = x.shape[-1]
+            return x @ self.weights[:d] + h @ self.weights[d:]
+        return np.concatenate((x, h), axis=-1, dtype=np.float64) @ self.weights
 
     def preact_values(self, x, h):
         """Float path: ``t`` (B, 4H), the accumulator plus half, divided by 2^shift."""
-        t = np.asarray(x, dtype=np.float64) @ self.kernel
-        t += np.asarray(h, dtype=np.float64) @ self.recurrent
+        t = self._products(x, h)
         t += self.bias
         return t
 
@@ -305,16 +311,20 @@ def _gate_offsets(sig: int, tanh: int, hs: int) -> np.ndarray:
 
 
 def activate_codes(z, kind: str, fmts: LSTMFormats):
-    """:func:`golden.activations.activate` of preact codes ``z``, by table lookup."""
+    """:func:`golden.activations.activate` of integers ``z``, by table lookup for codes
+    of the preact format (anything else is evaluated, as ``activate`` does)."""
     lookup = _activation_lookup(fmts, activate)
-    if lookup is None:
+    z = np.asarray(z, dtype=np.int64)
+    if lookup is None or (z.size and (z.min() < fmts.preact.int_min
+                                      or z.max() > fmts.preact.int_max)):
         return activate(z, kind, fmts)
     table, sig, tanh = lookup
-    return table.take(np.asarray(z, dtype=np.int64) + (sig if kind == SIGMOID else tanh))
+    return table.take(z + (sig if kind == SIGMOID else tanh))
 
 
 def gate_activations(z, fmts: LSTMFormats):
-    """i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o) of (B, 4H) codes."""
+    """i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o) of (B, 4H) codes
+    of the preact format, as :func:`gate_preact` gives them (not checked here)."""
     hs = z.shape[-1] // 4
     lookup = _activation_lookup(fmts, activate)
     if lookup is None:
@@ -325,12 +335,8 @@ def gate_activations(z, fmts: LSTMFormats):
     return a[:, 0:hs], a[:, hs:2 * hs], a[:, 2 * hs:3 * hs], a[:, 3 * hs:]
 
 
-def _requantize_owned(fmt, v: np.ndarray, from_frac: int) -> np.ndarray:
-    """:meth:`QFormat.requantize` of ``v`` (int64, ``from_frac`` fraction bits) into
-    ``fmt``, done in place: ``v`` is a temporary the caller owns and gives up."""
-    if not isinstance(v, np.ndarray) or v.dtype != np.int64:
-        return fmt.requantize(v, from_frac)          # scalars: nothing to save
-    shift = from_frac - fmt.frac_bits
+def _shift_round_owned(fmt, v: np.ndarray, shift: int) -> np.ndarray:
+    """:meth:`QFormat.shift_round` of an int64 temporary ``v``, in place."""
     if shift < 0:
         v <<= -shift
     elif shift > 0:
@@ -338,9 +344,22 @@ def _requantize_owned(fmt, v: np.ndarray, from_frac: int) -> np.ndarray:
         if half:
             v += half
         v >>= shift
+    return v
+
+
+def _fit_owned(fmt, v: np.ndarray) -> np.ndarray:
+    """:meth:`QFormat.fit` of an int64 temporary ``v`` (in place when saturating)."""
     if fmt.overflow == "saturate":
         return v.clip(np.int64(fmt.int_min), np.int64(fmt.int_max), out=v)
     return fmt.fit(v)
+
+
+def _requantize_owned(fmt, v: np.ndarray, from_frac: int) -> np.ndarray:
+    """:meth:`QFormat.requantize` of ``v`` (int64, ``from_frac`` fraction bits) into
+    ``fmt``, done in place: ``v`` is a temporary the caller owns and gives up."""
+    if not isinstance(v, np.ndarray) or v.dtype != np.int64:
+        return fmt.requantize(v, from_frac)          # scalars: nothing to save
+    return _fit_owned(fmt, _shift_round_owned(fmt, v, from_frac - fmt.frac_bits))
 
 
 def _cell_sum(i, f, g, c_prev, fmts: LSTMFormats):
@@ -410,7 +429,8 @@ def _gate_preact_counted(x, h, w: FixedLSTMWeights, clamps, layer: str):
     if t.size and (t.min() < plan.lo or t.max() > plan.hi):
         _count_gates(clamps, layer, (t < plan.lo) | (t > plan.hi))
     else:                                       # the usual case: nothing to clamp
-        _count_gates(clamps, layer, np.zeros((1, t.shape[-1]), bool), t.size)
+        for name in GATE_TENSORS:
+            clamps.add(layer, name, 0, t.size // 4)
     if plan.saturate:
         t.clip(plan.lo, plan.hi, out=t)
         return t.astype(np.int64)
@@ -426,14 +446,12 @@ def peephole_term(p, c, fmts: LSTMFormats):
 GATE_TENSORS = ("z_i", "z_f", "z_g", "z_o")
 
 
-def _count_gates(clamps, layer: str, over, seen: Optional[int] = None) -> None:
-    """Add the clamps of each gate: ``over`` (..., 4H) flags the clamped values of
-    ``seen`` (default: all of ``over``'s) pre-activations."""
+def _count_gates(clamps, layer: str, over) -> None:
+    """Add the clamps of each gate: ``over`` (..., 4H) flags the clamped pre-activations."""
     hs = over.shape[-1] // 4
     per_gate = over.reshape(over.shape[:-1] + (4, hs)).sum(axis=tuple(range(over.ndim - 1)) + (-1,))
-    seen = over.size if seen is None else seen
     for g, name in enumerate(GATE_TENSORS):
-        clamps.add(layer, name, int(per_gate[g]), seen // 4)
+        clamps.add(layer, name, int(per_gate[g]), over.size // 4)
 
 
 def _record_gates(clamps, layer: str, acc, fmts: LSTMFormats) -> None:
@@ -445,13 +463,13 @@ def _record_gates(clamps, layer: str, acc, fmts: LSTMFormats) -> None:
 def _cell_update_counted(i, f, g, o, c_prev, fmts: LSTMFormats, clamps, layer: str):
     """:func:`cell_update`, counting the c and h values requantizations 2 and 3 clamp."""
     s, big = _cell_sum(i, f, g, np.asarray(c_prev, dtype=np.int64), fmts)
-    c = fmts.preact.shift_round(s, big - fmts.preact.frac_bits)
+    c = _shift_round_owned(fmts.preact, s, big - fmts.preact.frac_bits)
     clamps.record(layer, "c", c, fmts.preact)
-    c = fmts.preact.fit(c)
-    h = fmts.vec.shift_round(o * activate_codes(c, TANH, fmts),
-                             2 * fmts.act.frac_bits - fmts.vec.frac_bits)
+    c = _fit_owned(fmts.preact, c)
+    h = _shift_round_owned(fmts.vec, o * activate_codes(c, TANH, fmts),
+                           2 * fmts.act.frac_bits - fmts.vec.frac_bits)
     clamps.record(layer, "h", h, fmts.vec)
-    return fmts.vec.fit(h), c
+    return _fit_owned(fmts.vec, h), c
 
 
 def step(x, h_prev, c_prev, w: FixedLSTMWeights, clamps=None, layer: str = "layer"):

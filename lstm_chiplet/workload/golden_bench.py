@@ -21,7 +21,11 @@ speed
     and the faithful pure-Python list-based ``step`` (the user's code path), medians
     over repeats.  Pure Python is slow (about 25 s for 273 windows), so by default
     it runs on a sample of windows and its time is scaled to N (the table says so);
-    ``--full`` times every window.
+    ``--full`` times every window.  Beside float64, the kernels are timed four ways,
+    in turn within each repeat: the global formats and :func:`per_layer_formats`
+    (formats that differ between layers), each with and without clamp counting; the
+    table gives wall-clock and process-CPU medians and their ratios to float64 (on a
+    shared machine the CPU figures are the steadier ones).
 
 Outputs: a table on stdout, ``bench-golden.json`` and ``bench-golden.png`` (error
 per step against the bound) in ``--out``.
@@ -141,16 +145,20 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _median_times(cases: dict, repeats: int) -> dict:
-    """Median seconds of every callable in ``cases``, timed in turn within each repeat,
-    so that a slow spell on a shared machine affects every row alike."""
-    times = {name: [] for name in cases}
+def _median_times(cases: dict, repeats: int) -> tuple:
+    """Median wall-clock and process-CPU seconds of every callable in ``cases``, timed
+    in turn within each repeat, so that a slow spell on a shared machine affects every
+    row alike (CPU time leaves out the time spent waiting for a core)."""
+    wall = {name: [] for name in cases}
+    cpu = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    return ({name: statistics.median(t) for name, t in wall.items()},
+            {name: statistics.median(t) for name, t in cpu.items()})
 
 
 def per_layer_formats(cfg: AutoencoderConfig) -> ModelFormats:
@@ -322,12 +330,13 @@ def _timing(ae, fx, x, repeats: int, python_sample: int, full: bool, progress: b
     for fn in cases.values():                 # warm-up: tables, float copies, BLAS
         fn()
     _say(progress, f"  timing fixed-point kernels and numpy float64 ({repeats} repeats, in turn)")
-    med = _median_times(cases, repeats)
+    med, cpu = _median_times(cases, repeats)
     t_fixed, t_float = med["fixed"], med["float"]
     kernels = [{"kernels": name, "formats": "global" if m.formats.is_global else "per-layer",
                 "clamps_counted": counts is not None, "seconds": med[name],
                 "per_step_us": 1e6 * med[name] / (n * ae.cfg.timesteps * ae.cfg.num_layers),
-                "vs_float": med[name] / t_float}
+                "vs_float": med[name] / t_float,
+                "cpu_seconds": cpu[name], "vs_float_cpu": cpu[name] / cpu["float"]}
                for name, (m, counts) in rows.items()]
     m = n if full else max(1, min(python_sample, n))
     sample = [[[float(v) for v in step] for step in w] for w in x[:m]]
@@ -358,6 +367,7 @@ def _timing(ae, fx, x, repeats: int, python_sample: int, full: bool, progress: b
         "speedup_float_vs_pure_python": t_py / t_float,
         "fixed_vs_float_time_ratio": t_fixed / t_float,
         "kernels": kernels,
+        "float_cpu_s": cpu["float"],
         "per_layer_formats": per_layer.to_dict(),
         "per_layer_formats_described": per_layer.describe(fx_layers.layer_names),
         "target_s": SPEED_TARGET_S * n / 273.0,
@@ -535,13 +545,17 @@ def format_report(r: dict) -> str:
               f"  pure Python agrees with numpy float64 to {tim['pure_python_vs_float_max_abs_diff']:.1e}"]
     if "kernels" in tim:
         lines += ["",
-                  f"Fixed-point kernels against numpy float64 ({tim['float_s']:.3f} s), timed in "
-                  f"turn, median of {tim['repeats']} repeat(s)"]
+                  f"Fixed-point kernels against numpy float64 ({tim['float_s']:.3f} s wall, "
+                  f"{tim['float_cpu_s']:.3f} s CPU), timed in turn, median of {tim['repeats']} "
+                  "repeat(s)",
+                  f"  {'':<42} {'wall':>8}    {'us/step':>8}   {'/ float':>7}   {'CPU':>7}   "
+                  f"{'/ float':>7}"]
         for row in tim["kernels"]:
             lines.append(f"  {row['kernels']:<42} {row['seconds']:8.3f} s  "
-                         f"{row['per_step_us']:8.1f} us/step   {row['vs_float']:5.2f} x float")
-        lines.append("  per-layer formats: " + "; ".join(
-            tim["per_layer_formats_described"].splitlines()))
+                         f"{row['per_step_us']:8.1f}   {row['vs_float']:7.2f}   "
+                         f"{row['cpu_seconds']:7.3f}   {row['vs_float_cpu']:7.2f}")
+        lines.append("  per-layer formats (golden_bench.per_layer_formats):")
+        lines += [f"    {line}" for line in tim["per_layer_formats_described"].splitlines()]
     return "\n".join(lines)
 
 

@@ -339,8 +339,12 @@ def test_lookup_equals_activate_at_every_code(preact):
     f = LSTMFormats(DEFAULT_FORMATS.vec, DEFAULT_FORMATS.weight, preact.renamed("preact"),
                     DEFAULT_FORMATS.act)
     z = np.arange(preact.int_min, preact.int_max + 1, dtype=np.int64).reshape(1, -1)
+    beyond = np.array([[preact.int_min - 1, preact.int_max + 1, 4 * preact.int_min]])
     for kind in (SIGMOID, TANH):
         np.testing.assert_array_equal(lstm_fixed.activate_codes(z, kind, f), activate(z, kind, f))
+        # integers outside the preact codes take activate's own clamp, not a wrong entry
+        np.testing.assert_array_equal(lstm_fixed.activate_codes(beyond, kind, f),
+                                      activate(beyond, kind, f))
     quarter = z[:, :(z.shape[1] // 4) * 4]
     gates = lstm_fixed.gate_activations(quarter, f)
     q = quarter.shape[1] // 4
