@@ -187,10 +187,20 @@ class Space:
                 yield Point(p.words[:g] + (w - 1,) + p.words[g + 1:], p.offsets)
 
     def offset_moves(self, p: "Point"):
-        for g, o in enumerate(p.offsets):
+        """Integer-bit moves: each group by +-1, and (unless the groups are already whole
+        roles) every group of one role together, so the global configurations lie in reach."""
+        bundles = [[g] for g in range(len(self.offset_groups))]
+        if self.mode != "global":
+            for role in LSTM_ROLES:
+                bundles.append([g for g, group in enumerate(self.offset_groups)
+                                if self._role(group[0]) == role])
+        for bundle in bundles:
             for d in (-1, 1):
-                if self.min_offset <= o + d <= OFFSET_LIMIT:
-                    yield Point(p.words, p.offsets[:g] + (o + d,) + p.offsets[g + 1:])
+                if all(self.min_offset <= p.offsets[g] + d <= OFFSET_LIMIT for g in bundle):
+                    offsets = list(p.offsets)
+                    for g in bundle:
+                        offsets[g] += d
+                    yield Point(p.words, tuple(offsets))
 
 
 @dataclass(frozen=True)
@@ -847,7 +857,7 @@ def run_job(args, progress) -> dict:
                             "2 <= min <= max")
     if args.max_bits > 26:
         raise QuantizeError(f"--max-bits {args.max_bits}: at most 26 (the kernels' float64 "
-                            "accumulators must stay exact)")
+                            "accumulators must stay exact; wider layers allow less)")
     if not (args.headroom >= 0 and math.isfinite(args.headroom)):
         raise QuantizeError(f"--headroom must be a non-negative number, got {args.headroom}")
     if args.screen < MIN_WINDOWS:

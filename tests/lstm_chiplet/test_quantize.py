@@ -217,3 +217,8 @@ def test_modes_share_what_the_hardware_shares(model, inputs):
     moves = list(strict.offset_moves(strict.start(14)))
     assert moves and all(min(q.offsets) >= 0 for q in moves)
     assert any(min(q.offsets) < 0 for q in shared.offset_moves(shared.start(14)))
+    # the role-wide moves put every global configuration within the shared search's reach
+    n = len(shared.offset_groups)
+    assert Point(shared.start(14).words, (0,) * n) in list(shared.offset_moves(
+        Point(shared.start(14).words, tuple(1 if g[0][1] == "preact" else 0
+                                            for g in shared.offset_groups))))
