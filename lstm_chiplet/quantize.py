@@ -899,6 +899,9 @@ def run_job(args, progress) -> dict:
         warnings.append("per-layer word widths: the golden model runs these formats, the "
                         "hardware cannot yet (its one datapath needs one width per role)")
     warnings += chosen.get("notes", [])
+    if not res["met"] and out.exists():
+        warnings.append(f"{out} is left as it was: it is not a result of this run (no "
+                        "configuration met the target)")
     names = list(cal.layer_names)
     model_name = "the reference model (realistic_weights)" if args.reference else str(lm.path)
     outputs = list(REPORT_FILES) + ([out.name] if res["met"] else [])
