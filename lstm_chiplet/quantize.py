@@ -415,7 +415,8 @@ def screening_windows(cal: Calibration, n_windows: int, size: int, seed: int = 0
 
 
 def search(ev: Evaluator, max_bits: int, min_bits: int, refine: int = DEFAULT_REFINE) -> dict:
-    """Greedy descent (see :func:`run`): returns ``{"met", "chosen", "start"}`` records."""
+    """The greedy descent (module docstring, docs/quantize.md): the records ``met``,
+    ``chosen`` and ``start``."""
     space = ev.space
     start = space.start(max_bits)
     cur = ev.check_point(start, "start")
