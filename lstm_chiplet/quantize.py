@@ -187,10 +187,20 @@ class Space:
                 yield Point(p.words[:g] + (w - 1,) + p.words[g + 1:], p.offsets)
 
     def offset_moves(self, p: "Point"):
-        for g, o in enumerate(p.offsets):
+        """Integer-bit moves: each group by +-1, and (unless the groups are already whole
+        roles) every group of one role together, so the global configurations lie in reach."""
+        bundles = [[g] for g in range(len(self.offset_groups))]
+        if self.mode != "global":
+            for role in LSTM_ROLES:
+                bundles.append([g for g, group in enumerate(self.offset_groups)
+                                if self._role(group[0]) == role])
+        for bundle in bundles:
             for d in (-1, 1):
-                if self.min_offset <= o + d <= OFFSET_LIMIT:
-                    yield Point(p.words, p.offsets[:g] + (o + d,) + p.offsets[g + 1:])
+                if all(self.min_offset <= p.offsets[g] + d <= OFFSET_LIMIT for g in bundle):
+                    offsets = list(p.offsets)
+                    for g in bundle:
+                        offsets[g] += d
+                    yield Point(p.words, tuple(offsets))
 
 
 @dataclass(frozen=True)
@@ -405,7 +415,8 @@ def screening_windows(cal: Calibration, n_windows: int, size: int, seed: int = 0
 
 
 def search(ev: Evaluator, max_bits: int, min_bits: int, refine: int = DEFAULT_REFINE) -> dict:
-    """Greedy descent (see :func:`run`): returns ``{"met", "chosen", "start"}`` records."""
+    """The greedy descent (module docstring, docs/quantize.md): the records ``met``,
+    ``chosen`` and ``start``."""
     space = ev.space
     start = space.start(max_bits)
     cur = ev.check_point(start, "start")
@@ -847,7 +858,7 @@ def run_job(args, progress) -> dict:
                             "2 <= min <= max")
     if args.max_bits > 26:
         raise QuantizeError(f"--max-bits {args.max_bits}: at most 26 (the kernels' float64 "
-                            "accumulators must stay exact)")
+                            "accumulators must stay exact; wider layers allow less)")
     if not (args.headroom >= 0 and math.isfinite(args.headroom)):
         raise QuantizeError(f"--headroom must be a non-negative number, got {args.headroom}")
     if args.screen < MIN_WINDOWS:
@@ -889,6 +900,9 @@ def run_job(args, progress) -> dict:
         warnings.append("per-layer word widths: the golden model runs these formats, the "
                         "hardware cannot yet (its one datapath needs one width per role)")
     warnings += chosen.get("notes", [])
+    if not res["met"] and out.exists():
+        warnings.append(f"{out} is left as it was: it is not a result of this run (no "
+                        "configuration met the target)")
     names = list(cal.layer_names)
     model_name = "the reference model (realistic_weights)" if args.reference else str(lm.path)
     outputs = list(REPORT_FILES) + ([out.name] if res["met"] else [])

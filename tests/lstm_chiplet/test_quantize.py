@@ -112,13 +112,17 @@ def test_unreachable_target_fails_and_leaves_nothing(tmp_path, capsys, inputs):
 
 def test_report_on_failure_writes_the_report_but_no_model(tmp_path, capsys, inputs, model):
     out = tmp_path / "q.npz"
+    earlier = inputs["model"].read_bytes()         # a model of an earlier run stays as it was
+    out.write_bytes(earlier)
     rc, stdout, err = quantize(capsys, "--model", inputs["model"], "--windows", inputs["windows"],
                                "--max-error", "1e-9", "--max-bits", "12", "--refine", "1",
                                "--report-on-failure", "--out", out)
     assert rc == 0 and "no configuration" in err
-    assert files(tmp_path) == sorted(REPORT_FILES)
+    assert files(tmp_path) == sorted(REPORT_FILES + ("q.npz",))
+    assert out.read_bytes() == earlier
     rep = json.loads((tmp_path / "quantize.json").read_text())
     assert rep["met"] is False and "q.npz" not in rep["outputs"]
+    assert any("not a result of this run" in w for w in rep["warnings"])
     # the best configuration's error is real: rerun its formats
     best = ModelFormats.from_dict(rep["formats"], CFG.num_layers)
     x = inputs["x"]
@@ -217,3 +221,8 @@ def test_modes_share_what_the_hardware_shares(model, inputs):
     moves = list(strict.offset_moves(strict.start(14)))
     assert moves and all(min(q.offsets) >= 0 for q in moves)
     assert any(min(q.offsets) < 0 for q in shared.offset_moves(shared.start(14)))
+    # the role-wide moves put every global configuration within the shared search's reach
+    n = len(shared.offset_groups)
+    assert Point(shared.start(14).words, (0,) * n) in list(shared.offset_moves(
+        Point(shared.start(14).words, tuple(1 if g[0][1] == "preact" else 0
+                                            for g in shared.offset_groups))))
