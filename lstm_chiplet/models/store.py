@@ -1,4 +1,6 @@
-"""Reading any model file: the project's, Keras ``get_weights()`` or a PyTorch state dict.
+"""Reading any model file: the project's, Keras (``.keras``, ``.h5``, ``get_weights()``
+``.npz``) or a PyTorch state dict.  A ``.keras`` / ``.h5`` file is read by
+:mod:`lstm_chiplet.models.keras_file`.
 
 :func:`load_any_model` detects the layout of a file:
 
@@ -23,6 +25,7 @@ from typing import Optional, Sequence
 from golden.autoencoder import REFERENCE_TIMESTEPS
 
 from .keras import KERAS_KEY, keras_from_arrays
+from .keras_file import KERAS_SUFFIXES, is_keras_file, load_keras_file
 from .layer_file import SCHEMA as LAYERS_SCHEMA
 from .npz import ModelFileError, read_npz
 from .project import SCHEMA, LoadedModel, project_from_arrays
@@ -73,8 +76,11 @@ def load_any_model(path, features: Optional[Sequence[str]] = None,
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
-    if path.suffix.lower() in TORCH_SUFFIXES or is_torch_zip(path):
+    suffix = path.suffix.lower()
+    if suffix in TORCH_SUFFIXES or is_torch_zip(path):
         loaded = torch_from_arrays(path, read_torch(path), encoder_layers, timesteps)
+    elif suffix in KERAS_SUFFIXES or (suffix != ".npz" and is_keras_file(path)):
+        loaded = load_keras_file(path)
     else:
         arrays = read_npz(path)
         kind = detect_kind(path, arrays)
