@@ -1,8 +1,15 @@
-"""Reading any model file: the project's, Keras (``.keras``, ``.h5``, ``get_weights()``
-``.npz``) or a PyTorch state dict.  A ``.keras`` / ``.h5`` file is read by
-:mod:`lstm_chiplet.models.keras_file`.
+"""Reading any model file: the project's, Keras, ONNX or PyTorch.
 
-:func:`load_any_model` detects the layout of a file:
+:func:`load_any_model` detects the format of a file from its suffix and contents:
+
+``.keras`` (a zip of config.json and model.weights.h5), ``.h5`` / ``.hdf5``
+    a saved Keras model (:mod:`lstm_chiplet.models.keras_file`);
+``.onnx``
+    an ONNX graph (:mod:`lstm_chiplet.models.onnx_file`);
+``.pt`` / ``.pth`` (or any zip written by ``torch.save``)
+    a PyTorch state dict (:mod:`lstm_chiplet.models.pytorch`);
+
+and an ``.npz`` from the names of its arrays:
 
 ``project``
     a ``schema`` array naming the project model (:mod:`lstm_chiplet.models.project`);
@@ -31,7 +38,8 @@ from .npz import ModelFileError, read_npz
 from .project import SCHEMA, LoadedModel, project_from_arrays
 from .pytorch import TORCH_LSTM_KEY, TORCH_SUFFIXES, is_torch_zip, read_torch, torch_from_arrays
 
-KINDS = ("project", "keras", "pytorch")
+KINDS = ("project", "keras", "onnx", "pytorch")
+ONNX_SUFFIXES = (".onnx",)
 
 
 def detect_kind(path, arrays: dict) -> str:
@@ -60,7 +68,7 @@ def detect_kind(path, arrays: dict) -> str:
 def load_any_model(path, features: Optional[Sequence[str]] = None,
                    encoder_layers: Optional[int] = None,
                    timesteps: int = REFERENCE_TIMESTEPS) -> LoadedModel:
-    """Read a project, Keras or PyTorch model, detecting which (see the module docstring).
+    """Read a project, Keras, ONNX or PyTorch model, detecting which (module docstring).
 
     Parameters
     ----------
@@ -69,9 +77,11 @@ def load_any_model(path, features: Optional[Sequence[str]] = None,
         The data's feature columns: when given, the model must take that many
         (and, with a scaler, exactly those) or :class:`ShapeError` names the file.
     encoder_layers : int, optional
-        Encoder/decoder split of Keras and PyTorch weights (default: half the layers).
+        Encoder/decoder split of weights-only files: Keras ``get_weights()`` .npz and
+        PyTorch state dicts whose module names do not say it (default: half the layers).
+        Keras and ONNX model files hold their topology and ignore it.
     timesteps : int
-        T for Keras and PyTorch weights (project files store it).
+        T of weights-only files (Keras .npz, PyTorch); the other formats hold it.
     """
     path = Path(path)
     if not path.is_file():
@@ -81,6 +91,9 @@ def load_any_model(path, features: Optional[Sequence[str]] = None,
         loaded = torch_from_arrays(path, read_torch(path), encoder_layers, timesteps)
     elif suffix in KERAS_SUFFIXES or (suffix != ".npz" and is_keras_file(path)):
         loaded = load_keras_file(path)
+    elif suffix in ONNX_SUFFIXES:
+        from .onnx_file import load_onnx_file  # noqa: PLC0415 - needs the optional onnx package
+        loaded = load_onnx_file(path)
     else:
         arrays = read_npz(path)
         kind = detect_kind(path, arrays)
