@@ -26,6 +26,8 @@ the file and names the array.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -36,10 +38,27 @@ from .keras_file import KERAS_SUFFIXES, is_keras_file, load_keras_file
 from .layer_file import SCHEMA as LAYERS_SCHEMA
 from .npz import ModelFileError, read_npz
 from .project import SCHEMA, LoadedModel, project_from_arrays
-from .pytorch import TORCH_LSTM_KEY, TORCH_SUFFIXES, is_torch_zip, read_torch, torch_from_arrays
+from .pytorch import (TORCH_LSTM_KEY, TORCH_SUFFIXES, is_torch_zip, parse_layer_order, read_torch,
+                      torch_from_arrays)
 
 KINDS = ("project", "keras", "onnx", "pytorch")
 ONNX_SUFFIXES = (".onnx",)
+
+#: The layer order of a PyTorch state dict the command line gave (``--layers``), used
+#: when the caller passes none; see :func:`layer_order`.
+_LAYER_ORDER: contextvars.ContextVar = contextvars.ContextVar("layer_order", default=None)
+
+
+@contextlib.contextmanager
+def layer_order(spec: Optional[str]):
+    """Within the block, :func:`load_any_model` orders PyTorch LSTM modules by ``spec``
+    (``--layers``, see :func:`lstm_chiplet.models.pytorch.parse_layer_order`) unless it is
+    given its own.  This is how the command line reaches the loader of every command."""
+    token = _LAYER_ORDER.set(parse_layer_order(spec) if spec else None)
+    try:
+        yield
+    finally:
+        _LAYER_ORDER.reset(token)
 
 
 def detect_kind(path, arrays: dict) -> str:
@@ -67,7 +86,7 @@ def detect_kind(path, arrays: dict) -> str:
 
 def load_any_model(path, features: Optional[Sequence[str]] = None,
                    encoder_layers: Optional[int] = None,
-                   timesteps: int = REFERENCE_TIMESTEPS) -> LoadedModel:
+                   timesteps: int = REFERENCE_TIMESTEPS, layers=None) -> LoadedModel:
     """Read a project, Keras, ONNX or PyTorch model, detecting which (module docstring).
 
     Parameters
@@ -82,13 +101,20 @@ def load_any_model(path, features: Optional[Sequence[str]] = None,
         Keras and ONNX model files hold their topology and ignore it.
     timesteps : int
         T of weights-only files (Keras .npz, PyTorch); the other formats hold it.
+    layers : str or LayerOrder, optional
+        Order and split of a PyTorch state dict's LSTM modules (``--layers``); default:
+        what :func:`layer_order` set, else the module names.
     """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if layers is None:
+        layers = _LAYER_ORDER.get()
+    elif isinstance(layers, str):
+        layers = parse_layer_order(layers)
     if suffix in TORCH_SUFFIXES or is_torch_zip(path):
-        loaded = torch_from_arrays(path, read_torch(path), encoder_layers, timesteps)
+        loaded = torch_from_arrays(path, read_torch(path), encoder_layers, timesteps, layers)
     elif suffix in KERAS_SUFFIXES or (suffix != ".npz" and is_keras_file(path)):
         loaded = load_keras_file(path)
     elif suffix in ONNX_SUFFIXES:
@@ -102,7 +128,7 @@ def load_any_model(path, features: Optional[Sequence[str]] = None,
         elif kind == "keras":
             loaded = keras_from_arrays(path, arrays, encoder_layers, timesteps)
         else:
-            loaded = torch_from_arrays(path, arrays, encoder_layers, timesteps)
+            loaded = torch_from_arrays(path, arrays, encoder_layers, timesteps, layers)
     if features is not None:
         loaded.check_features(features)
     return loaded
