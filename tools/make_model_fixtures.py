@@ -11,6 +11,8 @@ torch).  It writes into ``tests/fixtures/models/`` (or OUT):
 ``ae_nested.keras``, ``ae_nested.h5``
     the same weights as a Sequential of two nested models (encoder, decoder) whose
     encoder LSTMs carry training-only dropout and whose Dense is not wrapped;
+``ae_functional.keras``
+    the same autoencoder built with the Functional API;
 ``ae.pt``
     the same weights in a PyTorch ``nn.Module`` (one ``nn.LSTM`` per layer,
     ``encoder1`` .. ``decoder2``, ``output``: ``nn.Linear``), its ``state_dict()`` saved
@@ -22,6 +24,7 @@ torch).  It writes into ``tests/fixtures/models/`` (or OUT):
 ``ae_reference.npz``
     ``windows`` (8, 24, 6) float32 inputs and every framework's own output on them:
     ``keras`` (Keras ``predict`` of ae.keras), ``keras_h5`` (of ae.h5 reloaded),
+    ``keras_nested``, ``keras_functional``,
     ``torch`` (the module) and ``onnxruntime`` (ae.onnx run by onnxruntime), plus the
     versions that made them.
 
@@ -78,7 +81,16 @@ def keras_models(weights):
                                 layers.Dense(f, name="recon")], name="decoder")
     nested = keras.Sequential([keras.Input((t, f)), encoder, decoder], name="ae_nested")
     nested.set_weights(weights)
-    return keras, seq, nested
+    x = keras.Input((t, f), name="windows")
+    h = layers.LSTM(8, return_sequences=True, name="enc1")(x)
+    h = layers.LSTM(4, name="enc2")(h)
+    h = layers.RepeatVector(t, name="repeat")(h)
+    h = layers.LSTM(4, return_sequences=True, name="dec1")(h)
+    h = layers.LSTM(8, return_sequences=True, name="dec2")(h)
+    functional = keras.Model(x, layers.TimeDistributed(layers.Dense(f), name="recon")(h),
+                             name="ae_functional")
+    functional.set_weights(weights)
+    return keras, seq, nested, functional
 
 
 def torch_modules(weights):
@@ -126,13 +138,15 @@ def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     weights = float32_weights()
     windows = synthetic_windows(WINDOWS, CFG, seed=SEED).astype(np.float32)
-    keras, seq, nested = keras_models(weights)
+    keras, seq, nested, functional = keras_models(weights)
     seq.save(out / "ae.keras")
     seq.save(out / "ae.h5")
     nested.save(out / "ae_nested.keras")
     nested.save(out / "ae_nested.h5")
+    functional.save(out / "ae_functional.keras")
     ref = {"windows": windows, "keras": np.asarray(seq.predict(windows, verbose=0)),
            "keras_nested": np.asarray(nested.predict(windows, verbose=0)),
+           "keras_functional": np.asarray(functional.predict(windows, verbose=0)),
            "keras_h5": np.asarray(keras.models.load_model(out / "ae.h5", compile=False)
                                   .predict(windows, verbose=0))}
     torch, module, stacked = torch_modules(weights)

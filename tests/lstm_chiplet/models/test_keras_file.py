@@ -35,8 +35,9 @@ def reference():
 
 @pytest.mark.parametrize("name, key", [("ae.keras", "keras"), ("ae.h5", "keras_h5"),
                                        ("ae_nested.keras", "keras_nested"),
-                                       ("ae_nested.h5", "keras_nested")],
-                         ids=["keras", "h5", "nested-keras", "nested-h5"])
+                                       ("ae_nested.h5", "keras_nested"),
+                                       ("ae_functional.keras", "keras_functional")],
+                         ids=["keras", "h5", "nested-keras", "nested-h5", "functional"])
 def test_import_equals_keras_predictions(reference, name, key):
     m = load_any_model(FIXTURES / name)
     assert m.kind == "keras"
@@ -217,6 +218,40 @@ def test_two_repeats_or_none_are_not_an_autoencoder(tmp_path):
     path = _edit_keras(tmp_path, lambda c: c["config"]["layers"].pop(3))
     with pytest.raises(ModelFileError, match=r"0 RepeatVector layers"):
         load_any_model(path)
+
+
+def _keras2_functional(config):
+    """The Sequential config rewritten the way Keras 2 wrote a Functional model:
+    ``batch_input_shape``, list-form ``inbound_nodes``, names beside the configs."""
+    layers = config["config"]["layers"]
+    out, prev = [], None
+    for e in layers:
+        body = dict(e["config"])
+        if e["class_name"] == "InputLayer":
+            body["batch_input_shape"] = body.pop("batch_shape")
+            body["name"] = "input_1"
+        name = body["name"]
+        out.append({"class_name": e["class_name"], "name": name, "config": body,
+                    "inbound_nodes": [] if prev is None else [[[prev, 0, 0, {}]]]})
+        prev = name
+    config["class_name"] = "Model"
+    config["config"] = {"name": "ae", "layers": out, "input_layers": [["input_1", 0, 0]],
+                        "output_layers": [[prev, 0, 0]]}
+
+
+def test_keras2_functional_config_is_read(tmp_path, reference):
+    m = load_any_model(_edit_h5(tmp_path, _keras2_functional))
+    y = m.model.reconstruct_float(reference["windows"].astype(np.float64))
+    assert np.max(np.abs(y - reference["keras_h5"])) < FRAMEWORK_TOLERANCE
+
+
+def test_a_functional_model_that_is_not_a_chain_is_refused(tmp_path):
+    def edit(config):
+        _keras2_functional(config)
+        config["config"]["layers"][3]["inbound_nodes"] = [[["enc1", 0, 0, {}]]]    # skips enc2
+    with pytest.raises(ModelFileError, match=r"layer 'repeat' reads \['enc1'\], not the layer before "
+                                             r"it \('enc2'\)"):
+        load_any_model(_edit_h5(tmp_path, edit))
 
 
 def test_weights_only_h5_says_what_is_missing(tmp_path):
