@@ -322,3 +322,27 @@ def test_torch_exports_equal_onnxruntime(tmp_path, enc, dec, t):
                       dynamic_axes={"x": {0: "n"}})
     m, _ = assert_matches_ort(path, t, f)
     assert m.cfg.encoder_sizes == enc and m.cfg.decoder_sizes == dec
+
+
+# ------------------------------------------------------------------ any depth and size
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+sizes = st.lists(st.integers(1, 6), min_size=1, max_size=4)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(f=st.integers(1, 4), enc=sizes, dec=sizes, t=st.integers(1, 6), layout=st.sampled_from([0, 1]),
+       latent=st.sampled_from(["slice", "y_h"]), dense=st.sampled_from(["matmul", "gemm"]),
+       time_major=st.booleans(), peepholes=st.booleans(), seed=st.integers(0, 2**16))
+def test_random_autoencoder_graphs_equal_onnxruntime(tmp_path_factory, f, enc, dec, t, layout, latent,
+                                                     dense, time_major, peepholes, seed):
+    folder = tmp_path_factory.mktemp("random")
+    kw = dict(f=f, enc=tuple(enc), dec=tuple(dec), t=t, latent=latent, dense=dense,
+              time_major=time_major, peepholes=peepholes, seed=seed)
+    path = autoencoder_graph(folder / "g.onnx", layout=layout, **kw)
+    judge = autoencoder_graph(folder / "g0.onnx", layout=0, **kw) if layout == 1 else None
+    m, _ = assert_matches_ort(path, t, f, n=3, layout="time-major" if time_major else "batch-major",
+                              judge=judge)
+    assert m.cfg.encoder_sizes == tuple(enc) and m.cfg.decoder_sizes == tuple(dec)
+    assert m.cfg.timesteps == t and m.cfg.features == f
