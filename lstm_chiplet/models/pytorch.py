@@ -5,7 +5,8 @@ A state dict saved as ``.npz`` keeps its own key names: per ``nn.LSTM`` module
 ``<prefix>.bias_ih_l<k>`` and ``<prefix>.bias_hh_l<k>`` (4H) (biases optional, summed
 on import), and one final ``nn.Linear``: ``<prefix>.weight`` (F, H) and ``<prefix>.bias`` (F).  A
 ``.pt`` / ``.pth`` file is read with ``torch.load(weights_only=True)`` when torch is
-installed (a bare state dict or one under ``state_dict`` / ``model_state_dict``).
+installed, else without unpickling by :mod:`lstm_chiplet.models.torch_zip` (a bare
+state dict or one under ``state_dict`` / ``model_state_dict``).
 
 Layer order.  The weights do not show which LSTM layer feeds which, nor where the
 latent vector is repeated; the module names usually do.  Each module path is read for
@@ -37,6 +38,7 @@ from golden.lstm_float import LSTMWeights, ShapeError
 
 from .npz import ModelFileError, check_numeric
 from .project import LoadedModel
+from .torch_zip import NeedsTorch, read_torch_zip
 
 TORCH_LSTM_KEY = re.compile(
     r"^(?P<prefix>.*?)\.?(?P<tensor>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
@@ -260,18 +262,37 @@ def torch_from_arrays(path, arrays: dict, encoder_layers, timesteps,
 
 
 def read_torch(path: Path) -> dict:
-    """A PyTorch checkpoint as a dict of numpy arrays (needs torch)."""
+    """A PyTorch checkpoint as a dict of numpy arrays.
+
+    With torch installed: ``torch.load(weights_only=True)``.  Without it, a zip
+    checkpoint holding only tensors, numbers, strings and dicts is read by
+    :func:`lstm_chiplet.models.torch_zip.read_torch_zip`, which never unpickles; any
+    other checkpoint needs torch, and the message says so.
+    """
     try:
         import torch  # noqa: PLC0415 - optional, heavy
     except ImportError:
-        raise ModelFileError(f"{path}: is a PyTorch checkpoint; reading it needs torch, which is not "
-                             "installed. Install torch, or export the state dict to .npz: "
-                             "np.savez(out, **{k: v.cpu().numpy() for k, v in "
-                             "model.state_dict().items()})") from None
+        torch = None
+    if torch is None:
+        try:
+            obj = read_torch_zip(path)
+        except NeedsTorch as exc:
+            raise ModelFileError(f"{path}: is a PyTorch checkpoint that needs torch to read "
+                                 f"({str(exc).replace(str(path) + ': ', '')}), which is not installed. "
+                                 "Install torch, or export the state dict to .npz: "
+                                 "np.savez(out, **{k: v.cpu().numpy() for k, v in "
+                                 "model.state_dict().items()})") from None
+        return _state_dict_arrays(path, obj)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds (UnpicklingError, RuntimeError, ...)
         raise ModelFileError(f"{path}: torch.load(weights_only=True) refused the file ({exc})") from None
+    return _state_dict_arrays(path, obj)
+
+
+def _state_dict_arrays(path, obj) -> dict:
+    """The tensors of a state dict (bare, or under ``state_dict`` / ``model_state_dict``)
+    as numpy arrays."""
     for key in ("state_dict", "model_state_dict"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
@@ -281,9 +302,12 @@ def read_torch(path: Path) -> dict:
                              "of tensors from model.state_dict())")
     out = {}
     for k, v in obj.items():
-        if not hasattr(v, "detach"):
+        if isinstance(v, np.ndarray):
+            out[str(k)] = v
+        elif hasattr(v, "detach"):
+            out[str(k)] = v.detach().cpu().numpy()
+        else:
             raise ModelFileError(f"{path}: entry {k!r} is a {type(v).__name__}, not a tensor")
-        out[str(k)] = v.detach().cpu().numpy()
     return out
 
 

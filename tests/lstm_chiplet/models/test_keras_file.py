@@ -11,6 +11,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -18,8 +19,6 @@ from lstm_chiplet.models.imported import RefusedModel
 from lstm_chiplet.models.keras_file import load_keras_file
 from lstm_chiplet.models.npz import ModelFileError
 from lstm_chiplet.models.store import load_any_model
-
-h5py = pytest.importorskip("h5py", reason="h5py is an install requirement of the project")
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "models"
 #: Keras computes in float32 (the fixture's frameworks agree with each other to ~2.4e-7);

@@ -21,10 +21,8 @@ PARAMETERS = 480 + 208 + 144 + 416 + 54
 
 
 def _needs(name):
-    if name.endswith(".onnx"):
+    if name.endswith(".onnx"):           # the one optional reader (onnx is in the test extra)
         pytest.importorskip("onnx")
-    if name.endswith(".pt"):
-        pytest.importorskip("torch")
 
 
 def run(capsys, *argv):

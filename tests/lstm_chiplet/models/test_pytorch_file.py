@@ -41,7 +41,6 @@ def _same_function(m, model):
 
 @pytest.mark.parametrize("name", ["ae.pt", "ae_stacked.pt"], ids=["one-module-a-layer", "num_layers-2"])
 def test_committed_state_dicts_equal_the_module(name):
-    pytest.importorskip("torch")
     m = load_any_model(FIXTURES / name)
     assert m.kind == "pytorch" and m.cfg.encoder_sizes == (8, 4) and m.cfg.decoder_sizes == (4, 8)
     with np.load(FIXTURES / "ae_reference.npz") as z:
