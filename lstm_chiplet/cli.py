@@ -33,7 +33,7 @@ COMMANDS = {
 #: Commands that read a model file: they take ``--layers`` (the order of a PyTorch state
 #: dict's LSTM modules, lstm_chiplet.models.pytorch), which reaches the loader through
 #: lstm_chiplet.models.store.layer_order.
-MODEL_COMMANDS = ("bench", "convert-autoencoder", "detect", "inspect")
+MODEL_COMMANDS = ("bench", "convert-autoencoder", "detect", "inspect", "quantize")
 LAYERS_HELP = ("order of a PyTorch state dict's nn.LSTM modules when their names do not say it: "
                "ENCODER,.../DECODER,... (module names in forward order; '/' is where the latent "
                "vector is repeated)")
