@@ -131,3 +131,19 @@ def test_layers_reaches_the_loader_from_the_command_line(tmp_path, capsys):
     rc, out, err = run(capsys, "inspect", path, "--layers", "rnn0,rnn1/rnn2,rnn3", "--json")
     assert rc == 0, err
     assert json.loads(out)["config"] == CFG.to_dict()
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("name", ["ae.onnx", "ae.keras"])
+def test_an_imported_model_runs_on_the_rtl_bit_exact(tmp_path, capsys, name):
+    """The converted whole-window engine of an imported model equals its fixed-point model."""
+    _needs(name)
+    with np.load(FIXTURES / "ae_reference.npz") as z:
+        path = tmp_path / "w.npz"
+        np.savez(path, sequences=z["windows"][:2].astype(np.float64))
+    rc, _, err = run(capsys, "detect", "--quiet", "--windows", path, "--model", FIXTURES / name,
+                     "--backend", "rtl", "--out", tmp_path / "o")
+    assert rc == 0, err
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["bit_exact"]["backends"] == ["fixed", "rtl"]
+    assert rep["bit_exact"]["equal"] and rep["bit_exact"]["windows"] == 2
