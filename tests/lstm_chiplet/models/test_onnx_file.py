@@ -290,10 +290,13 @@ def test_not_an_onnx_file_is_named(tmp_path):
 
 
 # ------------------------------------------------------------------ torch exports
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 @pytest.mark.parametrize("enc, dec, t", [((8, 4), (4, 8), 9), ((5, 6, 3), (3, 2, 7), 6), ((4,), (6,), 5)],
                          ids=["2+2", "3+3", "1+1"])
-def test_torch_exports_equal_onnxruntime(tmp_path, enc, dec, t):
+def test_torch_exports_equal_onnxruntime(tmp_path, enc, dec, t, exporter):
     torch = pytest.importorskip("torch")
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript")
     from torch import nn  # noqa: PLC0415
 
     f = 3
@@ -318,9 +321,12 @@ def test_torch_exports_equal_onnxruntime(tmp_path, enc, dec, t):
     torch.manual_seed(len(enc) * 10 + t)
     model = AE().eval()
     path = tmp_path / "torch.onnx"
-    torch.onnx.export(model, (torch.zeros(2, t, f),), str(path), dynamo=False, input_names=["x"],
-                      dynamic_axes={"x": {0: "n"}})
-    m, _ = assert_matches_ort(path, t, f)
+    if exporter == "dynamo":              # shapes fixed at export: a batch of 2
+        torch.onnx.export(model, (torch.zeros(2, t, f),), str(path), dynamo=True, input_names=["x"])
+    else:
+        torch.onnx.export(model, (torch.zeros(2, t, f),), str(path), dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "n"}})
+    m, _ = assert_matches_ort(path, t, f, n=2)
     assert m.cfg.encoder_sizes == enc and m.cfg.decoder_sizes == dec
 
 
