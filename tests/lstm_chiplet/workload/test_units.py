@@ -244,3 +244,37 @@ def test_shipped_model_gained_units_and_nothing_else():
     # fitted on the generated v1 data: deg F, inHg, miles, mph
     assert m.scaler.units == ("degF", "degF", "%", "mph", "inHg", "mi")
     assert 28 < m.scaler.data_min[4] < m.scaler.data_max[4] < 31          # inHg, not hPa
+
+
+# ------------------------------------------------------------------- train
+def _train(tmp_path, csv_path, name):
+    from lstm_chiplet.cli import main as cli_main
+    out = tmp_path / name
+    rc = cli_main(["train", "--csv", str(csv_path), "--epochs", "1", "--encoder", "3",
+                   "--decoder", "3", "--validation-fraction", "0", "--quiet", "--out", str(out)])
+    return rc, out
+
+
+def test_train_records_the_files_units(tmp_path, capsys):
+    rc, out = _train(tmp_path, V2_FIXTURE, "v2_model.npz")
+    assert rc == 0, capsys.readouterr().err
+    m = load_model(out)
+    assert m.scaler.units == ("degC", "degC", "%", "m/s", "hPa", "km")
+    assert 900 < m.scaler.data_min[4] < m.scaler.data_max[4] < 1100       # hPa as read
+
+
+def test_train_refuses_a_feature_that_never_changes(tmp_path, capsys):
+    import csv
+    rows = list(csv.reader(V2_FIXTURE.read_text().splitlines()))
+    j = rows[0].index("HourlyRelativeHumidity")
+    for r in rows[1:]:
+        if r[j]:
+            r[j] = "50"
+    flat = tmp_path / "flat_rh.csv"
+    with open(flat, "w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    rc, out = _train(tmp_path, flat, "flat.npz")
+    err = capsys.readouterr().err
+    assert rc == 1 and not out.exists()
+    assert "training windows of flat_rh.csv: the scaler's feature 'HourlyRelativeHumidity' has " \
+           "zero span (data_min = data_max = 50)" in err
