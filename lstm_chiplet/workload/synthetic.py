@@ -73,7 +73,14 @@ The anomalies are applied to the observations of the hour, so every report of th
 hour carries them.  :func:`anomalous_windows` tells which windows touch an event;
 :func:`normal_windows` which lie wholly in the anomaly-free period.
 
-``python -m lstm_chiplet.workload.synthetic OUT.csv [--seed N] [--days D]`` writes a file.
+The same reports can be written in the LCD version 2 layout (``layout="v2"``:
+:data:`LCD_V2_COLUMNS`, the GHCN-style station :data:`STATION_ID_V2` with its site
+columns, every value in metric units, converted from the US value with
+``lstm_chiplet.workload.noaa.CONVERSIONS`` and rounded to :data:`V2_DECIMALS`); the
+version 1 file of the same arguments is unchanged byte for byte.
+
+``python -m lstm_chiplet.workload.synthetic OUT.csv [--seed N] [--days D] [--layout v2]``
+writes a file.
 """
 
 from __future__ import annotations
