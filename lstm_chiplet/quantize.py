@@ -20,7 +20,8 @@ search for the cheapest formats that meet an accuracy target.
 
 Modes (the hardware constraint): the whole-window engine time-shares one datapath, so
 ``shared`` (default) gives each role one word width in every layer, binary points per
-layer; ``per-layer`` lets widths differ per layer too (golden model only: the
+layer (one act format: the activation units hold one table), which the whole-window
+engine runs (:mod:`hdl.pass_formats`); ``per-layer`` lets widths differ per layer too (golden model only: the
 hardware cannot run it yet); ``global`` gives every layer one set of formats.
 """
 
@@ -115,6 +116,16 @@ class Space:
         if mode == "global":
             self.offset_groups = self.word_groups
             self.offset_names = self.word_names
+        elif mode == "shared":
+            # binary points per layer, but one act format: the activation units hold one
+            # table (hdl.pass_formats)
+            singles = [s for s in slots if self._role(s) != "act"]
+            self.offset_groups = [[s] for s in singles]
+            self.offset_names = [slot_label(s, self.names) for s in singles]
+            acts = [s for s in slots if self._role(s) == "act"]
+            if acts:
+                self.offset_groups.append(acts)
+                self.offset_names.append("act")
         else:
             self.offset_groups = [[s] for s in slots]
             self.offset_names = [slot_label(s, self.names) for s in slots]
@@ -412,6 +423,17 @@ def screening_windows(cal: Calibration, n_windows: int, size: int, seed: int = 0
     rng = np.random.default_rng(seed)
     chosen += rng.choice(rest, size=size - len(chosen), replace=False).tolist()
     return np.array(sorted(chosen))
+
+
+def _hardware_refusal(cfg, formats: ModelFormats) -> Optional[str]:
+    """Why the whole-window engine cannot run ``formats``, or None when it can."""
+    from hdl.autoencoder_config import AutoencoderEngineConfig
+
+    try:
+        AutoencoderEngineConfig(cfg, 1, formats)
+    except FormatError as exc:
+        return f"the hardware cannot run the chosen formats: {exc}"
+    return None
 
 
 def search(ev: Evaluator, max_bits: int, min_bits: int, refine: int = DEFAULT_REFINE) -> dict:
@@ -898,7 +920,11 @@ def run_job(args, progress) -> dict:
                            {"float": ev.float_limit, "fixed": flim})
     if mode == "per-layer":
         warnings.append("per-layer word widths: the golden model runs these formats, the "
-                        "hardware cannot yet (its one datapath needs one width per role)")
+                        "hardware cannot (its one datapath needs one width per role)")
+    else:
+        hardware_note = _hardware_refusal(model.cfg, formats)
+        if hardware_note:
+            warnings.append(hardware_note)
     warnings += chosen.get("notes", [])
     if not res["met"] and out.exists():
         warnings.append(f"{out} is left as it was: it is not a result of this run (no "

@@ -205,6 +205,11 @@ def test_modes_share_what_the_hardware_shares(model, inputs):
     f, _ = shared.formats(shared.start(14))
     assert all(f.word_bits(r) == {14} for r in ("vec", "weight", "preact", "act"))
     assert len({g.vec.frac_bits for g in f.layers}) > 1          # binary points per layer
+    assert len({g.act for g in f.layers}) == 1                   # one table in the hardware
+    from hdl.autoencoder_config import AutoencoderEngineConfig
+    assert AutoencoderEngineConfig(CFG, 1, f).per_layer         # the hardware runs them
+    assert all(len({g.act for g in shared.formats(q)[0].layers}) == 1
+               for q in shared.offset_moves(shared.start(14)))
     per = Space(cal, "per-layer", 0.125, base)
     p = per.start(14)
     f, _ = per.formats(Point((13,) + p.words[1:], p.offsets))
