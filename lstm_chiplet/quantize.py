@@ -555,7 +555,7 @@ def calibration_data(args, lm, say) -> dict:
     Returns ``{"x", "description", "scaler", "warnings"}``.
     """
     from . import detect
-    from .workload.noaa import MinMaxScaler, load_windows
+    from .workload.noaa import MinMaxScaler, UnitError, load_windows
     cfg = lm.model.cfg
     warnings = []
     if args.windows is not None:
@@ -603,8 +603,16 @@ def calibration_data(args, lm, say) -> dict:
             warnings.append("the model carries no scaler: the default data are scaled with the "
                             "shipped model's scaler (as the default detect job scales them)")
     if scaler is None:
-        scaler = MinMaxScaler.fit(win.sequences, win.features, what=desc)
+        scaler = MinMaxScaler.fit(win.sequences, win.features, what=desc, units=win.units or None)
         warnings.append("the model carries no scaler: min-max scaler fitted on the calibration data")
+    else:       # the data in the scaler's units (a metric LCD file for a US-unit scaler)
+        try:
+            win = win.in_units(scaler.units, scaler="the model's scaler")
+        except UnitError as exc:
+            raise QuantizeError(str(exc)) from None
+        warnings += win.summary["units"]["warnings"]
+        warnings += [f"{desc}: {c['feature']} converted from {c['from']} into the scaler's "
+                     f"{c['to']}" for c in win.summary["units"]["conversions"]]
     return {"x": win.scaled(scaler).sequences, "description": desc, "scaler": scaler,
             "warnings": warnings}
 

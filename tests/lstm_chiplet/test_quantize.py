@@ -231,3 +231,22 @@ def test_modes_share_what_the_hardware_shares(model, inputs):
     assert Point(shared.start(14).words, (0,) * n) in list(shared.offset_moves(
         Point(shared.start(14).words, tuple(1 if g[0][1] == "preact" else 0
                                             for g in shared.offset_groups))))
+
+
+def test_metric_csv_is_converted_into_the_model_scalers_units():
+    """A metric (LCD version 2) file calibrates the shipped US-unit model in its scaler's
+    units: its scaled values stay in the fitted range (unconverted, most would not)."""
+    import argparse
+
+    from lstm_chiplet import detect
+    from lstm_chiplet.quantize import calibration_data
+
+    v2 = Path(__file__).resolve().parents[1] / "fixtures" / "lcd_v2_small.csv"
+    lm = detect.load_model(None)
+    args = argparse.Namespace(windows=None, csv=str(v2), format="auto", features=None, stride=1)
+    data = calibration_data(args, lm, lambda text: None)
+    x = data["x"]
+    assert x.shape[1:] == (lm.model.cfg.timesteps, lm.model.cfg.features)
+    outside = np.mean((x < 0) | (x > 1))
+    assert outside < 0.01, outside
+    assert any("converted from degC into the scaler's degF" in w for w in data["warnings"])
