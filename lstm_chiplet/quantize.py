@@ -425,6 +425,26 @@ def screening_windows(cal: Calibration, n_windows: int, size: int, seed: int = 0
     return np.array(sorted(chosen))
 
 
+#: Windows (those with the largest error) the report's trajectory bound is computed on.
+BOUND_WINDOWS = 3
+
+
+def worst_window_bounds(fixed, model, x, count: int = BOUND_WINDOWS) -> list:
+    """The sound per-window bound (:func:`golden.error_bound.trajectory_autoencoder_bound`)
+    on the ``count`` windows with the largest max |reconstruction fixed - float|, beside
+    that error: ``[{window, error, bound, tightness, within}]``."""
+    from golden import error_bound as eb
+
+    err = np.abs(fixed.reconstruct(x) - model.reconstruct_float(x)).reshape(len(x), -1).max(axis=1)
+    out = []
+    for n in np.argsort(-err, kind="stable")[:count]:
+        b = float(np.max(eb.trajectory_autoencoder_bound(fixed, x[n]).reconstruction))
+        e = float(err[n])
+        out.append({"window": int(n), "error": e, "bound": b,
+                    "tightness": b / e if e > 0 else None, "within": e <= b})
+    return out
+
+
 def _hardware_refusal(cfg, formats: ModelFormats) -> Optional[str]:
     """Why the whole-window engine cannot run ``formats``, or None when it can."""
     from hdl.autoencoder_config import AutoencoderEngineConfig
@@ -799,6 +819,12 @@ def markdown(rep: dict) -> str:
                   [[r["layer"], "-" if r["h"] is None else f"{r['h']:.3e}",
                     "-" if r["c"] is None else f"{r['c']:.3e}",
                     f"{r['y']:.3e}" if "y" in r else ""] for r in rep["layer_errors"]])
+    out += ["", "Sound trajectory bound (golden.error_bound, affine arithmetic along the "
+            "window's own trajectory) on the windows with the largest error:", ""]
+    out += _table(["window", "max abs error", "bound", "bound / error"],
+                  [[b["window"], f"{b['error']:.3e}", f"{b['bound']:.3e}",
+                    "-" if b["tightness"] is None else f"{b['tightness']:.1f}"]
+                   for b in rep["trajectory_bound"]])
     an = rep["anomalies"]
     out += ["", f"Anomalies ({an['percentile']:g}th percentile of each model's scores): float "
             f"flags {an['float_flagged']}, fixed {an['fixed_flagged']}, "
@@ -920,6 +946,8 @@ def run_job(args, progress) -> dict:
     formats = chosen["_formats"]
     rows, _, clamps = layer_errors(model, formats, x)
     fixed = FixedAutoencoder.from_float(model, formats)
+    say(f"trajectory bound on the {min(BOUND_WINDOWS, len(x))} worst windows")
+    bounds = worst_window_bounds(fixed, model, x, BOUND_WINDOWS)
     fs = fixed.scores(x)
     flim = rp.threshold(fs, target.percentile)
     fflags = rp.flagged(fs, flim)
@@ -957,7 +985,7 @@ def run_job(args, progress) -> dict:
         "chosen": _public(chosen), "start": _public(res["start"]),
         "formats": formats.to_dict(), "formats_text": formats.describe(names),
         "formats_table": formats_table(formats, names),
-        "error": chosen["error"], "layer_errors": rows,
+        "error": chosen["error"], "layer_errors": rows, "trajectory_bound": bounds,
         "anomalies": {"percentile": target.percentile, "float_flagged": int(len(ev.float_flags)),
                       "fixed_flagged": int(len(fflags)), "same": cmp["same"],
                       "differences": cmp["differences_total"], "float_threshold": ev.float_limit,

@@ -83,6 +83,12 @@ def test_stated_error_is_an_independent_rerun_and_meets_the_target(result, input
     assert rep["chosen"]["cost"]["memory_bits"] < rep["start"]["cost"]["memory_bits"]
     assert rep["chosen"]["cost"] == hardware_cost(CFG, lm.model_formats)
     assert rep["data"]["windows"] == 48 and rep["data"]["screen"] == 24
+    # the sound bound on the worst windows: those windows' errors, each covered
+    per_window = np.abs(lm.fixed().reconstruct(x) - model.reconstruct_float(x)).reshape(48, -1).max(axis=1)
+    tb = rep["trajectory_bound"]
+    assert [b["window"] for b in tb] == list(np.argsort(-per_window, kind="stable")[:3])
+    assert tb[0]["error"] == err
+    assert all(b["error"] <= b["bound"] and b["within"] for b in tb)
 
 
 def test_report_files_and_plots(result):
@@ -97,6 +103,7 @@ def test_report_files_and_plots(result):
     assert [s["word_bits"] for s in rep["sweep"]] == list(range(8, 17))
     md = (folder / "quantize.md").read_text()
     assert "Met." in md and "encoder LSTM 1" in md
+    assert "Sound trajectory bound" in md
 
 
 def test_unreachable_target_fails_and_leaves_nothing(tmp_path, capsys, inputs):
