@@ -80,10 +80,10 @@ def check_windows(fixed_model, x_int) -> np.ndarray:
         raise ShapeError(f"rtl windows: expected integer windows of shape (N, {cfg.timesteps}, "
                          f"{cfg.features}), got {x.shape}")
     if x.size and not np.issubdtype(x.dtype, np.integer):
-        raise FormatError(f"rtl windows: expected integers of {fixed_model.fmts.vec.describe()}, "
+        raise FormatError(f"rtl windows: expected integers of {fixed_model.formats.input.describe()}, "
                           f"got dtype {x.dtype}")
     x = x.astype(np.int64)
-    vec = fixed_model.fmts.vec
+    vec = fixed_model.formats.input
     if x.size and (x.min() < vec.int_min or x.max() > vec.int_max):
         raise FormatError(f"rtl windows: integers span [{x.min()}, {x.max()}], outside "
                           f"{vec.describe()}")

@@ -292,17 +292,19 @@ def _check_model(fixed, lay: AutoencoderLayout) -> None:
     cfg = fixed.cfg
     if (cfg.features, tuple(cfg.hidden_sizes)) != (lay.features, lay.hidden_sizes):
         raise ShapeError("autoencoder image: the model's topology differs from the layout's")
-    fmt = fixed.fmts.weight
+    fm = fixed.formats
     tensors = []
     for n, w in enumerate(fixed.layers):
         if getattr(w, "peephole", None) is not None:
             raise ShapeError(f"autoencoder image: {cfg.layer_name(n)} has peephole weights; "
                              "the engine has no peephole connections")
-        tensors += [(f"{cfg.layer_name(n)} kernel", w.kernel),
-                    (f"{cfg.layer_name(n)} recurrent kernel", w.recurrent),
-                    (f"{cfg.layer_name(n)} bias", w.bias)]
-    tensors += [("dense kernel", fixed.dense_kernel), ("dense bias", fixed.dense_bias)]
-    for name, t in tensors:
+        fmt = fm.layers[n].weight
+        tensors += [(f"{cfg.layer_name(n)} kernel", w.kernel, fmt),
+                    (f"{cfg.layer_name(n)} recurrent kernel", w.recurrent, fmt),
+                    (f"{cfg.layer_name(n)} bias", w.bias, fmt)]
+    tensors += [("dense kernel", fixed.dense_kernel, fm.dense.weight),
+                ("dense bias", fixed.dense_bias, fm.dense.weight)]
+    for name, t, fmt in tensors:
         t = np.asarray(t, dtype=np.int64)
         if t.size and (t.min() < fmt.int_min or t.max() > fmt.int_max):
             raise FormatError(f"autoencoder image: {name} integers span [{t.min()}, {t.max()}], "
@@ -364,7 +366,11 @@ def autoencoder_image(fixed_autoencoder, lanes: int) -> List[Tuple[int, int]]:
     """
     lay = AutoencoderLayout.for_config(fixed_autoencoder.cfg, lanes)
     banks, biases = bank_contents(fixed_autoencoder, lanes)
-    mask = (1 << fixed_autoencoder.fmts.weight.word_bits) - 1
+    widths = fixed_autoencoder.formats.word_bits("weight")
+    if len(widths) != 1:
+        raise FormatError(f"autoencoder image: the layers' weights are {sorted(widths)} bits "
+                          "wide; one memory needs one weight width")
+    mask = (1 << widths.pop()) - 1
     image = []
     for g in range(GATE_UNITS):
         for lane in range(lay.lanes):

@@ -175,6 +175,67 @@ def check_calibration_windows(windows, cfg, what: str = "calibration windows",
     return a
 
 
+def layer_tensors(seq, w, h0=None, c0=None):
+    """The float layer over ``seq`` (B, T, D) and every data tensor of :data:`LSTM_TENSORS`
+    it produces: returns ``(h_seq, c_seq, {x, h, c, act, z_i, z_f, z_g, z_o})``.
+
+    The gate pre-activations are recomputed from the input and the h sequence (with the
+    initial state ``h0``, ``c0`` where given, and the peephole terms where the layer has
+    them: z_i and z_f see c_prev, z_o the new c, as in :func:`golden.lstm_float.lstm_layer`).
+    """
+    hseq, cseq = lstm_layer(seq, w, h0, c0)
+    b, hs = hseq.shape[0], w.hidden_size
+
+    def first(state):
+        return np.zeros((b, 1, hs)) if state is None else np.broadcast_to(state, (b, hs))[:, None]
+    h_prev = np.concatenate([first(h0), hseq[:, :-1]], axis=1)
+    z = seq @ w.kernel + h_prev @ w.recurrent + w.bias
+    gates = {f"z_{g}": z[..., j * hs:(j + 1) * hs] for j, g in enumerate("ifgo")}
+    if getattr(w, "peephole", None) is not None:
+        c_prev = np.concatenate([first(c0), cseq[:, :-1]], axis=1)
+        p = np.asarray(w.peephole, dtype=np.float64)
+        gates["z_i"] = gates["z_i"] + p[0] * c_prev
+        gates["z_f"] = gates["z_f"] + p[1] * c_prev
+        gates["z_o"] = gates["z_o"] + p[2] * cseq
+    acts = np.concatenate([sigmoid(gates["z_i"]), sigmoid(gates["z_f"]), np.tanh(gates["z_g"]),
+                           sigmoid(gates["z_o"]), np.tanh(cseq)], axis=-1)
+    return hseq, cseq, dict(x=seq, h=hseq, c=cseq, act=acts, **gates)
+
+
+def calibrated_layer_formats(x, w, h0=None, c0=None, word_bits: int = 16,
+                             headroom: float = DEFAULT_HEADROOM, base: Optional[LSTMFormats] = None
+                             ) -> LSTMFormats:
+    """The :class:`LSTMFormats` of one float layer ``w`` (:class:`golden.lstm_float.LSTMWeights`,
+    peepholes included) calibrated on its own input ``x`` (B, T, D) and initial state.
+
+    The same rules as :func:`calibrated_formats` for an autoencoder's layer: vec holds x,
+    h and h0; weight every weight tensor (the peepholes too); preact the gate
+    pre-activations, c and c0 (tanh inputs twice, up to :func:`tanh_flat`).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 3 or x.shape[2] != w.input_size:
+        raise CalibrationError(f"calibration input: expected shape (batch, time, {w.input_size}), "
+                               f"got {x.shape}")
+    if not np.isfinite(x).all():
+        raise CalibrationError("calibration input: values are NaN or infinite")
+    _, _, data = layer_tensors(x, w, h0, c0)
+    peaks = {t: _peak(v) for t, v in data.items()}
+    for t, state in (("h", h0), ("c", c0)):
+        if state is not None:
+            peaks[t] = max(peaks[t], _peak(state))
+    weights = [w.kernel, w.recurrent, w.bias] + ([w.peephole] if getattr(w, "peephole", None)
+                                                  is not None else [])
+    for t in ("kernel", "recurrent", "bias"):
+        peaks[t] = _peak(getattr(w, t))
+    peaks["bias"] = max(_peak(a) for a in weights)       # the peepholes share the weight format
+    cal = Calibration(("layer",), (peaks,), {"kernel": 0.0, "bias": 0.0, "y": 0.0}, len(x))
+    fm = {}
+    for r in ("vec", "weight", "act", "preact"):     # preact's range depends on act
+        fm[r] = fitted_format(cal.slot_peak(0, r, fm.get("act")), word_bits, r, headroom, 0,
+                              None if base is None else getattr(base, r)).fmt
+    return LSTMFormats(*(fm[r] for r in LSTM_ROLES))
+
+
 def calibrate(model: Autoencoder, windows, min_windows: int = MIN_WINDOWS,
               what: str = "calibration windows") -> Calibration:
     """Measure every tensor's range of the float ``model`` on ``windows`` (see module doc)."""
@@ -189,14 +250,7 @@ def calibrate(model: Autoencoder, windows, min_windows: int = MIN_WINDOWS,
 
     def record(seq, w):
         k = len(layers)
-        hseq, cseq = lstm_layer(seq, w)
-        h_prev = np.concatenate([np.zeros_like(hseq[:, :1]), hseq[:, :-1]], axis=1)
-        z = seq @ w.kernel + h_prev @ w.recurrent + w.bias
-        hs = w.hidden_size
-        gates = {f"z_{g}": z[..., j * hs:(j + 1) * hs] for j, g in enumerate("ifgo")}
-        acts = np.concatenate([sigmoid(gates["z_i"]), sigmoid(gates["z_f"]), np.tanh(gates["z_g"]),
-                               sigmoid(gates["z_o"]), np.tanh(cseq)], axis=-1)
-        data = dict(x=seq, h=hseq, c=cseq, act=acts, **gates)
+        hseq, cseq, data = layer_tensors(seq, w)
         peaks = {}
         for t in LSTM_TENSORS:
             if t in data:

@@ -25,7 +25,7 @@ def table_roms(fmts):
 
 
 @block
-def activation_unit(clk, z, y, *, kind, fmts, pipelined=False):
+def activation_unit(clk, z, y, *, kind, fmts, pipelined=False, table_fmts=None, extra=None):
     """y = golden.activations.activate(z, kind): interpolated sigmoid table.
 
     u = min(|z| (2|z| for tanh), u_max);  k = u >> shift;  r = u & (2^shift - 1)
@@ -34,9 +34,14 @@ def activation_unit(clk, z, y, *, kind, fmts, pipelined=False):
     y = act.requantize(value, table_frac + shift)        (round, saturate)
 
     Ports
-      clk  in   1
-      z    in   signed preact word (e.g. Q5.11 s16): pre-activation or cell state
-      y    out  signed act word (e.g. Q2.14 s16), registered
+      clk    in   1
+      z      in   signed preact word (e.g. Q5.11 s16): pre-activation or cell state
+      extra  in   unsigned 0 .. E (optional), aligned with z: z has that many fraction
+                  bits fewer than the pass with the most (hdl.pass_formats, shift
+                  ``act``); u is shifted left by it, so that every pass interpolates at
+                  the scale of the most fraction bits (``table_fmts``: the formats with
+                  the fewest, whose table has every entry any pass reads)
+      y      out  signed act word (e.g. Q2.14 s16), registered
     Latency: hdl.config.activation_latency(pipelined) cycles, one new z every cycle:
     2 (table read register; interpolation, symmetry and requantization into y), or
     3 with ``pipelined`` (a register after the interpolation, so that its multiply and
@@ -47,19 +52,33 @@ def activation_unit(clk, z, y, *, kind, fmts, pipelined=False):
     """
     if kind not in (SIGMOID, TANH):
         raise ValueError(f"activation_unit: kind must be {SIGMOID!r} or {TANH!r}, got {kind!r}")
-    t = activation_table(fmts)
-    samples, slopes = table_roms(fmts)
-    shift = t.shift
+    table_fmts = fmts if table_fmts is None else table_fmts
+    t = activation_table(table_fmts)
+    samples, slopes = table_roms(table_fmts)
+    span = 0 if extra is None else extra.max - 1
+    shift = t.shift + span                  # fraction bits of the interpolation
+    value_frac = t.table_frac + shift
     eb, db = t.entry_bits, t.delta_bits
     u_max = t.u_max
     ub = u_max.bit_length()
     zb = len(z)
-    one = t.one
+    one = 1 << value_frac
     is_tanh = kind == TANH
     # |z| of a zb-bit two's-complement number needs zb bits unsigned (|int_min| = 2^(zb-1)).
     magnitude = Signal(intbv(0, min=0, max=(1 << (zb - 1)) + 1))
     u = Signal(intbv(0, min=0, max=u_max + 1))
-    index = u(ub, shift)
+    if span:
+        scaled = Signal(intbv(0)[ub + span:])      # u << extra
+
+        @always_comb
+        def comb_scale():
+            scaled.next = u << extra
+
+    def looked_up(hi, lo):
+        """Bits hi-1 .. lo of u << extra (of u itself without extra: no second name for u)."""
+        return scaled(hi, lo) if span else u(hi, lo)
+
+    index = looked_up(ub + span, shift)
     negative = Signal(bool(0))
 
     # MyHDL writes constants of 2^30 and more with an extra sign bit: size the sample
@@ -103,7 +122,7 @@ def activation_unit(clk, z, y, *, kind, fmts, pipelined=False):
                 u.next = magnitude[ub:]
 
     if shift > 0:
-        frac = u(shift, 0)
+        frac = looked_up(shift, 0)
         slope = Signal(intbv(0)[db:])
         frac_r = Signal(intbv(0)[shift:])
 
@@ -155,7 +174,7 @@ def activation_unit(clk, z, y, *, kind, fmts, pipelined=False):
             else:
                 value.next = interp_r
 
-    requantization = requantize(clk, value, y, from_frac=t.value_frac, fmt=fmts.act)
+    requantization = requantize(clk, value, y, from_frac=value_frac, fmt=fmts.act)
     requantization.name = "to_act"
 
     return instances()

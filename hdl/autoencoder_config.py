@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 
 from golden.autoencoder import AutoencoderConfig
 from golden.autoencoder_memory_map import GATE_UNITS, AutoencoderLayout
-from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats, bits_for
+from golden.formats import DEFAULT_FORMATS, FormatError, LSTMFormats, ModelFormats, bits_for
 
 from .config import ENGINE_Z_STAGE, DatapathConfig, EngineConfig, UsesDatapath, row_stages
+from .pass_formats import PassFormats
 
 #: The whole-window design's activation units carry the extra register after the
 #: interpolation (hdl.activation_unit ``pipelined``): its steps overlap, so the two
@@ -72,8 +73,11 @@ class AutoencoderEngineConfig(UsesDatapath):
     lanes : int
         ``P``, multiply-accumulate lanes per gate unit (4P multipliers); must divide
         every hidden size.
-    fmts : golden.formats.LSTMFormats
-        Number formats (overflow ``saturate``, rounding ``nearest_posinf`` or ``floor``).
+    fmts : golden.formats.LSTMFormats or golden.formats.ModelFormats
+        Number formats (overflow ``saturate``, rounding ``nearest_posinf`` or ``floor``):
+        one set for every layer, or per-layer formats whose roles share one word width
+        (:mod:`hdl.pass_formats`; per-layer formats that are all equal are kept as the
+        one set).  :attr:`formats` gives them as ModelFormats either way.
 
     Raises
     ------
@@ -83,7 +87,7 @@ class AutoencoderEngineConfig(UsesDatapath):
 
     model: AutoencoderConfig
     lanes: int
-    fmts: LSTMFormats = field(default=DEFAULT_FORMATS)
+    fmts: object = field(default=DEFAULT_FORMATS)
 
     def __post_init__(self):
         if not isinstance(self.model, AutoencoderConfig):
@@ -94,23 +98,47 @@ class AutoencoderEngineConfig(UsesDatapath):
             raise FormatError(f"autoencoder engine: lanes must be an integer, got {p!r}")
         if p < 1:
             raise FormatError(f"autoencoder engine: lanes must be at least 1, got {p}")
-        if not isinstance(self.fmts, LSTMFormats):
-            raise FormatError(f"autoencoder engine: fmts must be a golden.formats.LSTMFormats, "
-                              f"got {type(self.fmts).__name__}")
+        if isinstance(self.fmts, ModelFormats):
+            ModelFormats.uniform(self.fmts, self.model.num_layers)     # the layer count
+            if self.fmts.is_global:     # one set after all: the global design, unchanged
+                object.__setattr__(self, "fmts", self.fmts.global_formats)
+        elif not isinstance(self.fmts, LSTMFormats):
+            raise FormatError(f"autoencoder engine: fmts must be golden.formats.LSTMFormats or "
+                              f"ModelFormats, got {type(self.fmts).__name__}")
         self.layout  # refuses lanes that do not divide every hidden size
         for n, (d, h) in enumerate(self.model.layer_shapes):
             try:
-                EngineConfig(int(d), int(h), p, self.fmts)
+                EngineConfig(int(d), int(h), p, self.formats.layers[n])
             except FormatError as exc:
                 raise FormatError(f"autoencoder engine: {self.model.layer_name(n)} (D={d}, H={h}): "
                                   f"{exc}") from None
+        self.datapath   # refuses per-layer formats the one datapath cannot run
+
+    @property
+    def formats(self) -> ModelFormats:
+        """Every layer's formats (golden.formats.ModelFormats), global ones included."""
+        return ModelFormats.uniform(self.fmts, self.model.num_layers)
+
+    @property
+    def per_layer(self) -> bool:
+        """The layers' binary points differ (the formats are not one global set)."""
+        return isinstance(self.fmts, ModelFormats)
+
+    @property
+    def pass_formats(self) -> PassFormats:
+        """Every pass's formats and the shifts that move between passes."""
+        names = tuple(self.model.layer_name(n) for n in range(self.model.num_layers))
+        return PassFormats(self.formats, names)
 
     @property
     def datapath(self) -> DatapathConfig:
         """The shared datapath, its accumulator sized for the widest layer's rows (the dense
         pass has fewer columns than the last LSTM layer, so it fits too)."""
         widest = max(d + h for d, h in self.model.layer_shapes)
-        return DatapathConfig(self.fmts, self.lanes, int(widest), "autoencoder engine")
+        if not self.per_layer:
+            return DatapathConfig(self.fmts, self.lanes, int(widest), "autoencoder engine")
+        pf = self.pass_formats
+        return DatapathConfig(pf.datapath_formats, self.lanes, int(widest), "autoencoder engine", pf)
 
     # ------------------------------------------------------------- structure
     @property
@@ -213,7 +241,7 @@ class AutoencoderEngineConfig(UsesDatapath):
             "weights": GATE_UNITS * self.lanes * lay.bank_words * self.weight_bits,
             "biases": GATE_UNITS * lay.bias_words * self.weight_bits,
             "sequence_buffer": self.sequence_words * self.vec_bits,
-            "c_state": self.hidden_max * self.fmts.preact.word_bits,
+            "c_state": self.hidden_max * self.datapath.fmts.preact.word_bits,
             "activation_tables": self.activation_units * rom_bits,
         }
 
@@ -333,13 +361,14 @@ class AutoencoderEngineConfig(UsesDatapath):
 
     @classmethod
     def from_dict(cls, d: dict) -> "AutoencoderEngineConfig":
-        fm = LSTMFormats.from_dict(d["fmts"]) if "fmts" in d else DEFAULT_FORMATS
-        return cls(AutoencoderConfig.from_dict(d["model"]), int(d["lanes"]), fm)
+        model = AutoencoderConfig.from_dict(d["model"])
+        fm = ModelFormats.from_dict(d["fmts"], model.num_layers) if "fmts" in d else DEFAULT_FORMATS
+        return cls(model, int(d["lanes"]), fm)
 
     @classmethod
     def for_model(cls, fixed_model, lanes: int) -> "AutoencoderEngineConfig":
         """The engine for a :class:`golden.autoencoder.FixedAutoencoder` (its sizes and formats)."""
-        return cls(fixed_model.cfg, int(lanes), fixed_model.fmts)
+        return cls(fixed_model.cfg, int(lanes), fixed_model.formats)
 
     def describe(self) -> str:
         return (f"{self.model.describe()}, P={self.lanes}: {self.cycles_per_window:,} cycles/window "

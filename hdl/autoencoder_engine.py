@@ -37,7 +37,8 @@ from .autoencoder_config import AutoencoderEngineConfig
 from .dual_port_ram import dual_port_ram
 from .gate_unit import gate_unit
 from .output_packer import output_packer
-from .pass_sequencer import BlockDescriptor, pass_sequencer
+from .pass_formats import PassShiftSignals
+from .pass_sequencer import BlockDescriptor, moving_points, pass_sequencer
 from .pass_table import PassConstants, pass_table, register_bits
 from .row_pipeline import row_pipeline
 from .signals import signed, unsigned_for
@@ -91,7 +92,7 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
     if not isinstance(cfg, AutoencoderEngineConfig):
         raise TypeError(f"autoencoder_engine: cfg must be an AutoencoderEngineConfig, "
                         f"got {type(cfg).__name__}")
-    fm = cfg.fmts
+    fm = cfg.datapath.fmts
     vw = fm.vec.word_bits
     seq_words = cfg.sequence_words
     bits = register_bits(cfg)
@@ -144,14 +145,17 @@ def autoencoder_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
                                seq_raddr, seq_rdata, waddr, v, first, last, desc, dense_last,
                                cfg=cfg)
     sequencer.name = "sequencer"
+    # the rows' shifts where the passes' binary points move (hdl.pass_formats)
+    extras = PassShiftSignals(cfg.pass_formats) if moving_points(cfg) else None
     gates = [gate_unit(clk, wr_en, wr_addr, wr_data, waddr, bias_addr, v, first, last, z[g], y[g],
+                       extras.bias if extras else None, extras.z if extras else None,
                        gate=g, datapath=cfg.datapath, layout=cfg.layout, bank="single_port",
                        registered_sum=True)
              for g in range(4)]
     for g in range(4):
         gates[g].name = f"gate_{GATES[g]}"
     rows = row_pipeline(clk, rst, last, desc, z, bias_addr, h_we, h_addr, h_data, y_valid, y_first,
-                        cfg=cfg)
+                        extras, cfg=cfg)
     rows.name = "rows"
     output = output_packer(clk, rst, y, y_valid, y_first, dense_last, out_stream, cfg=cfg)
     output.name = "output"

@@ -8,12 +8,14 @@ from golden.activations import TANH
 
 from .activation_unit import activation_unit
 from .config import CELL_STATE_LATENCY, activation_latency
+from .delay import delay
 from .requantize import requantize
 from .signals import signed
 
 
 @block
-def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts, pipelined=False):
+def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts, pipelined=False, passes=None,
+                extra_c=None, extra_h=None):
     """golden.lstm_fixed.cell_update: requantizations 2 and 3 of one row.
 
     c' = preact.requantize((f*c_prev << a) + (i*g << b), F)
@@ -27,20 +29,36 @@ def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts, pipelined=False)
       c_new   out  signed preact word, registered, 2 cycles after the inputs
       h_new   out  signed vec word (e.g. Q2.14 s16), registered,
                    hdl.config.cell_output_latency(pipelined) cycles after (6 or 7)
+      extra_c, extra_h  in  unsigned (optional, with ``passes``), aligned with the gates:
+                   the row's pass's shifts ``act`` and ``h`` (hdl.pass_formats): c_prev has
+                   extra_c fraction bits fewer than the pass with the most, h' extra_h more
     Latency: c_new 2 cycles (products; aligned sum + requantize), h_new 6 cycles
     (+ 2 for tanh(c') in an activation unit, + 1 output product, + 1 requantize), 7
     with ``pipelined`` (the tanh unit's extra register, hdl.activation_unit).
+
+    With ``passes`` (hdl.pass_formats.PassFormats) whose binary points move, both
+    products are aligned to the largest F any pass needs (``passes.cell_frac``), f*c_prev
+    by a shift that moves with extra_c, and the requantizations take the moving shifts.
     """
-    a_frac, z_frac = fmts.act.frac_bits, fmts.preact.frac_bits
-    fc_frac = a_frac + z_frac
+    a_frac = fmts.act.frac_bits
+    moving = passes is not None and (extra_c is not None or extra_h is not None)
+    if moving:
+        z_fmt = max((f.preact for f in passes.layers), key=lambda q: q.frac_bits)
+        h_fmt = max((f.vec for f in passes.layers), key=lambda q: q.frac_bits)
+        big = passes.cell_frac
+        table_fmts = passes.table_formats
+    else:
+        z_fmt, h_fmt, big, table_fmts = fmts.preact, fmts.vec, None, None
+    fc_frac = a_frac + z_fmt.frac_bits
     ig_frac = 2 * a_frac
-    big = max(fc_frac, ig_frac)
+    big = max(fc_frac, ig_frac) if big is None else big
     sa, sb = big - fc_frac, big - ig_frac
+    span_c = 0 if extra_c is None else extra_c.max - 1
     fc_bits = len(f) + len(c_prev)
     ig_bits = len(i) + len(g)
-    sum_bits = max(fc_bits + sa, ig_bits + sb) + 1
+    sum_bits = max(fc_bits + sa + span_c, ig_bits + sb) + 1
     ob = len(o)
-    delay = CELL_STATE_LATENCY + activation_latency(pipelined)  # o waits for tanh(c')
+    delay_cycles = CELL_STATE_LATENCY + activation_latency(pipelined)  # o waits for tanh(c')
 
     # Both product registers have the width of the aligned sum, so the alignment
     # shifts and the addition happen at one width (Verilog sizes a product by its target).
@@ -48,30 +66,51 @@ def cell_update(clk, i, f, g, o, c_prev, c_new, h_new, *, fmts, pipelined=False)
     ig = Signal(signed(sum_bits))
     total = Signal(signed(sum_bits))
     tanh_c = Signal(signed(fmts.act.word_bits))
-    o_pipe = Signal(intbv(0)[delay * ob:])
-    o_late = o_pipe(delay * ob, (delay - 1) * ob)
+    o_pipe = Signal(intbv(0)[delay_cycles * ob:])
+    o_late = o_pipe(delay_cycles * ob, (delay_cycles - 1) * ob)
     hp = Signal(signed(ob + len(tanh_c)))
 
     @always(clk.posedge)
     def seq_products():
         fc.next = f * c_prev
         ig.next = i * g
-        o_pipe.next = concat(o_pipe[(delay - 1) * ob:], o[ob:])
+        o_pipe.next = concat(o_pipe[(delay_cycles - 1) * ob:], o[ob:])
 
-    @always_comb
-    def comb_align():
-        total.next = (fc << sa) + (ig << sb)
+    if extra_c is None:
+        @always_comb
+        def comb_align():
+            total.next = (fc << sa) + (ig << sb)
+        c_sum = c_act = None
+    else:
+        # extra_c one cycle on (with fc), two (with c_new, into tanh)
+        c_sum = Signal(intbv(0, min=0, max=extra_c.max))
+        c_act = Signal(intbv(0, min=0, max=extra_c.max))
+        c_delays = [delay(clk, extra_c, c_sum, cycles=1), delay(clk, extra_c, c_act, cycles=2)]
+        c_delays[0].name = "extra_c_sum"
+        c_delays[1].name = "extra_c_act"
 
-    state = requantize(clk, total, c_new, from_frac=big, fmt=fmts.preact)
+        @always_comb
+        def comb_align():
+            total.next = ((fc << c_sum) << sa) + (ig << sb)
+
+    state = requantize(clk, total, c_new, from_frac=big, fmt=z_fmt, extra=c_sum)
     state.name = "to_c"
-    squash = activation_unit(clk, c_new, tanh_c, kind=TANH, fmts=fmts, pipelined=pipelined)
+    squash = activation_unit(clk, c_new, tanh_c, kind=TANH, fmts=fmts, pipelined=pipelined,
+                             table_fmts=table_fmts, extra=c_act)
     squash.name = "tanh_c"
 
     @always(clk.posedge)
     def seq_output_product():
         hp.next = o_late.signed() * tanh_c
 
-    output = requantize(clk, hp, h_new, from_frac=2 * a_frac, fmt=fmts.vec)
+    if extra_h is None:
+        h_out = None
+    else:
+        h_out = Signal(intbv(0, min=0, max=extra_h.max))
+        h_delay = delay(clk, extra_h, h_out, cycles=delay_cycles + 1)
+        h_delay.name = "extra_h_out"
+    output = requantize(clk, hp, h_new, from_frac=2 * a_frac,
+                        fmt=h_fmt, extra=h_out)
     output.name = "to_h"
 
     return instances()

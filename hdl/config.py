@@ -23,12 +23,18 @@ host streams back to back.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
 
 from golden.formats import (DEFAULT_FORMATS, FormatError, LSTMFormats, QFormat, accumulator_bits,
                             bits_for)
 from golden.memory_map import GATE_UNITS, LayerLayout
+
+if TYPE_CHECKING:
+    from .pass_formats import PassFormats
 
 #: Rounding modes the RTL implements at every requantization.
 RTL_ROUNDING = ("nearest_posinf", "floor")
@@ -99,19 +105,27 @@ class DatapathConfig:
         The most products one row sums (``D + H`` of the widest layer): sizes the accumulator.
     what : str
         Names the engine in error messages.
+    passes : hdl.pass_formats.PassFormats, optional
+        The whole-window engine's per-pass formats when its layers' binary points differ
+        (``fmts`` is then the first layer's: the word widths): the accumulator and the
+        activation table serve every pass.
     """
 
     fmts: LSTMFormats
     lanes: int
     columns: int
     what: str = field(default="engine", compare=False)
+    passes: Optional["PassFormats"] = None
 
     def __post_init__(self):
         if not isinstance(self.fmts, LSTMFormats):
             raise FormatError(f"{self.what}: fmts must be a golden.formats.LSTMFormats, "
                               f"got {type(self.fmts).__name__}")
-        for role in FORMAT_ROLES:
-            f = getattr(self.fmts, role)
+        checked = [(role, getattr(lf, role)) for lf in self.pass_layer_formats for role in FORMAT_ROLES]
+        if self.passes is not None:
+            checked += [("dense weight", self.passes.formats.dense.weight),
+                        ("dense out", self.passes.formats.dense.out)]
+        for role, f in checked:
             if f.overflow != "saturate":
                 raise FormatError(
                     f"{self.what}: format {role} has overflow {f.overflow!r}; the RTL implements "
@@ -120,7 +134,7 @@ class DatapathConfig:
                 raise FormatError(
                     f"{self.what}: format {role} has rounding {f.rounding!r}; the RTL implements "
                     f"{RTL_ROUNDING}")
-        if self.fmts.acc_frac < self.fmts.preact.frac_bits:
+        if any(lf.acc_frac < lf.preact.frac_bits for lf in self.pass_layer_formats):
             # LSTMFormats already refuses this; keep the RTL's assumption explicit
             raise FormatError(f"{self.what}: preact.frac_bits must not exceed weight.frac_bits "
                               "+ vec.frac_bits")
@@ -149,17 +163,24 @@ class DatapathConfig:
         vec format has more fraction bits than a product operand can shift in
         (``vec.frac > vec.word - 1``) the exact bound below is wider and wins.
         """
-        f = self.fmts
+        return max(self._acc_bits(f) for f in self.pass_layer_formats)
+
+    def _acc_bits(self, f: LSTMFormats) -> int:
         bound = (self.columns * (1 << (self.product_bits - 2))
                  + (1 << (f.weight.word_bits - 1 + max(0, f.vec.frac_bits))))
         return max(accumulator_bits(f, self.columns), bound.bit_length() + 1)
+
+    @property
+    def pass_layer_formats(self) -> tuple:
+        """The LSTM formats of every pass (``(fmts,)`` for one set of formats)."""
+        return self.passes.layers if self.passes is not None else (self.fmts,)
 
     @property
     def activation_table(self):
         """The interpolated sigmoid table every activation unit holds (golden.activations)."""
         from golden.activations import activation_table
 
-        return activation_table(self.fmts)
+        return activation_table(self.passes.table_formats if self.passes is not None else self.fmts)
 
     @property
     def activation_rom_bits(self) -> int:
@@ -176,6 +197,11 @@ class DatapathConfig:
         if modes != {"nearest_posinf"}:
             tag += "_r" + "".join("f" if getattr(f, r).rounding == "floor" else "n"
                                   for r in FORMAT_ROLES)
+        if self.passes is not None and not self.passes.is_global:
+            # the binary points of every layer, in a short digest of the formats
+            digest = hashlib.sha1(json.dumps(self.passes.formats.to_dict(),
+                                             sort_keys=True).encode()).hexdigest()[:8]
+            tag += f"_pl{digest}"
         return tag
 
 

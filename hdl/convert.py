@@ -120,7 +120,7 @@ def _autoencoder_image(cfg: AutoencoderEngineConfig, fixed_model) -> list:
     if fixed_model.cfg != cfg.model:
         raise ShapeError(f"memory image: the model is {fixed_model.cfg.describe()} but the engine is "
                          f"{cfg.model.describe()}")
-    if fixed_model.fmts != cfg.fmts:
+    if fixed_model.formats != cfg.formats:
         raise ShapeError("memory image: the model's formats differ from the engine's")
     return autoencoder_image(fixed_model, cfg.lanes)
 

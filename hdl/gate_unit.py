@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from myhdl import Signal, always, always_comb, block, instances
+from myhdl import Signal, always, always_comb, block, instances, intbv
 
+from .delay import delay
 from .dual_port_ram import dual_port_ram
 from .mac_lane import mac_lane
 from .requantize import requantize
@@ -16,6 +17,7 @@ BANK_KINDS = ("dual_port", "single_port")
 
 @block
 def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, z, y=None,
+              extra_bias=None, extra_z=None,
               *, gate, datapath, layout, bank="dual_port", registered_sum=False):
     """s[row] = sum_k W[row,k] v[k] + (b[row] << vec.frac); z = preact(s), y = vec(s).
 
@@ -40,6 +42,9 @@ def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, 
       last       in   1, the last column of a row-block (aligned with v)
       z          out  signed preact word (e.g. Q5.11 s16), registered
       y          out  signed vec word (e.g. Q2.14 s16), registered in the cycle of z (optional)
+      extra_bias, extra_z  in  unsigned (optional; the whole-window engine when its passes'
+                      binary points move, hdl.pass_formats): the row's shifts ``bias`` and
+                      ``z`` beyond their smallest, aligned with bias_addr
 
     Parameters
       gate            0..3
@@ -91,13 +96,24 @@ def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, 
     bias_memory.name = "bias_bank"
     head = drains[0]
 
+    passes = datapath.passes
+    shifts = {name: passes.shift(name) for name in ("bias", "z")} if passes is not None else {}
     # b << vec.frac, written as a product by 2^vec.frac: Verilog widens a product
     # to its context, so the bias is sign-extended to the accumulator in one operator.
-    bias_scale = 1 << fm.vec.frac_bits
+    bias_scale = 1 << (shifts["bias"].base if extra_bias is not None else fm.vec.frac_bits)
 
-    @always_comb
-    def comb_add_bias():
-        total.next = head + bias * bias_scale
+    if extra_bias is None:
+        @always_comb
+        def comb_add_bias():
+            total.next = head + bias * bias_scale
+    else:
+        bias_shift = Signal(intbv(0, min=0, max=extra_bias.max))    # with the bias read
+        bias_delay = delay(clk, extra_bias, bias_shift, cycles=1)
+        bias_delay.name = "extra_bias_read"
+
+        @always_comb
+        def comb_add_bias():
+            total.next = head + ((bias * bias_scale) << bias_shift)
 
     if registered_sum:
         # bias read, accumulator-wide add, rounding and saturation in one cycle were the
@@ -110,10 +126,22 @@ def gate_unit(clk, wr_en, wr_addr, wr_data, rd_addr, bias_addr, v, first, last, 
     else:
         total_r = total
 
-    to_preact = requantize(clk, total_r, z, from_frac=fm.acc_frac, fmt=fm.preact)
+    if extra_z is None:
+        z_shift, z_from = None, fm.acc_frac
+    else:
+        z_shift = Signal(intbv(0, min=0, max=extra_z.max))         # with total_r
+        z_delay = delay(clk, extra_z, z_shift, cycles=2 if registered_sum else 1)
+        z_delay.name = "extra_z_sum"
+        z_from = shifts["z"].base + fm.preact.frac_bits
+    to_preact = requantize(clk, total_r, z, from_frac=z_from, fmt=fm.preact, extra=z_shift)
     to_preact.name = "to_preact"
     if y is not None:
-        to_vec = requantize(clk, total_r, y, from_frac=fm.acc_frac, fmt=fm.vec)
+        # the dense rows: the last layer's h times the dense weights, into the output
+        if passes is not None:
+            y_from, y_fmt = passes.formats.dense_acc_frac, passes.formats.output
+        else:
+            y_from, y_fmt = fm.acc_frac, fm.vec
+        to_vec = requantize(clk, total_r, y, from_frac=y_from, fmt=y_fmt)
         to_vec.name = "to_vec"
 
     return instances()

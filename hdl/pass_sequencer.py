@@ -6,7 +6,9 @@ from myhdl import Signal, always, always_comb, always_seq, block, enum, instance
 
 from .autoencoder_config import AutoencoderEngineConfig
 from .pass_table import pass_tables, register_bits
-from .signals import unsigned_for
+from .requantize import requantize
+from .rom import rom
+from .signals import signed, unsigned_for
 
 
 class BlockDescriptor:
@@ -20,6 +22,9 @@ class BlockDescriptor:
         next block's last column): the block is the first of its step; the first of its
         pass; in step 0 (h_prev = c_prev = 0); in an odd pass (its h is written
         downwards); in the dense pass (its rows are outputs y, not LSTM rows).
+    pass_num : Signal(intbv) or None
+        The block's pass number, registered like the flags; only where the passes'
+        binary points move (:func:`moving_points`), for the rows' shifts.
     """
 
     def __init__(self, cfg: AutoencoderEngineConfig):
@@ -29,6 +34,12 @@ class BlockDescriptor:
         self.step0 = Signal(bool(0))
         self.parity = Signal(bool(0))
         self.dense = Signal(bool(0))
+        self.pass_num = Signal(unsigned_for(len(cfg.passes))) if moving_points(cfg) else None
+
+
+def moving_points(cfg: AutoencoderEngineConfig) -> bool:
+    """Some shift of hdl.pass_formats differs between the passes of ``cfg``."""
+    return cfg.per_layer and bool(cfg.pass_formats.varying)
 
 
 @block
@@ -98,6 +109,10 @@ def pass_sequencer(clk, rst, out, loading, loaded, pass_idx, consts, seq_raddr, 
     parity = Signal(bool(0))
     issue = Signal(bool(0))
     owed = Signal(bool(0))          # a dense step was issued and its y is not taken yet
+
+    x_shift = cfg.pass_formats.shift("x")
+    da_pass = Signal(unsigned_for(n_pass))      # v-cycle: the pass of the column on v
+    v_x = Signal(bool(0))                       # v-cycle: the column is the pass's input
 
     # issue-aligned (v-cycle) copies of what the issued column belongs to
     v_zero = Signal(bool(0))
@@ -230,12 +245,33 @@ def pass_sequencer(clk, rst, out, loading, loaded, pass_idx, consts, seq_raddr, 
         else:
             seq_raddr.next = h_ptr
 
-    @always_comb
-    def comb_vector():
-        if v_zero:
-            v.next = 0
-        else:
-            v.next = seq_rdata
+    if x_shift.varies:
+        # a pass's input read from the buffer is in the previous layer's vec format: it is
+        # requantized into the pass's own on the way to the lanes (golden's requantize_between)
+        x_extra = Signal(intbv(0, min=0, max=x_shift.span + 1))
+        x_requantized = Signal(signed(len(seq_rdata)))
+        x_fmt = cfg.datapath.fmts.vec
+        x_table = rom(da_pass, x_extra, contents=x_shift.extra)
+        x_table.name = "x_shift"
+        to_input = requantize(clk, seq_rdata, x_requantized, from_frac=x_shift.base + x_fmt.frac_bits,
+                              fmt=x_fmt, extra=x_extra, registered=False)
+        to_input.name = "to_input"
+
+        @always_comb
+        def comb_vector():
+            if v_zero:
+                v.next = 0
+            elif v_x:
+                v.next = x_requantized
+            else:
+                v.next = seq_rdata
+    else:
+        @always_comb
+        def comb_vector():
+            if v_zero:
+                v.next = 0
+            else:
+                v.next = seq_rdata
 
     @always(clk.posedge)
     def seq_descriptor():
@@ -245,5 +281,17 @@ def pass_sequencer(clk, rst, out, loading, loaded, pass_idx, consts, seq_raddr, 
             desc.step0.next = da_step0
             desc.parity.next = da_parity
             desc.dense.next = da_dense
+
+    if desc.pass_num is not None or x_shift.varies:
+        @always(clk.posedge)
+        def seq_pass_align():
+            da_pass.next = pass_idx
+            v_x.next = col <= consts.x_last
+
+    if desc.pass_num is not None:
+        @always(clk.posedge)
+        def seq_pass_descriptor():
+            if last:
+                desc.pass_num.next = da_pass
 
     return instances()

@@ -12,11 +12,13 @@ from .autoencoder_config import PIPELINED_ACTIVATIONS, AutoencoderEngineConfig
 from .cell_update import cell_update
 from .config import activation_latency
 from .dual_port_ram import dual_port_ram
+from .rom import rom
 from .signals import signed, unsigned_for
 
 
 @block
-def row_pipeline(clk, rst, last, desc, z, bias_addr, h_we, h_addr, h_data, y_valid, y_first, *, cfg):
+def row_pipeline(clk, rst, last, desc, z, bias_addr, h_we, h_addr, h_data, y_valid, y_first,
+                 extras=None, *, cfg):
     """i, f, o = sigmoid(z_i, z_f, z_o); g = tanh(z_g); c' = f c + i g; h' = o tanh(c').
 
     The rows of a finished row-block leave the gate units one per cycle (lane 0 first):
@@ -40,6 +42,9 @@ def row_pipeline(clk, rst, last, desc, z, bias_addr, h_we, h_addr, h_data, y_val
       h_data     out  signed vec word (e.g. Q2.14 s16), h' (registered in the cell update)
       y_valid    out  1, the gate units' y holds a dense row (comb.)
       y_first    out  1, that row is the first of its step
+      extras     out  PassExtras (only when the passes' binary points move,
+                      hdl.pass_formats): the shifts ``bias`` and ``z`` of the row at S0,
+                      for the gate units; the row pipeline takes ``act`` and ``h`` itself
     Latency: stages count from S0, the row's bias read, in cycle A + 1 + l for lane l
     when the block's last column is on v in cycle A (cfg.row_stages()): z and y in
     S(z), the activations in S(act), c' in S(c), and h' is written at the end of S(h),
@@ -50,7 +55,7 @@ def row_pipeline(clk, rst, last, desc, z, bias_addr, h_we, h_addr, h_data, y_val
     if not isinstance(cfg, AutoencoderEngineConfig):
         raise TypeError(f"row_pipeline: cfg must be an AutoencoderEngineConfig, "
                         f"got {type(cfg).__name__}")
-    fm = cfg.fmts
+    fm = cfg.datapath.fmts
     p = cfg.lanes
     h_max = cfg.hidden_max
     top = cfg.sequence_words - 1
@@ -93,6 +98,42 @@ def row_pipeline(clk, rst, last, desc, z, bias_addr, h_we, h_addr, h_data, y_val
     c_we = Signal(bool(0))
     h_wctr = Signal(modbv(0)[buf_bits:])
 
+    # ---- the binary points of the row's pass, where they move (hdl.pass_formats)
+    pf = cfg.pass_formats
+    moving = cfg.per_layer and bool(pf.varying)
+    if moving:
+        pass_bits = len(desc.pass_num)
+        p_pass = Signal(intbv(0)[(i_act + 1) * pass_bits:])    # group i = stage S(i+1)
+
+        def pass_at(i):
+            return p_pass((i + 1) * pass_bits, i * pass_bits)
+
+        def extra_signal(name):
+            sh = pf.shift(name)
+            return Signal(intbv(0, min=0, max=sh.span + 1)) if sh.varies else None
+
+        # the ROMs (shift, pass number, extra): S0, the gate units' bias and z shifts;
+        # S(z), the activation units (and the next two stages for a shared sigmoid
+        # unit); S(act), the cell update
+        act_z, act_c, h_c = extra_signal("act"), extra_signal("act"), extra_signal("h")
+        act_s3 = extra_signal("act") if shared else None
+        act_s4 = extra_signal("act") if shared else None
+        wanted = [("bias", desc.pass_num, extras.bias), ("z", desc.pass_num, extras.z),
+                  ("act", pass_at(i_z), act_z), ("act", pass_at(i_act), act_c),
+                  ("h", pass_at(i_act), h_c)]
+        if shared:
+            wanted += [("act", pass_at(i_z + 1), act_s3), ("act", pass_at(i_z + 2), act_s4)]
+        wanted = [(name, index, sig) for name, index, sig in wanted if sig is not None]
+        roms = [rom(index, sig, contents=pf.shift(name).extra) for name, index, sig in wanted]
+
+        @always(clk.posedge)
+        def seq_pass_tags():
+            p_pass.next = concat(p_pass[i_act * pass_bits:], desc.pass_num)
+    else:
+        act_z = act_c = h_c = None
+    table_fmts = pf.table_formats if cfg.per_layer else None
+    passes = pf if cfg.per_layer else None
+
     if shared:
         # one sigmoid unit takes z_i, z_f, z_o in turn (rows are at least 3 cycles apart);
         # one tanh unit takes z_g; i, f, g wait in registers for o
@@ -105,22 +146,32 @@ def row_pipeline(clk, rst, last, desc, z, bias_addr, h_we, h_addr, h_data, y_val
         i_held = Signal(signed(fm.act.word_bits))
         f_held = Signal(signed(fm.act.word_bits))
         g_held = Signal(signed(fm.act.word_bits))
+        if act_z is not None:
+            # the row whose z enters the sigmoid unit: as comb_sigmoid_input picks it
+            sig_extra = Signal(intbv(0, min=0, max=act_z.max))
+        else:
+            sig_extra = None
         sigmoid = activation_unit(clk, sig_in, sig_out, kind=SIGMOID, fmts=fm,
-                                  pipelined=PIPELINED_ACTIVATIONS)
+                                  pipelined=PIPELINED_ACTIVATIONS, table_fmts=table_fmts,
+                                  extra=sig_extra)
         sigmoid.name = "sigmoid_ifo"
-        squash = activation_unit(clk, z_g, tanh_out, kind=TANH, fmts=fm, pipelined=PIPELINED_ACTIVATIONS)
+        squash = activation_unit(clk, z_g, tanh_out, kind=TANH, fmts=fm, pipelined=PIPELINED_ACTIVATIONS,
+                                 table_fmts=table_fmts, extra=act_z)
         squash.name = "tanh_g"
         cell = cell_update(clk, i_held, f_held, g_held, sig_out, c_prev, c_new, h_data, fmts=fm,
-                           pipelined=PIPELINED_ACTIVATIONS)
+                           pipelined=PIPELINED_ACTIVATIONS, passes=passes, extra_c=act_c,
+                           extra_h=h_c)
     else:
         act = [Signal(signed(fm.act.word_bits)) for _ in range(4)]
         activations = [activation_unit(clk, z[g], act[g], kind=TANH if g == 2 else SIGMOID, fmts=fm,
-                                       pipelined=PIPELINED_ACTIVATIONS)
+                                       pipelined=PIPELINED_ACTIVATIONS, table_fmts=table_fmts,
+                                       extra=act_z)
                        for g in range(4)]
         for g in range(4):
             activations[g].name = f"{'tanh' if g == 2 else 'sigmoid'}_{GATES[g]}"
         cell = cell_update(clk, act[0], act[1], act[2], act[3], c_prev, c_new, h_data, fmts=fm,
-                           pipelined=PIPELINED_ACTIVATIONS)
+                           pipelined=PIPELINED_ACTIVATIONS, passes=passes, extra_c=act_c,
+                           extra_h=h_c)
     cell.name = "cell"
     c_state = dual_port_ram(clk, c_we, c_waddr, c_new, c_raddr, c_read, base=0, depth=h_max)
     c_state.name = "c_state"
@@ -252,6 +303,16 @@ def row_pipeline(clk, rst, last, desc, z, bias_addr, h_we, h_addr, h_data, y_val
                 sig_in.next = z_o_held
             else:
                 sig_in.next = z_i
+
+        if sig_extra is not None:
+            @always_comb
+            def comb_sigmoid_extra():
+                if p_valid[i_s3]:
+                    sig_extra.next = act_s3
+                elif p_valid[i_s4]:
+                    sig_extra.next = act_s4
+                else:
+                    sig_extra.next = act_z
 
         @always(clk.posedge)
         def seq_shared_activations():

@@ -319,8 +319,9 @@ class RtlBackend(FixedBackend):
                  lanes: int = DEFAULT_LANES, **_):
         super().__init__(model, fixed, lanes=lanes)
         from golden.formats import FormatError
-        try:
-            self.fixed.fmts         # the whole-window design runs one set of formats
+        from hdl.autoencoder_config import AutoencoderEngineConfig
+        try:        # per-layer formats run when every role keeps one word width
+            AutoencoderEngineConfig.for_model(self.fixed, self.lanes)
         except FormatError as exc:
             raise BackendError(f"rtl backend: {exc}") from None
         if simulator not in RTL_SIMULATORS:

@@ -183,7 +183,7 @@ class AutoencoderCommand:
 
             lm = load_any_model(args.model)
             fixed = lm.model.quantize(parse_formats(args.formats) if args.formats else lm.formats)
-            fmts = fixed.fmts       # the whole-window design takes one set of formats
+            fmts = fixed.formats    # per-layer formats too (one word width per role)
             model_cfg = lm.model.cfg
         else:
             fmts = parse_formats(args.formats)

@@ -440,7 +440,8 @@ def _error_bound(fixed, x, rd, say) -> dict:
 def run_job(args, progress: Progress) -> dict:
     """Everything but the renaming; writes into ``args._tmp``; returns the report dict."""
     from golden.autoencoder import window_scores
-    from .workload.noaa import DataError, MinMaxScaler, format_summary, load_windows
+    from .workload.noaa import (DataError, MinMaxScaler, UnitError, format_summary, load_windows,
+                                out_of_range_warnings, unit_interval_counts)
     from . import backends as bk
     from . import perf
     from . import report as rp
@@ -478,6 +479,9 @@ def run_job(args, progress: Progress) -> dict:
         scaling = {"description": "none: the windows are already scaled"
                    + (f" ({outside} values outside [0, 1])" if outside else ""),
                    "source": "input", "values_outside_unit": outside}
+        units_info = None
+        warnings.extend(out_of_range_warnings(unit_interval_counts(x, feats),
+                                              what="the unit interval"))
         input_desc = f"scaled windows {args.windows} ({len(x)} windows)"
         input_kind = "windows"
         stride = None
@@ -527,17 +531,30 @@ def run_job(args, progress: Progress) -> dict:
             if lm.scaler is None:
                 warnings.append(f"the model file ({lm.kind} format) carries no scaler: min-max "
                                 "scaler fitted on the scored data")
-            scaler = MinMaxScaler.fit(win.sequences, win.features, what=str(shown))
+            scaler = MinMaxScaler.fit(win.sequences, win.features, what=str(shown),
+                                      units=win.units)
             scaling = {"description": "min-max scaler fitted on the scored data", "source": "data"}
         else:
+            try:
+                win = win.in_units(scaler.units, scaler=f"the model's scaler ({lm.path})")
+            except UnitError as exc:
+                raise DetectError(str(exc)) from None
+            warnings.extend(win.summary["units"]["warnings"])
+            conv = win.summary["units"]["conversions"]
             scaling = {"description": "the model's min-max scaler", "source": "model"}
+            if conv:
+                scaling["description"] += "; data converted into its units: " + ", ".join(
+                    f"{c['feature']} {c['from']} -> {c['to']}" for c in conv)
         win = win.scaled(scaler)
         sc = win.summary.get("scaler", {})
         if sc.get("values_out_of_range"):
             scaling["description"] += (f"; {sc['values_out_of_range']} of {sc['values']} values "
                                        "outside its fitted range")
+        warnings.extend(out_of_range_warnings(scaler.range_counts(sc)))
         scaling.update(min=scaler.data_min, max=scaler.data_max, features=list(scaler.features),
-                       out_of_range=sc.get("out_of_range"))
+                       units=list(scaler.units), out_of_range=sc.get("out_of_range"),
+                       fraction_out_of_range=sc.get("fraction_out_of_range"))
+        units_info = win.summary.get("units")
         x = win.sequences
         stations, times = win.stations, win.times
         data_info.update(format=win.summary["format"], features=list(win.features),
@@ -645,12 +662,14 @@ def run_job(args, progress: Progress) -> dict:
                   "generated": None if synth is None else synth.to_dict()},
         "data": data_info,
         "scaling": scaling,
+        "units": units_info,
         "warnings": warnings,
         "model": {"path": lm.path, "kind": lm.kind, "config": cfg.to_dict(),
                   "description": cfg.describe(), "parameters": cfg.parameter_count,
                   "formats": formats.to_dict(),
                   "formats_text": _formats_text(formats, fixed.layer_names),
                   "scaler_features": None if lm.scaler is None else list(lm.scaler.features),
+                  "scaler_units": None if lm.scaler is None else list(lm.scaler.units),
                   "data_format": lm.data_format, "provenance": lm.provenance},
         "windows": {"count": n, "steps": cfg.timesteps, "features": cfg.features, "stride": stride},
         "backend": prim,

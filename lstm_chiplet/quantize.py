@@ -20,7 +20,8 @@ search for the cheapest formats that meet an accuracy target.
 
 Modes (the hardware constraint): the whole-window engine time-shares one datapath, so
 ``shared`` (default) gives each role one word width in every layer, binary points per
-layer; ``per-layer`` lets widths differ per layer too (golden model only: the
+layer (one act format: the activation units hold one table), which the whole-window
+engine runs (:mod:`hdl.pass_formats`); ``per-layer`` lets widths differ per layer too (golden model only: the
 hardware cannot run it yet); ``global`` gives every layer one set of formats.
 """
 
@@ -115,6 +116,16 @@ class Space:
         if mode == "global":
             self.offset_groups = self.word_groups
             self.offset_names = self.word_names
+        elif mode == "shared":
+            # binary points per layer, but one act format: the activation units hold one
+            # table (hdl.pass_formats)
+            singles = [s for s in slots if self._role(s) != "act"]
+            self.offset_groups = [[s] for s in singles]
+            self.offset_names = [slot_label(s, self.names) for s in singles]
+            acts = [s for s in slots if self._role(s) == "act"]
+            if acts:
+                self.offset_groups.append(acts)
+                self.offset_names.append("act")
         else:
             self.offset_groups = [[s] for s in slots]
             self.offset_names = [slot_label(s, self.names) for s in slots]
@@ -414,6 +425,37 @@ def screening_windows(cal: Calibration, n_windows: int, size: int, seed: int = 0
     return np.array(sorted(chosen))
 
 
+#: Windows (those with the largest error) the report's trajectory bound is computed on.
+BOUND_WINDOWS = 3
+
+
+def worst_window_bounds(fixed, model, x, count: int = BOUND_WINDOWS) -> list:
+    """The sound per-window bound (:func:`golden.error_bound.trajectory_autoencoder_bound`)
+    on the ``count`` windows with the largest max |reconstruction fixed - float|, beside
+    that error: ``[{window, error, bound, tightness, within}]``."""
+    from golden import error_bound as eb
+
+    err = np.abs(fixed.reconstruct(x) - model.reconstruct_float(x)).reshape(len(x), -1).max(axis=1)
+    out = []
+    for n in np.argsort(-err, kind="stable")[:count]:
+        b = float(np.max(eb.trajectory_autoencoder_bound(fixed, x[n]).reconstruction))
+        e = float(err[n])
+        out.append({"window": int(n), "error": e, "bound": b,
+                    "tightness": b / e if e > 0 else None, "within": e <= b})
+    return out
+
+
+def _hardware_refusal(cfg, formats: ModelFormats) -> Optional[str]:
+    """Why the whole-window engine cannot run ``formats``, or None when it can."""
+    from hdl.autoencoder_config import AutoencoderEngineConfig
+
+    try:
+        AutoencoderEngineConfig(cfg, 1, formats)
+    except FormatError as exc:
+        return f"the hardware cannot run the chosen formats: {exc}"
+    return None
+
+
 def search(ev: Evaluator, max_bits: int, min_bits: int, refine: int = DEFAULT_REFINE) -> dict:
     """The greedy descent (module docstring, docs/quantize.md): the records ``met``,
     ``chosen`` and ``start``."""
@@ -533,7 +575,7 @@ def calibration_data(args, lm, say) -> dict:
     Returns ``{"x", "description", "scaler", "warnings"}``.
     """
     from . import detect
-    from .workload.noaa import MinMaxScaler, load_windows
+    from .workload.noaa import MinMaxScaler, UnitError, load_windows
     cfg = lm.model.cfg
     warnings = []
     if args.windows is not None:
@@ -581,8 +623,16 @@ def calibration_data(args, lm, say) -> dict:
             warnings.append("the model carries no scaler: the default data are scaled with the "
                             "shipped model's scaler (as the default detect job scales them)")
     if scaler is None:
-        scaler = MinMaxScaler.fit(win.sequences, win.features, what=desc)
+        scaler = MinMaxScaler.fit(win.sequences, win.features, what=desc, units=win.units or None)
         warnings.append("the model carries no scaler: min-max scaler fitted on the calibration data")
+    else:       # the data in the scaler's units (a metric LCD file for a US-unit scaler)
+        try:
+            win = win.in_units(scaler.units, scaler="the model's scaler")
+        except UnitError as exc:
+            raise QuantizeError(str(exc)) from None
+        warnings += win.summary["units"]["warnings"]
+        warnings += [f"{desc}: {c['feature']} converted from {c['from']} into the scaler's "
+                     f"{c['to']}" for c in win.summary["units"]["conversions"]]
     return {"x": win.scaled(scaler).sequences, "description": desc, "scaler": scaler,
             "warnings": warnings}
 
@@ -769,6 +819,12 @@ def markdown(rep: dict) -> str:
                   [[r["layer"], "-" if r["h"] is None else f"{r['h']:.3e}",
                     "-" if r["c"] is None else f"{r['c']:.3e}",
                     f"{r['y']:.3e}" if "y" in r else ""] for r in rep["layer_errors"]])
+    out += ["", "Sound trajectory bound (golden.error_bound, affine arithmetic along the "
+            "window's own trajectory) on the windows with the largest error:", ""]
+    out += _table(["window", "max abs error", "bound", "bound / error"],
+                  [[b["window"], f"{b['error']:.3e}", f"{b['bound']:.3e}",
+                    "-" if b["tightness"] is None else f"{b['tightness']:.1f}"]
+                   for b in rep["trajectory_bound"]])
     an = rep["anomalies"]
     out += ["", f"Anomalies ({an['percentile']:g}th percentile of each model's scores): float "
             f"flags {an['float_flagged']}, fixed {an['fixed_flagged']}, "
@@ -890,6 +946,8 @@ def run_job(args, progress) -> dict:
     formats = chosen["_formats"]
     rows, _, clamps = layer_errors(model, formats, x)
     fixed = FixedAutoencoder.from_float(model, formats)
+    say(f"trajectory bound on the {min(BOUND_WINDOWS, len(x))} worst windows")
+    bounds = worst_window_bounds(fixed, model, x, BOUND_WINDOWS)
     fs = fixed.scores(x)
     flim = rp.threshold(fs, target.percentile)
     fflags = rp.flagged(fs, flim)
@@ -898,7 +956,11 @@ def run_job(args, progress) -> dict:
                            {"float": ev.float_limit, "fixed": flim})
     if mode == "per-layer":
         warnings.append("per-layer word widths: the golden model runs these formats, the "
-                        "hardware cannot yet (its one datapath needs one width per role)")
+                        "hardware cannot (its one datapath needs one width per role)")
+    else:
+        hardware_note = _hardware_refusal(model.cfg, formats)
+        if hardware_note:
+            warnings.append(hardware_note)
     warnings += chosen.get("notes", [])
     if not res["met"] and out.exists():
         warnings.append(f"{out} is left as it was: it is not a result of this run (no "
@@ -923,7 +985,7 @@ def run_job(args, progress) -> dict:
         "chosen": _public(chosen), "start": _public(res["start"]),
         "formats": formats.to_dict(), "formats_text": formats.describe(names),
         "formats_table": formats_table(formats, names),
-        "error": chosen["error"], "layer_errors": rows,
+        "error": chosen["error"], "layer_errors": rows, "trajectory_bound": bounds,
         "anomalies": {"percentile": target.percentile, "float_flagged": int(len(ev.float_flags)),
                       "fixed_flagged": int(len(fflags)), "same": cmp["same"],
                       "differences": cmp["differences_total"], "float_threshold": ev.float_limit,

@@ -62,6 +62,10 @@ def add_arguments(p) -> None:
                         "(lstm-chiplet convert-autoencoder). Without --manifest, --engines and --autoencoder "
                         f"the flow runs the whole-window design at P={DEFAULT_AUTOENCODER_LANES} and the "
                         "engines " + ",".join("x".join(map(str, e)) for e in DEFAULT_ENGINES))
+    p.add_argument("--model", type=Path, default=None,
+                   help="the whole-window design of this model file's topology and formats "
+                        "(e.g. the output of lstm-chiplet quantize) instead of the reference "
+                        "model's, at --autoencoder P lanes")
     p.add_argument("--target-mhz", type=float, default=TARGET_MHZ, help=f"clock constraint (default {TARGET_MHZ:g})")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"nextpnr seed (default {DEFAULT_SEED})")
     p.add_argument("--bridge", choices=("auto", "yes", "no"), default="auto",
@@ -101,9 +105,20 @@ def _run(args) -> int:
     summary.update(command="lstm-chiplet synth", date=today, device=UP5K.to_dict())
     if "up5k" in parts:
         sources = [DesignSource.from_manifest(m) for m in args.manifest]
-        chosen = bool(sources) or args.engines is not None or args.autoencoder is not None
+        chosen = (bool(sources) or args.engines is not None or args.autoencoder is not None
+                  or args.model is not None)
         ae_lanes = args.autoencoder if chosen else DEFAULT_AUTOENCODER_LANES
-        if ae_lanes:
+        model = None
+        if args.model is not None:      # its topology and formats, at --autoencoder P
+            from lstm_chiplet.models.store import load_any_model
+
+            ae_lanes = args.autoencoder or DEFAULT_AUTOENCODER_LANES
+            try:
+                model = load_any_model(args.model).fixed()
+                sources.append(autoencoder_source(ae_lanes, out / "rtl", model))
+            except ValueError as exc:       # model file, shapes, formats the RTL refuses
+                raise SystemExit(f"lstm-chiplet synth: error: {args.model}: {exc}") from None
+        elif ae_lanes:
             sources.append(autoencoder_source(ae_lanes, out / "rtl"))
         engines = _engines(args.engines) if args.engines else ([] if chosen else list(DEFAULT_ENGINES))
         for d, h, p in engines:

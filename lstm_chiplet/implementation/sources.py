@@ -90,13 +90,17 @@ def engine_source(cfg, outdir) -> DesignSource:
     return DesignSource.from_manifest(paths["manifest"])
 
 
-def autoencoder_source(lanes: int, outdir) -> DesignSource:
-    """Convert the whole-window design (``hdl.convert``) for the reference model."""
+def autoencoder_source(lanes: int, outdir, model=None) -> DesignSource:
+    """Convert the whole-window design (``hdl.convert``) for the reference model, or for
+    ``model`` (a :class:`golden.autoencoder.FixedAutoencoder`: its topology and formats,
+    per-layer ones included)."""
     from golden.autoencoder import AutoencoderConfig
     from hdl.autoencoder_config import AutoencoderEngineConfig
     from hdl.convert import convert_design
 
-    paths = convert_design(AutoencoderEngineConfig(AutoencoderConfig(), lanes), Path(outdir))
+    cfg = (AutoencoderEngineConfig(AutoencoderConfig(), lanes) if model is None
+           else AutoencoderEngineConfig.for_model(model, lanes))
+    paths = convert_design(cfg, Path(outdir))
     return DesignSource.from_manifest(paths["manifest"])
 
 

@@ -21,6 +21,10 @@ Project model (``.npz``, every member a plain numeric or unicode array, read wit
     dense_bias          (F,)
     scaler_min, scaler_max, scaler_features   (optional: the min-max scaler,
                                                lstm_chiplet.workload.noaa.MinMaxScaler.to_arrays)
+    scaler_units        (F,) unicode, optional: the unit each scaler feature was fitted in
+                        ("degF", "inHg", ...; "" unknown).  Files without it load with
+                        every unit unknown.  A scaler feature with zero span
+                        (scaler_min == scaler_max) is refused when the file is read.
 
 Weights may be stored as float32 (the shipped default model is, to stay small) or
 float64; loading converts to float64 exactly, so the float reference and the
@@ -136,7 +140,8 @@ class LoadedModel:
     def describe(self) -> str:
         parts = [f"{self.path}: {self.kind} model, {self.cfg.describe()}"]
         if self.scaler is not None:
-            parts.append(f"scaler on {', '.join(self.scaler.features)}")
+            parts.append("scaler on " + ", ".join(
+                f + (f" ({u})" if u else "") for f, u in zip(self.scaler.features, self.scaler.units)))
         else:
             parts.append("no scaler (fit one on the data)")
         return "; ".join(parts)
@@ -277,7 +282,9 @@ def project_from_arrays(path, arrays: dict) -> LoadedModel:
         try:
             scaler = MinMaxScaler.from_arrays(arrays, what=str(path))
         except ValueError as exc:
-            raise ModelFileError(f"{path}: scaler arrays: {exc}") from None
+            msg = str(exc)
+            raise ModelFileError(msg if msg.startswith(f"{path}: ")
+                                 else f"{path}: scaler arrays: {msg}") from None
         if len(scaler.features) != cfg.features:
             raise ShapeError(f"{path}: array 'scaler_features' lists {len(scaler.features)} "
                              f"features, the model takes {cfg.features}")

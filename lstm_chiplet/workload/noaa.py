@@ -11,7 +11,7 @@ Two NOAA formats are read with the :mod:`csv` module and numpy (no pandas):
 ``lcd``
     NOAA Local Climatological Data, hourly: one station, several report types per
     hour, daily and monthly summary rows mixed in.  Default features
-    :data:`LCD_FEATURES` (US units as in the file).
+    :data:`LCD_FEATURES`, in the units of the file's layout version (below).
 
 The format is recognised from the header (:func:`detect_format`) or given; any
 numeric columns may be chosen as features.
@@ -75,9 +75,36 @@ policies (:data:`DEFAULT_POLICIES`):
   reporting interval most ships keep, and many report wave fields only at synoptic
   hours, so without a short hold almost no report carries all six features.
 
-The min-max scaler (:class:`MinMaxScaler`) is fitted on training data, maps each
-feature to [0, 1] on that data, counts values outside the fitted range when applied
-to other data, and saves to a dict of plain arrays (for ``np.savez``; no pickle).
+Units: LCD layout versions
+--------------------------
+NOAA publishes LCD in two layouts that share the column names but not the units:
+
+=========  ==============================  =================================  ==============
+version    STATION                         header                             units
+=========  ==============================  =================================  ==============
+``v1``     USAF+WBAN number, 11 digits     STATION, DATE, REPORT_TYPE, ...    deg F, inHg,
+           (72219013874)                   (REPORT_TYPE, SOURCE twice)        mi, mph, in
+``v2``     GHCN ID (USW00014939)           STATION, DATE, LATITUDE,           deg C, hPa,
+                                           LONGITUDE, ELEVATION, NAME, ...    km, m/s, mm
+                                           (125 columns)
+=========  ==============================  =================================  ==============
+
+:func:`detect_lcd_layout` needs both signs to agree; otherwise the layout, and with it
+the unit of every layout-dependent column, is unknown (``load_csv(..., layout=)``
+overrides).  Which column holds which quantity is :data:`LCD_QUANTITIES`, the unit of
+a quantity per version :data:`LCD_UNITS` (one table, used by the loader, the
+generator and the checks); relative humidity (%) and directions (deg) are the same in
+both.  Marine columns keep IMMA's integer units (:data:`MARINE_UNITS`).  A dataset's
+``units`` (and ``summary["units"]``) give the unit of every feature.
+
+The min-max scaler (:class:`MinMaxScaler`) is fitted on training data, records the unit
+of each feature, maps each feature to [0, 1] on that data, counts values outside the
+fitted range when applied to other data, and saves to a dict of plain arrays (for
+``np.savez``; no pickle).  Before scaling with a model's scaler, data are brought into
+its units (:meth:`Windows.in_units`, rules in :func:`unit_plan`, exact factors in
+:data:`CONVERSIONS`); what cannot be told or converted is refused
+(:class:`UnitError`).  More than :data:`OUT_OF_RANGE_LIMIT` of one feature's scaled
+values outside [0, 1] is worth a warning (:func:`out_of_range_warnings`).
 
 Errors: :class:`DataError` (a ``ValueError``) names the file and, where it applies,
 the column.  ``python -m lstm_chiplet.workload.noaa FILE`` prints the summary of a file.
@@ -247,6 +274,9 @@ class Dataset:
     policy: DataPolicy
     stations: Dict[str, StationSeries]
     summary: dict
+    #: Unit of each feature as the file holds it (None: cannot be told), see
+    #: :func:`column_units`.
+    units: Tuple[Optional[str], ...] = ()
 
     @property
     def rows(self) -> int:
@@ -266,6 +296,8 @@ class Windows:
     features : tuple of str
     summary : dict
         The dataset's load summary with a ``windows`` entry (and ``scaler`` once scaled).
+    units : tuple of (str or None)
+        Unit of each feature's values (None: cannot be told).
     """
 
     sequences: np.ndarray
@@ -273,6 +305,7 @@ class Windows:
     times: np.ndarray
     features: Tuple[str, ...]
     summary: dict = field(default_factory=dict)
+    units: Tuple[Optional[str], ...] = ()
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -290,6 +323,270 @@ class Windows:
         summary = dict(self.summary)
         seq = scaler.transform(self.sequences, summary=summary, features=self.features)
         return replace(self, sequences=seq, summary=summary)
+
+    def in_units(self, units: Sequence[Optional[str]], *, scaler: str = "the scaler") -> "Windows":
+        """The same windows with each feature converted into ``units`` (the scaler's).
+
+        The rules are :func:`unit_plan`'s (a :class:`UnitError` where the units cannot
+        be told or converted); the plan goes to ``summary["units"]`` (``scaler``,
+        ``conversions``, ``warnings``) beside the file's units.
+        """
+        data = self.summary.get("file", "the data")
+        file_units = self.units or (None,) * len(self.features)
+        plan = unit_plan(self.features, file_units, units, data=str(data), scaler=scaler)
+        seq = self.sequences.copy()
+        for c in plan["conversions"]:
+            j = self.features.index(c["feature"])
+            seq[..., j] = convert_units(seq[..., j], c["from"], c["to"])
+        summary = dict(self.summary)
+        summary["units"] = dict(summary.get("units", {}), scaler=plan["scaler"],
+                                conversions=plan["conversions"], warnings=plan["warnings"])
+        target = tuple(u if u is not None else d for u, d in zip(units, file_units))
+        return replace(self, sequences=seq, summary=summary, units=target)
+
+
+# ----------------------------------------------------------------- units
+#: LCD layout versions: ``v1`` (ISD-based: USAF+WBAN station numbers such as
+#: 72219013874, US customary units) and ``v2`` (GHCNh-based: GHCN station IDs such as
+#: USW00014939, LATITUDE, LONGITUDE, ELEVATION and NAME right after DATE, metric units).
+LCD_V1 = "v1"
+LCD_V2 = "v2"
+LCD_LAYOUTS = (LCD_V1, LCD_V2)
+#: The columns an LCD version 2 file has right after STATION and DATE.
+LCD_V2_SITE_COLUMNS = ("LATITUDE", "LONGITUDE", "ELEVATION", "NAME")
+#: Columns of an LCD version 2 file (the generated fixture has exactly this many).
+LCD_V2_COLUMN_COUNT = 125
+#: v1 station: 6-digit USAF number + 5-digit WBAN number.
+_WBAN_STATION = re.compile(r"\d{11}")
+#: v2 station: 2-letter country code, network code, 8-character station number.
+_GHCN_STATION = re.compile(r"[A-Z]{2}[0-9A-Z][0-9A-Z]{8}")
+
+#: The physical quantity an LCD column holds (its unit then follows from the layout,
+#: :data:`LCD_UNITS`).  Columns not listed have no known unit.
+LCD_QUANTITIES = {
+    **dict.fromkeys(("HourlyDryBulbTemperature", "HourlyDewPointTemperature",
+                     "HourlyWetBulbTemperature", "DailyAverageDryBulbTemperature",
+                     "DailyAverageDewPointTemperature", "DailyAverageWetBulbTemperature",
+                     "DailyMaximumDryBulbTemperature", "DailyMinimumDryBulbTemperature"),
+                    "temperature"),
+    **dict.fromkeys(("HourlyStationPressure", "HourlySeaLevelPressure", "HourlyAltimeterSetting",
+                     "HourlyPressureChange", "DailyAverageStationPressure",
+                     "DailyAverageSeaLevelPressure"), "pressure"),
+    **dict.fromkeys(("HourlyWindSpeed", "HourlyWindGustSpeed", "DailyAverageWindSpeed",
+                     "DailyPeakWindSpeed", "DailySustainedWindSpeed"), "speed"),
+    "HourlyVisibility": "visibility",
+    **dict.fromkeys(("HourlyPrecipitation", "DailyPrecipitation"), "precipitation"),
+    **dict.fromkeys(("HourlyRelativeHumidity", "DailyAverageRelativeHumidity"), "humidity"),
+    **dict.fromkeys(("HourlyWindDirection", "DailyPeakWindDirection",
+                     "DailySustainedWindDirection"), "direction"),
+}
+#: Unit of each quantity per LCD layout (NCEI's LCD documentation: v1 in US customary
+#: units, v2 metric).
+LCD_UNITS = {
+    LCD_V1: {"temperature": "degF", "pressure": "inHg", "speed": "mph", "visibility": "mi",
+             "precipitation": "in", "humidity": "%", "direction": "deg"},
+    LCD_V2: {"temperature": "degC", "pressure": "hPa", "speed": "m/s", "visibility": "km",
+             "precipitation": "mm", "humidity": "%", "direction": "deg"},
+}
+#: Units of the marine columns as the file holds them (IMMA-derived integers).
+MARINE_UNITS = {"AIR_TEMP": "0.1 degC", "SEA_SURF_TEMP": "0.1 degC", "SEA_LVL_PRES": "0.1 hPa",
+                "WIND_SPEED": "0.1 m/s", "WAVE_HGT": "0.5 m", "WAVE_PERIOD": "s",
+                "DEW_PT_TEMP": "0.1 degC", "WET_BULB_TEMP": "0.1 degC"}
+#: ``(from, to): (num, den, offset)``: ``to = from * num / den + offset``, from the
+#: exact definitions (degF = 9/5 degC + 32; 1 inHg = 3386.389 Pa, conventional inch
+#: of mercury; 1 mi = 1609.344 m; 1 mph = 0.44704 m/s; 1 in = 25.4 mm).  The reverse
+#: direction is the inverse: ``from = (to - offset) * den / num``.
+CONVERSIONS = {
+    ("degC", "degF"): (9.0, 5.0, 32.0),
+    ("hPa", "inHg"): (100.0, 3386.389, 0.0),
+    ("km", "mi"): (1000.0, 1609.344, 0.0),
+    ("m/s", "mph"): (1.0, 0.44704, 0.0),
+    ("mm", "in"): (1.0, 25.4, 0.0),
+}
+#: Scaled values outside the fitted range [0, 1] on more than this fraction of one
+#: feature's values make a run warn: the data are not like the training data (other
+#: units, another station or season, a broken sensor), so the scores are extrapolation.
+OUT_OF_RANGE_LIMIT = 0.05
+
+
+class UnitError(DataError):
+    """The units of the data cannot be told, or not brought into the scaler's."""
+
+
+def conversion_formula(src: str, dst: str) -> str:
+    """``dst = src * num / den + offset`` as text (raises if there is none)."""
+    num, den, off, inverse = _conversion(src, dst)
+    if inverse:
+        return f"{dst} = ({src} - {off:.10g}) * {den:.10g} / {num:.10g}" if off else \
+            f"{dst} = {src} * {den:.10g} / {num:.10g}"
+    return f"{dst} = {src} * {num:.10g} / {den:.10g}" + (f" + {off:.10g}" if off else "")
+
+
+def _conversion(src: str, dst: str):
+    if (src, dst) in CONVERSIONS:
+        return (*CONVERSIONS[(src, dst)], False)
+    if (dst, src) in CONVERSIONS:
+        return (*CONVERSIONS[(dst, src)], True)
+    raise UnitError(f"no conversion from {src} to {dst}")
+
+
+def convert_units(x, src: Optional[str], dst: Optional[str]) -> np.ndarray:
+    """``x`` (any shape) from unit ``src`` to ``dst`` (a copy; the same values if equal)."""
+    a = np.array(x, dtype=np.float64)
+    if src == dst:
+        return a
+    num, den, off, inverse = _conversion(src, dst)
+    return (a - off) * den / num if inverse else a * num / den + off
+
+
+def station_kind(station: str) -> str:
+    """``wban`` (v1 numbering), ``ghcn`` (v2) or ``other``."""
+    if _WBAN_STATION.fullmatch(station):
+        return "wban"
+    if _GHCN_STATION.fullmatch(station) and not station.isdigit():
+        return "ghcn"
+    return "other"
+
+
+def detect_lcd_layout(header: Sequence[str], stations: Sequence[str]) -> dict:
+    """Which LCD layout a file has, from its header and its station identifiers.
+
+    Both signs must agree: ``v2`` needs GHCN-style identifiers *and*
+    :data:`LCD_V2_SITE_COLUMNS` right after DATE; ``v1`` needs USAF+WBAN numbers and
+    no such columns.  Anything else (mixed or other identifiers, a header that says one
+    version and identifiers the other) leaves the layout unknown (``layout`` None).
+
+    Returns
+    -------
+    dict
+        ``layout``, ``station_ids`` (kind -> count of distinct stations),
+        ``site_columns_after_date`` (bool), ``columns`` (int), ``reason`` (text).
+    """
+    kinds = Counter(station_kind(s) for s in set(stations) if s)
+    site = tuple(header[2:2 + len(LCD_V2_SITE_COLUMNS)]) == LCD_V2_SITE_COLUMNS
+    only = next(iter(kinds)) if len(kinds) == 1 else None
+    if only == "ghcn" and site:
+        layout, reason = LCD_V2, ("GHCN station IDs and LATITUDE, LONGITUDE, ELEVATION, NAME "
+                                  "after DATE")
+    elif only == "wban" and not site:
+        layout, reason = LCD_V1, "USAF+WBAN station numbers, no site columns after DATE"
+    else:
+        ids = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+        layout, reason = None, (f"station IDs ({ids}) and header (site columns after DATE: "
+                                f"{'yes' if site else 'no'}) do not match one LCD version")
+    return {"layout": layout, "station_ids": dict(sorted(kinds.items())),
+            "site_columns_after_date": site, "columns": len(header), "reason": reason}
+
+
+def column_units(fmt: str, layout: Optional[str], features: Sequence[str]) -> Tuple[Optional[str], ...]:
+    """The unit of each feature column as the file holds it (None: cannot be told; a
+    quantity with the same unit in both LCD versions is known without the layout)."""
+    if fmt == MARINE:
+        return tuple(MARINE_UNITS.get(f) for f in features)
+    out = []
+    for f in features:
+        q = LCD_QUANTITIES.get(f)
+        if q is None:
+            out.append(None)
+        elif layout is not None:
+            out.append(LCD_UNITS[layout][q])
+        else:
+            known = {LCD_UNITS[v][q] for v in LCD_LAYOUTS}
+            out.append(known.pop() if len(known) == 1 else None)
+    return tuple(out)
+
+
+def _layout_dependent(feature: str) -> bool:
+    q = LCD_QUANTITIES.get(feature)
+    return q is not None and len({LCD_UNITS[v][q] for v in LCD_LAYOUTS}) > 1
+
+
+def unit_plan(features: Sequence[str], data_units: Sequence[Optional[str]],
+              scaler_units: Sequence[Optional[str]], *, data: str = "the data",
+              scaler: str = "the scaler") -> dict:
+    """How to bring data in ``data_units`` into the scaler's units, feature by feature.
+
+    ============================  ============================================
+    data unit / scaler unit       action
+    ============================  ============================================
+    equal                         none
+    both known, convertible       convert (:data:`CONVERSIONS`)
+    both known, not convertible   refused (:class:`UnitError`)
+    data unknown, scaler known    refused: nothing tells the data's unit
+    data known, scaler unknown    a scaler saved before units were recorded:
+                                  refused when the data's unit is one an LCD v2
+                                  file has and v1 does not (metric), else assumed
+                                  equal, with a warning
+    both unknown                  not checked, with a warning
+    ============================  ============================================
+
+    Returns
+    -------
+    dict
+        ``data`` and ``scaler`` (feature -> unit or None), ``conversions`` (list of
+        ``{feature, from, to, formula}``), ``warnings`` (list of text).
+    """
+    conversions, warnings, assumed, unchecked = [], [], [], []
+    metric_only = {u for q, u in LCD_UNITS[LCD_V2].items() if LCD_UNITS[LCD_V1][q] != u}
+    for f, du, su in zip(features, data_units, scaler_units):
+        if du == su and du is not None:
+            continue
+        if du is not None and su is not None:
+            try:
+                formula = conversion_formula(du, su)
+            except UnitError:
+                raise UnitError(f"{data}: {f} is in {du}, {scaler} expects {su}, and there is "
+                                f"no conversion between them") from None
+            conversions.append({"feature": f, "from": du, "to": su, "formula": formula})
+        elif du is None and su is not None:
+            why = ("the LCD layout (v1 US units or v2 metric) cannot be told"
+                   if _layout_dependent(f) else "the column has no known unit")
+            raise UnitError(f"{data}: the unit of {f} cannot be told ({why}); {scaler} expects "
+                            f"{su}: refused rather than scored in unknown units")
+        elif su is None and du in metric_only:
+            raise UnitError(f"{data}: {f} is in {du} (metric LCD version 2), and {scaler} "
+                            "records no units (saved before units were stored; the project's "
+                            "LCD models were fitted on version 1 US units): refused rather "
+                            "than scored in units the scaler may not have been fitted in; "
+                            "re-save the model with its scaler's units")
+        elif su is None and du is not None:
+            assumed.append(f"{f} ({du})")
+        else:
+            unchecked.append(f)
+    if assumed:
+        warnings.append(f"{scaler} records no units (saved before units were stored): assumed "
+                        f"to be the data's: {', '.join(assumed)}")
+    if unchecked:
+        warnings.append(f"the units of {', '.join(unchecked)} are known neither for {data} nor "
+                        f"for {scaler}: not checked")
+    return {"data": dict(zip(features, data_units)), "scaler": dict(zip(features, scaler_units)),
+            "conversions": conversions, "warnings": warnings}
+
+
+def out_of_range_warnings(counts: dict, limit: float = OUT_OF_RANGE_LIMIT,
+                          what: str = "the scaler's fitted range") -> list:
+    """A warning naming every feature with more than ``limit`` of its values outside
+    ``what`` (``counts``: feature -> ``{below, above, values}``); empty if none."""
+    bad = []
+    for f, d in counts.items():
+        n = d["below"] + d["above"]
+        if d["values"] and n > limit * d["values"]:
+            bad.append(f"{f} {100.0 * n / d['values']:.1f} % ({d['below']} below, "
+                       f"{d['above']} above)")
+    if not bad:
+        return []
+    return [f"more than {100 * limit:g} % of the scaled values lie outside {what} [0, 1] on "
+            f"{len(bad)} feature(s): {'; '.join(bad)}; the data are not like the training data "
+            "(other units, another station or season, a faulty sensor), so the scores "
+            "extrapolate"]
+
+
+def unit_interval_counts(x, features: Sequence[str]) -> dict:
+    """Per feature, scaled values below 0 and above 1 (``x`` (..., F))."""
+    a = np.asarray(x, dtype=np.float64)
+    flat = a.reshape(-1, a.shape[-1])
+    return {f: {"below": int(np.sum(flat[:, j] < 0.0)), "above": int(np.sum(flat[:, j] > 1.0)),
+                "values": int(flat.shape[0])} for j, f in enumerate(features)}
 
 
 # ---------------------------------------------------------------- reading
@@ -378,7 +675,7 @@ def _hour_rank(report_type: str, preference: Sequence[str]) -> int:
 
 
 def load_csv(path, fmt: Optional[str] = None, features: Optional[Sequence[str]] = None,
-             policy: Optional[DataPolicy] = None) -> Dataset:
+             policy: Optional[DataPolicy] = None, layout: Optional[str] = None) -> Dataset:
     """Read a NOAA CSV into per-station series of ``features`` under ``policy``.
 
     Parameters
@@ -390,11 +687,16 @@ def load_csv(path, fmt: Optional[str] = None, features: Optional[Sequence[str]] 
         Feature columns, in model order; the format's defaults when omitted.
     policy : DataPolicy, optional
         :data:`DEFAULT_POLICIES` of the format when omitted.
+    layout : {"v1", "v2"}, optional
+        LCD only: the layout version, which fixes the units (:data:`LCD_UNITS`);
+        detected from the header and the station IDs when omitted
+        (:func:`detect_lcd_layout`; it may stay unknown).
 
     Returns
     -------
     Dataset
-        With ``summary``: counts of what was kept, repaired and dropped.
+        With ``summary``: counts of what was kept, repaired and dropped, and
+        ``units`` (layout, how it was told, the unit of every feature).
 
     Raises
     ------
@@ -413,6 +715,9 @@ def load_csv(path, fmt: Optional[str] = None, features: Optional[Sequence[str]] 
     if len(set(features)) != len(features):
         raise DataError(f"{name}: feature columns repeated: {list(features)}")
     policy = policy or DEFAULT_POLICIES[fmt]
+    if layout is not None and (fmt != LCD or layout not in LCD_LAYOUTS):
+        raise DataError(f"{name}: layout must be one of {LCD_LAYOUTS} (LCD files only), "
+                        f"got {layout!r} for the {fmt} format")
 
     needed = [STATION, DATE] + ([REPORT_TYPE] if fmt == LCD else []) + list(features)
     missing = [c for c in needed if c not in header]
@@ -501,6 +806,16 @@ def load_csv(path, fmt: Optional[str] = None, features: Optional[Sequence[str]] 
             stations[station] = StationSeries(station, times[complete], slots[complete],
                                               values[complete])
     rows_count["kept"] = sum(len(s) for s in stations.values())
+    units_info = None
+    if fmt == LCD:
+        evidence = detect_lcd_layout(header, [r[col[STATION]].strip() for r in rows
+                                              if len(r) == len(header)])
+        units_info = {"layout": layout or evidence["layout"],
+                      "layout_source": "given" if layout else "detected", "evidence": evidence}
+    else:
+        units_info = {"layout": None, "layout_source": "marine format"}
+    units = column_units(fmt, units_info["layout"], features)
+    units_info["file"] = dict(zip(features, units))
 
     summary = {
         "file": name,
@@ -519,8 +834,9 @@ def load_csv(path, fmt: Optional[str] = None, features: Optional[Sequence[str]] 
                     for f in features},
         "stations": {s: {"kept": len(v)} for s, v in sorted(stations.items())},
         "stations_read": len(per_station),
+        "units": units_info,
     }
-    return Dataset(name, fmt, features, policy, stations, summary)
+    return Dataset(name, fmt, features, policy, stations, summary, units)
 
 
 def _hold_fill(values, slots, fill_hours, features, col_count):
@@ -593,14 +909,15 @@ def make_windows(data: Dataset, steps: int = WINDOW_STEPS, stride: int = 1,
         seq, when = np.zeros((0, steps, nf)), np.zeros((0, steps), dtype="datetime64[s]")
     return Windows(sequences=seq.astype(np.float64),
                    stations=np.array([names[i] for i in order], dtype=str),
-                   times=when, features=tuple(data.features), summary=summary)
+                   times=when, features=tuple(data.features), summary=summary,
+                   units=tuple(data.units))
 
 
 def load_windows(path, fmt: Optional[str] = None, features: Optional[Sequence[str]] = None,
                  policy: Optional[DataPolicy] = None, steps: int = WINDOW_STEPS,
-                 stride: int = 1) -> Windows:
-    """:func:`load_csv` then :func:`make_windows` (raw, unscaled values)."""
-    return make_windows(load_csv(path, fmt, features, policy), steps, stride)
+                 stride: int = 1, layout: Optional[str] = None) -> Windows:
+    """:func:`load_csv` then :func:`make_windows` (raw, unscaled values, file units)."""
+    return make_windows(load_csv(path, fmt, features, policy, layout), steps, stride)
 
 
 # ---------------------------------------------------------------- scaler
@@ -608,15 +925,21 @@ class MinMaxScaler:
     """Per-feature min-max scaling to [0, 1] on the data it was fitted on.
 
     ``y = (x - data_min) / (data_max - data_min)``; a feature that was constant in the
-    training data gets a span of 1 (so it maps to ``x - data_min``).
+    fitted data gets a span of 1 (so it maps to ``x - data_min``).  Such a scaler says
+    nothing about that feature's normal range: it is refused when read from a model
+    file (:meth:`from_arrays`) and before training (:meth:`check_span`).
 
     Parameters
     ----------
     data_min, data_max : ndarray, (F,)
     features : sequence of str, optional
+    units : sequence of (str or None), optional
+        The unit each feature was fitted in (None: not known, as in files saved
+        before units were recorded); see :func:`unit_plan`.
     """
 
-    def __init__(self, data_min, data_max, features: Optional[Sequence[str]] = None):
+    def __init__(self, data_min, data_max, features: Optional[Sequence[str]] = None,
+                 units: Optional[Sequence[Optional[str]]] = None):
         lo = np.asarray(data_min, dtype=np.float64)
         hi = np.asarray(data_max, dtype=np.float64)
         if lo.ndim != 1 or hi.shape != lo.shape or lo.size == 0:
@@ -627,7 +950,23 @@ class MinMaxScaler:
         feats = tuple(features) if features is not None else tuple(f"f{i}" for i in range(lo.size))
         if len(feats) != lo.size:
             raise ShapeError(f"scaler: {len(feats)} feature names for {lo.size} features")
-        self.data_min, self.data_max, self.features = lo, hi, feats
+        units = tuple(units) if units is not None else (None,) * lo.size
+        if len(units) != lo.size or not all(u is None or (isinstance(u, str) and u)
+                                            for u in units):
+            raise ShapeError(f"scaler: units must be {lo.size} non-empty names or None, "
+                             f"got {list(units)}")
+        self.data_min, self.data_max, self.features, self.units = lo, hi, feats, units
+
+    def check_span(self, what: str = "scaler") -> None:
+        """Raise :class:`DataError` naming ``what`` and the first feature with zero span."""
+        flat = np.nonzero(self.data_max <= self.data_min)[0]
+        if flat.size:
+            j = int(flat[0])
+            others = f" (and {flat.size - 1} more)" if flat.size > 1 else ""
+            raise DataError(f"{what}: the scaler's feature {self.features[j]!r}{others} has zero "
+                            f"span (data_min = data_max = {self.data_min[j]:g}): it was fitted "
+                            "on data where the feature never changed, so it has no range to "
+                            "scale into [0, 1]; fit it on data where the feature varies")
 
     @property
     def span(self) -> np.ndarray:
@@ -635,8 +974,9 @@ class MinMaxScaler:
         return np.where(s > 0, s, 1.0)
 
     @classmethod
-    def fit(cls, x, features: Optional[Sequence[str]] = None, what: str = "training data"):
-        """Fit on ``x`` of shape (..., F) (e.g. training windows (N, T, F))."""
+    def fit(cls, x, features: Optional[Sequence[str]] = None, what: str = "training data",
+            units: Optional[Sequence[Optional[str]]] = None):
+        """Fit on ``x`` of shape (..., F) (e.g. training windows (N, T, F)) in ``units``."""
         a = np.asarray(x, dtype=np.float64)
         if a.ndim < 1 or a.size == 0:
             raise ShapeError(f"{what}: cannot fit a scaler on an empty array of shape {a.shape}")
@@ -644,7 +984,7 @@ class MinMaxScaler:
             raise DataError(f"{what}: {int(a.size - np.count_nonzero(np.isfinite(a)))} value(s) "
                             f"are NaN or infinite")
         flat = a.reshape(-1, a.shape[-1])
-        return cls(flat.min(axis=0), flat.max(axis=0), features)
+        return cls(flat.min(axis=0), flat.max(axis=0), features, units)
 
     def _check(self, a: np.ndarray, what: str, features):
         if a.ndim < 1 or a.shape[-1] != self.data_min.size:
@@ -670,11 +1010,21 @@ class MinMaxScaler:
         self._check(a, what, features)
         if summary is not None:
             oor = self.out_of_range(a)
+            per_feature = int(a.size // max(1, self.data_min.size))
             summary["scaler"] = {"out_of_range": oor,
                                  "values_out_of_range": sum(v["below"] + v["above"]
                                                             for v in oor.values()),
-                                 "values": int(a.size)}
+                                 "values": int(a.size), "values_per_feature": per_feature,
+                                 "fraction_out_of_range": {
+                                     f: (v["below"] + v["above"]) / per_feature if per_feature
+                                     else 0.0 for f, v in oor.items()},
+                                 "limit": OUT_OF_RANGE_LIMIT}
         return (a - self.data_min) / self.span
+
+    def range_counts(self, summary_scaler: dict) -> dict:
+        """``summary["scaler"]`` as :func:`out_of_range_warnings` takes it."""
+        n = summary_scaler["values_per_feature"]
+        return {f: dict(d, values=n) for f, d in summary_scaler["out_of_range"].items()}
 
     def inverse_transform(self, y):
         a = np.asarray(y, dtype=np.float64)
@@ -682,26 +1032,47 @@ class MinMaxScaler:
         return a * self.span + self.data_min
 
     def to_arrays(self, prefix: str = "scaler_") -> dict:
-        """Plain arrays for ``np.savez`` (loadable with ``allow_pickle=False``)."""
-        return {f"{prefix}min": self.data_min.copy(), f"{prefix}max": self.data_max.copy(),
-                f"{prefix}features": np.array(self.features, dtype=str)}
+        """Plain arrays for ``np.savez`` (loadable with ``allow_pickle=False``).
+
+        ``<prefix>units`` (one name per feature, "" where unknown) is written only when
+        at least one unit is known, so a scaler without units saves as before.
+        """
+        out = {f"{prefix}min": self.data_min.copy(), f"{prefix}max": self.data_max.copy(),
+               f"{prefix}features": np.array(self.features, dtype=str)}
+        if any(u is not None for u in self.units):
+            out[f"{prefix}units"] = np.array([u or "" for u in self.units], dtype=str)
+        return out
 
     @classmethod
     def from_arrays(cls, arrays, prefix: str = "scaler_", what: str = "model file"):
-        """Inverse of :meth:`to_arrays` (``arrays`` may be an open ``NpzFile``)."""
+        """Inverse of :meth:`to_arrays` (``arrays`` may be an open ``NpzFile``).
+
+        Without ``<prefix>units`` every unit is None (unknown).  A feature with zero
+        span is refused (:meth:`check_span`), naming ``what`` and the feature.
+        """
         keys = [f"{prefix}min", f"{prefix}max", f"{prefix}features"]
         absent = [k for k in keys if k not in arrays]
         if absent:
             raise DataError(f"{what}: scaler array(s) {', '.join(absent)} not found")
-        return cls(arrays[keys[0]], arrays[keys[1]], [str(s) for s in arrays[keys[2]]])
+        units = None
+        if f"{prefix}units" in arrays:
+            u = arrays[f"{prefix}units"]
+            if u.ndim != 1 or u.dtype.kind != "U":
+                raise DataError(f"{what}: array '{prefix}units' must be a 1-D unicode array "
+                                f"(one unit per feature), got dtype {u.dtype} shape {u.shape}")
+            units = [str(v) or None for v in u]
+        sc = cls(arrays[keys[0]], arrays[keys[1]], [str(s) for s in arrays[keys[2]]], units)
+        sc.check_span(what)
+        return sc
 
     def __eq__(self, other):
         return (isinstance(other, MinMaxScaler) and self.features == other.features
+                and self.units == other.units
                 and np.array_equal(self.data_min, other.data_min)
                 and np.array_equal(self.data_max, other.data_max))
 
     def __repr__(self):
-        return f"MinMaxScaler(features={list(self.features)})"
+        return f"MinMaxScaler(features={list(self.features)}, units={list(self.units)})"
 
 
 # --------------------------------------------------------------- summary
@@ -752,13 +1123,27 @@ def format_summary(summary: dict, stations_shown: int = 8) -> str:
                        f"{d.get('windows', 0)} window(s)")
         if len(st) > stations_shown:
             out.append(f"  ... {len(st) - stations_shown} more station(s)")
+    if summary.get("units"):
+        u = summary["units"]
+        if summary["format"] == LCD:
+            ev = u.get("evidence", {})
+            out.append(f"layout: LCD {u['layout'] or 'unknown'} ({u['layout_source']}"
+                       + (f": {ev['reason']}" if ev.get("reason") else "") + ")")
+        out.append("units of the file: " + ", ".join(f"{f} {v or 'unknown'}"
+                                                     for f, v in u["file"].items()))
+        if "conversions" in u:
+            out.append("converted into the scaler's units: " + ("; ".join(
+                f"{c['feature']} {c['from']} -> {c['to']} ({c['formula']})"
+                for c in u["conversions"]) or "none (the same units)"))
     if "scaler" in summary:
         s = summary["scaler"]
         out.append(f"scaler: {s['values_out_of_range']} of {s['values']} values outside the "
                    f"fitted range")
         for f, d in s["out_of_range"].items():
             if d["below"] or d["above"]:
-                out.append(f"  {f}: {d['below']} below, {d['above']} above")
+                frac = s.get("fraction_out_of_range", {}).get(f)
+                out.append(f"  {f}: {d['below']} below, {d['above']} above"
+                           + (f" ({100 * frac:.1f} % of its values)" if frac is not None else ""))
     return "\n".join(out)
 
 
@@ -772,16 +1157,18 @@ def main(argv=None) -> int:
     ap.add_argument("--stride", type=int, default=1)
     ap.add_argument("--max-gap-hours", type=float)
     ap.add_argument("--fill-hours", type=float)
+    ap.add_argument("--layout", choices=LCD_LAYOUTS,
+                    help="LCD layout version (fixes the units); default: detected")
     args = ap.parse_args(argv)
     try:
         data = load_csv(args.csv, args.format,
-                        args.features.split(",") if args.features else None)
+                        args.features.split(",") if args.features else None, layout=args.layout)
         if args.max_gap_hours is not None or args.fill_hours is not None:
             pol = data.policy
             pol = replace(pol, max_gap_hours=pol.max_gap_hours if args.max_gap_hours is None
                           else args.max_gap_hours,
                           fill_hours=pol.fill_hours if args.fill_hours is None else args.fill_hours)
-            data = load_csv(args.csv, data.format, data.features, pol)
+            data = load_csv(args.csv, data.format, data.features, pol, args.layout)
         win = make_windows(data, args.steps, args.stride, require=False)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -73,7 +73,14 @@ The anomalies are applied to the observations of the hour, so every report of th
 hour carries them.  :func:`anomalous_windows` tells which windows touch an event;
 :func:`normal_windows` which lie wholly in the anomaly-free period.
 
-``python -m lstm_chiplet.workload.synthetic OUT.csv [--seed N] [--days D]`` writes a file.
+The same reports can be written in the LCD version 2 layout (``layout="v2"``:
+:data:`LCD_V2_COLUMNS`, the GHCN-style station :data:`STATION_ID_V2` with its site
+columns, every value in metric units, converted from the US value with
+``lstm_chiplet.workload.noaa.CONVERSIONS`` and rounded to :data:`V2_DECIMALS`); the
+version 1 file of the same arguments is unchanged byte for byte.
+
+``python -m lstm_chiplet.workload.synthetic OUT.csv [--seed N] [--days D] [--layout v2]``
+writes a file.
 """
 
 from __future__ import annotations
@@ -89,6 +96,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .noaa import _NUMBER, LCD_QUANTITIES, LCD_UNITS, LCD_V1, LCD_V2, convert_units
 
 #: Version of the generator: bump when the output of a given seed changes.
 GENERATOR_VERSION = 1
@@ -152,6 +161,54 @@ LCD_COLUMNS = (
   + tuple(f"ShortDurationPrecipitationValue{m:03d}"
           for m in (5, 10, 15, 20, 30, 45, 60, 80, 100, 120, 150, 180)) \
   + ("Sunrise", "Sunset", "WindEquipmentChangeDate")
+
+#: The LCD version 2 header, 125 columns: the site columns after DATE, REPORT_TYPE and
+#: SOURCE once, the hourly columns first.
+LCD_V2_COLUMNS = (
+    "STATION", "DATE", "LATITUDE", "LONGITUDE", "ELEVATION", "NAME", "REPORT_TYPE", "SOURCE",
+    "HourlyAltimeterSetting", "HourlyDewPointTemperature", "HourlyDryBulbTemperature",
+    "HourlyPrecipitation", "HourlyPresentWeatherType", "HourlyPressureChange",
+    "HourlyPressureTendency", "HourlyRelativeHumidity", "HourlySkyConditions",
+    "HourlySeaLevelPressure", "HourlyStationPressure", "HourlyVisibility",
+    "HourlyWetBulbTemperature", "HourlyWindDirection", "HourlyWindGustSpeed", "HourlyWindSpeed",
+    "Sunrise", "Sunset", "DailyAverageDewPointTemperature", "DailyAverageDryBulbTemperature",
+    "DailyAverageRelativeHumidity", "DailyAverageSeaLevelPressure", "DailyAverageStationPressure",
+    "DailyAverageWetBulbTemperature", "DailyAverageWindSpeed", "DailyCoolingDegreeDays",
+    "DailyDepartureFromNormalAverageTemperature", "DailyHeatingDegreeDays",
+    "DailyMaximumDryBulbTemperature", "DailyMinimumDryBulbTemperature", "DailyPeakWindDirection",
+    "DailyPeakWindSpeed", "DailyPrecipitation", "DailySnowDepth", "DailySnowfall",
+    "DailySustainedWindDirection", "DailySustainedWindSpeed", "DailyWeather", "MonthlyAverageRH",
+    "MonthlyDaysWithGT001Precip", "MonthlyDaysWithGT010Precip", "MonthlyDaysWithGT32Temp",
+    "MonthlyDaysWithGT90Temp", "MonthlyDaysWithLT0Temp", "MonthlyDaysWithLT32Temp",
+    "MonthlyDepartureFromNormalAverageTemperature", "MonthlyDepartureFromNormalCoolingDegreeDays",
+    "MonthlyDepartureFromNormalHeatingDegreeDays", "MonthlyDepartureFromNormalMaximumTemperature",
+    "MonthlyDepartureFromNormalMinimumTemperature", "MonthlyDepartureFromNormalPrecipitation",
+    "MonthlyDewpointTemperature", "MonthlyGreatestPrecip", "MonthlyGreatestPrecipDate",
+    "MonthlyGreatestSnowDepth", "MonthlyGreatestSnowDepthDate", "MonthlyGreatestSnowfall",
+    "MonthlyGreatestSnowfallDate", "MonthlyMaxSeaLevelPressureValue",
+    "MonthlyMaxSeaLevelPressureValueDate", "MonthlyMaxSeaLevelPressureValueTime",
+    "MonthlyMaximumTemperature", "MonthlyMeanTemperature", "MonthlyMinSeaLevelPressureValue",
+    "MonthlyMinSeaLevelPressureValueDate", "MonthlyMinSeaLevelPressureValueTime",
+    "MonthlyMinimumTemperature", "MonthlySeaLevelPressure", "MonthlyStationPressure",
+    "MonthlyTotalLiquidPrecipitation", "MonthlyTotalSnowfall", "MonthlyWetBulb", "AWND", "CDSD",
+    "CLDD", "DSNW", "HDSD", "HTDD", "DYTS", "DYHF", "NormalsCoolingDegreeDay",
+    "NormalsHeatingDegreeDay",
+) + tuple(f"ShortDurationEndDate{m:03d}" for m in (5, 10, 15, 20, 30, 45, 60, 80, 100, 120, 150, 180)) \
+  + tuple(f"ShortDurationPrecipitationValue{m:03d}"
+          for m in (5, 10, 15, 20, 30, 45, 60, 80, 100, 120, 150, 180)) \
+  + ("REM", "BackupDirection", "BackupDistance", "BackupDistanceUnit", "BackupElements",
+     "BackupElevation", "BackupEquipment", "BackupLatitude", "BackupLongitude", "BackupName",
+     "WindEquipmentChangeDate")
+#: The layouts :func:`generate_lcd` writes (``lstm_chiplet.workload.noaa.LCD_LAYOUTS``).
+LAYOUTS = (LCD_V1, LCD_V2)
+#: The made-up station in the version 2 layout (GHCN-style; 'ZZ' is no country code).
+STATION_ID_V2 = "ZZW00000001"
+#: Site columns of the version 2 layout (degrees, metres above sea level).
+SITE_V2 = {"LATITUDE": "34.0", "LONGITUDE": "-84.0", "ELEVATION": "300.0",
+           "NAME": "GENERATED STATION, ZZ"}
+#: Decimals of the metric values a version 2 file is written with, per quantity
+#: (``lstm_chiplet.workload.noaa.LCD_QUANTITIES``); others are copied.
+V2_DECIMALS = {"temperature": 1, "pressure": 1, "speed": 1, "visibility": 3, "precipitation": 1}
 
 #: Visibilities an ASOS reports (statute miles).
 VISIBILITY_LEVELS = np.array([0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0,
@@ -235,10 +292,13 @@ class SyntheticLCD:
     anomalies: List[Anomaly]
     dropped_hours: List[str] = field(default_factory=list)
     quirks: Dict[str, int] = field(default_factory=dict)
+    layout: str = LCD_V1
 
     def to_dict(self) -> dict:
         return {"generator": "lstm_chiplet.workload.synthetic", "version": GENERATOR_VERSION,
-                "format": "lcd", "station": STATION_ID, "csv": self.csv_path.name,
+                "format": "lcd", "layout": self.layout,
+                "station": STATION_ID_V2 if self.layout == LCD_V2 else STATION_ID,
+                "csv": self.csv_path.name,
                 "seed": self.seed, "days": self.days, "normal_days": self.normal_days,
                 "start": self.start, "normal_end": self.normal_end,
                 "anomalies": [a.to_dict() for a in self.anomalies],
@@ -253,7 +313,7 @@ class SyntheticLCD:
             return cls(path.with_name(d["csv"]), path, int(d["seed"]), int(d["days"]),
                        int(d["normal_days"]), d["start"], d["normal_end"],
                        [Anomaly.from_dict(a) for a in d["anomalies"]], list(d["dropped_hours"]),
-                       dict(d["quirks"]))
+                       dict(d["quirks"]), d.get("layout", LCD_V1))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not an anomalies file written by "
                              f"lstm_chiplet.workload.synthetic ({exc})") from None
@@ -639,11 +699,34 @@ class _Row:
     def values(self) -> List[str]:
         return [self.cells.get(c, "") for c in LCD_COLUMNS]
 
+    def values_v2(self) -> List[str]:
+        """The row in the version 2 layout: metric values, GHCN-style station."""
+        cells = dict(self.cells, STATION=STATION_ID_V2, **SITE_V2)
+        return [_metric_cell(c, cells.get(c, "")) for c in LCD_V2_COLUMNS]
+
+
+def _metric_cell(column: str, text: str) -> str:
+    """A version 1 (US units) cell as version 2 writes it: converted and rounded to
+    :data:`V2_DECIMALS`; flags ('T', 'M', 'VRB', ...) and suffixes ('s', 'V') kept."""
+    q = LCD_QUANTITIES.get(column)
+    if q not in V2_DECIMALS or not text:
+        return text
+    body, suffix = (text[:-1], text[-1]) if text[-1] in "sV" else (text, "")
+    if not _NUMBER.fullmatch(body):
+        return text
+    v = float(convert_units(float(body), LCD_UNITS[LCD_V1][q], LCD_UNITS[LCD_V2][q]))
+    return _num(round(v, V2_DECIMALS[q]), V2_DECIMALS[q]) + suffix
+
 
 def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
                  days: int = DEFAULT_DAYS, normal_days: int = DEFAULT_NORMAL_DAYS,
-                 anomalies=DEFAULT_ANOMALIES) -> SyntheticLCD:
+                 anomalies=DEFAULT_ANOMALIES, layout: str = "v1") -> SyntheticLCD:
     """Write a generated LCD hourly CSV and its anomalies JSON; return what was written.
+
+    ``layout="v2"`` writes the same reports in the LCD version 2 layout
+    (:data:`LCD_V2_COLUMNS`, station :data:`STATION_ID_V2`, metric values: each US
+    value converted and rounded to :data:`V2_DECIMALS`), so the two files of one seed
+    hold the same weather, apart from that rounding.
 
     Parameters
     ----------
@@ -666,6 +749,8 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
     SyntheticLCD
     """
     path = Path(path)
+    if layout not in LAYOUTS:
+        raise ValueError(f"noaa_synth: layout must be one of {LAYOUTS}, got {layout!r}")
     if int(days) != days or days < 2:
         raise ValueError(f"noaa_synth: days must be an integer >= 2, got {days!r}")
     if int(normal_days) != normal_days or not 1 <= normal_days <= days:
@@ -726,7 +811,7 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
               "variable_V": 0, "VRB": 0, "M_filled_same_hour": 0, "M_dropped_hour": 0,
               "FM-12": 0, "FM-16": 0, "SOD": 0, "SOM": 0}
 
-    rows: List[List[str]] = []
+    rows: List[_Row] = []
     anomaly_hours = {int(k) for a in events
                      for k in ((a.hour_range - np.datetime64(t0, "h")).astype(int))}
 
@@ -796,7 +881,7 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
                     row["HourlyPressureChange"] = _num(change, 2)
                     row["HourlyPressureTendency"] = "3" if change > 0 else ("8" if change < 0 else "4")
                 row["WindEquipmentChangeDate"] = "6/1/2005"
-                rows.append(row.values())
+                rows.append(row)
                 quirks["FM-12"] += 1
             # FM-16 specials in weather
             weather = rain[k] > 0.002 or vis[k] < 3.0 or gust[k] > 0
@@ -812,7 +897,7 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
                     row["HourlySeaLevelPressure"] = ""
                     row["REM"] = remark("SPECI", when, k)
                     row["WindEquipmentChangeDate"] = "6/1/2005"
-                    rows.append(row.values())
+                    rows.append(row)
                     quirks["FM-16"] += 1
             # FM-15 (routine METAR) at HH:52
             when = hour + timedelta(minutes=52)
@@ -835,7 +920,7 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
                 quirks["M_dropped_hour"] += 1
             row["REM"] = remark("METAR", when, k)
             row["WindEquipmentChangeDate"] = "6/1/2005"
-            rows.append(row.values())
+            rows.append(row)
         # daily summary
         seg = slice(day_start, day_start + 24)
         date = t0 + timedelta(days=day)
@@ -864,7 +949,7 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
         row["Sunrise"], row["Sunset"] = sunrise, sunset
         row["REM"] = f"SOD 24 HR MAX TEMP (F): {tmax:.0f} 24 HR MIN TEMP (F): {tmin:.0f}"
         row["WindEquipmentChangeDate"] = "6/1/2005"
-        rows.append(row.values())
+        rows.append(row)
         quirks["SOD"] += 1
         # monthly summary on the month's last day
         if (date + timedelta(days=1)).month != date.month:
@@ -882,15 +967,19 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
             row["AWND"] = _num(float(np.mean(wind[month])), 1)
             row["REM"] = "SOM"
             row["WindEquipmentChangeDate"] = "6/1/2005"
-            rows.append(row.values())
+            rows.append(row)
             quirks["SOM"] += 1
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(LCD_COLUMNS)
-        w.writerows(rows)
+        if layout == "v2":
+            w.writerow(LCD_V2_COLUMNS)
+            w.writerows(r.values_v2() for r in rows)
+        else:
+            w.writerow(LCD_COLUMNS)
+            w.writerows(r.values() for r in rows)
     os.replace(tmp, path)
 
     result = SyntheticLCD(
@@ -898,7 +987,7 @@ def generate_lcd(path, seed: int = DEFAULT_SEED, start: str = DEFAULT_START,
         normal_days=int(normal_days), start=f"{t0:%Y-%m-%dT%H:%M:%S}",
         normal_end=f"{t0 + timedelta(hours=first):%Y-%m-%dT%H:%M:%S}", anomalies=events,
         dropped_hours=[f"{t0 + timedelta(hours=k):%Y-%m-%dT%H:00:00}" for k in sorted(dropped)],
-        quirks=quirks)
+        quirks=quirks, layout=layout)
     assert not (anomaly_hours & dropped)
     tmp = result.anomalies_path.with_name(result.anomalies_path.name + ".part")
     tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
@@ -958,8 +1047,11 @@ def main(argv=None) -> int:
     ap.add_argument("--days", type=int, default=DEFAULT_DAYS)
     ap.add_argument("--normal-days", type=int, default=DEFAULT_NORMAL_DAYS)
     ap.add_argument("--anomalies", type=int, default=DEFAULT_ANOMALIES)
+    ap.add_argument("--layout", choices=LAYOUTS, default=LCD_V1,
+                    help="LCD version 1 (US units, default) or version 2 (metric)")
     args = ap.parse_args(argv)
-    res = generate_lcd(args.out, args.seed, args.start, args.days, args.normal_days, args.anomalies)
+    res = generate_lcd(args.out, args.seed, args.start, args.days, args.normal_days, args.anomalies,
+                       layout=args.layout)
     print(f"wrote {res.csv_path} ({res.days} days, anomaly-free until {res.normal_end}) and "
           f"{res.anomalies_path}")
     for a in res.anomalies:

@@ -720,7 +720,8 @@ def divergence_reasons(hist: TrainingHistory, parameters: int) -> List[str]:
 
 
 def _training_windows(args):
-    """(raw training windows, all windows of the file, features, data format, description, synthetic)."""
+    """(raw training windows, all windows of the file, features, data format, description,
+    synthetic); the windows' ``units`` are the units of every training window."""
     from . import synthetic
     from .noaa import load_windows
 
@@ -770,7 +771,14 @@ def run(args) -> int:
     check_output_file(out)
     raw, win, features, data_format, data_desc, synth = _training_windows(args)
     cfg = AutoencoderConfig(len(features), cfg_sizes[0], cfg_sizes[1], raw.shape[1])
-    scaler = MinMaxScaler.fit(raw, features, what="training windows")
+    scaler = MinMaxScaler.fit(raw, features, what="training windows", units=win.units or None)
+    scaler.check_span(f"training windows of {data_desc['file']}")
+    unknown = [f for f, u in zip(scaler.features, scaler.units) if u is None]
+    if unknown:
+        print(f"warning: the unit of {', '.join(unknown)} cannot be told from "
+              f"{data_desc['file']}: the model's scaler records it as unknown, and detect "
+              "cannot check or convert the units of data scored with it", file=sys.stderr)
+    data_desc["units"] = dict(zip(scaler.features, scaler.units))
     x = scaler.transform(raw)
     config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size,
                             learning_rate=args.learning_rate,

@@ -4,6 +4,7 @@ leave no partial output behind."""
 
 import csv
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from lstm_chiplet.models.keras import save_keras_npz
 from lstm_chiplet.models.project import save_model
 from lstm_chiplet.models.pytorch import save_pytorch_npz
 from lstm_chiplet.workload import synthetic
-from lstm_chiplet.workload.noaa import MinMaxScaler, load_windows
+from lstm_chiplet.workload.noaa import LCD_FEATURES, MinMaxScaler, load_windows
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CFG = AutoencoderConfig(features=6, encoder_sizes=(8, 4), decoder_sizes=(4, 8), timesteps=24)
@@ -612,6 +613,137 @@ def test_failure_while_writing_leaves_nothing(tmp_path, default_run, project_mod
     rc, _, err = run_detect(capsys, "--model", project_model[0], "--days", DAYS, "--out", out)
     assert rc == 1 and "No space left on device" in err
     assert tree(out) == before and leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------
+# Units: LCD version 2 (metric) files, the scaler's units, out-of-range values
+# --------------------------------------------------------------------------
+
+V2_FIXTURE = FIXTURES / "lcd_v2_small.csv"
+#: Scores of the v2 fixture must equal its v1 twin's to within this fraction (a stated
+#: target): the v2 file rounds to 0.1 deg C, 0.1 hPa, 0.1 m/s and 0.001 km, input
+#: differences of at most 0.5 % of a feature's fitted span (0.11 mph of 22 mph), which
+#: move a window's score by a few per cent (2.7 % measured); a unit mistake moves it
+#: by seven orders of magnitude (MSE 1.3e5 against 3e-3).
+SAME_DATA_SCORES = 0.05
+
+
+@pytest.fixture(scope="module")
+def v1_twin(tmp_path_factory):
+    """The version 2 fixture's reports in the version 1 layout (US units)."""
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    path = tmp_path_factory.mktemp("twin") / "lcd_v1_twin.csv"
+    path.write_text(gen.generated_lcd("v1"), encoding="ascii")
+    return path
+
+
+def _scores(folder):
+    return np.array([float(r["mse"]) for r in read_csv(folder / "scores.csv")])
+
+
+def test_metric_v2_file_is_scored_in_the_shipped_scalers_units(tmp_path, v1_twin, capsys):
+    rc, _, err = run_detect(capsys, "--csv", V2_FIXTURE, "--out", tmp_path / "v2")
+    assert rc == 0, err
+    rc, _, err1 = run_detect(capsys, "--csv", v1_twin, "--out", tmp_path / "v1")
+    assert rc == 0, err1
+    s2, s1 = _scores(tmp_path / "v2"), _scores(tmp_path / "v1")
+    assert len(s2) == len(s1) > 40
+    assert np.all(np.abs(s2 - s1) <= SAME_DATA_SCORES * s1), np.max(np.abs(s2 - s1) / s1)
+    rep = json.loads((tmp_path / "v2" / "report.json").read_text())
+    rep1 = json.loads((tmp_path / "v1" / "report.json").read_text())
+    assert rep["backends"]["fixed"]["flagged_windows"] == rep1["backends"]["fixed"]["flagged_windows"]
+    u = rep["units"]
+    assert u["layout"] == "v2" and u["evidence"]["columns"] == 125
+    assert u["file"]["HourlyStationPressure"] == "hPa" and u["scaler"]["HourlyStationPressure"] == "inHg"
+    assert {c["feature"]: c["formula"] for c in u["conversions"]} == {
+        "HourlyDryBulbTemperature": "degF = degC * 9 / 5 + 32",
+        "HourlyDewPointTemperature": "degF = degC * 9 / 5 + 32",
+        "HourlyWindSpeed": "mph = m/s * 1 / 0.44704",
+        "HourlyStationPressure": "inHg = hPa * 100 / 3386.389",
+        "HourlyVisibility": "mi = km * 1000 / 1609.344"}
+    assert rep1["units"]["conversions"] == [] and rep1["units"]["layout"] == "v1"
+    assert "converted into the scaler's units: HourlyDryBulbTemperature degC -> degF" in \
+        rep["data"]["summary_text"]
+    assert "data converted into its units" in rep["scaling"]["description"]
+    assert rep["model"]["scaler_units"] == ["degF", "degF", "%", "mph", "inHg", "mi"]
+    assert not any("outside" in w for w in rep["warnings"]), rep["warnings"]
+    assert max(rep["scaling"]["fraction_out_of_range"].values()) <= 0.05
+
+
+def test_metric_file_with_a_scaler_without_units_is_refused(tmp_path, project_model, capsys):
+    out = tmp_path / "o"
+    rc, _, err = run_detect(capsys, "--csv", V2_FIXTURE, "--model", project_model[0], "--out", out)
+    assert rc == 1
+    assert "HourlyDryBulbTemperature is in degC (metric LCD version 2)" in err
+    assert "records no units" in err and str(project_model[0]) in err
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_a_scaler_without_units_on_v1_data_is_assumed_in_the_datas_units(default_run):
+    rep = json.loads((default_run / "report.json").read_text())
+    assert rep["units"]["scaler"] == dict.fromkeys(rep["data"]["features"])
+    assert rep["units"]["conversions"] == []
+    assert any("records no units (saved before units were stored): assumed to be the data's: "
+               "HourlyDryBulbTemperature (degF)" in w for w in rep["warnings"]), rep["warnings"]
+
+
+def test_a_file_whose_layout_cannot_be_told_is_refused(tmp_path, capsys):
+    odd = tmp_path / "in" / "v2_header_wban_ids.csv"
+    odd.parent.mkdir()
+    odd.write_text(V2_FIXTURE.read_text().replace("ZZW00000001", "99900000001"))
+    rc, _, err = run_detect(capsys, "--csv", odd, "--out", tmp_path / "o")
+    assert rc == 1
+    assert "the unit of HourlyDryBulbTemperature cannot be told (the LCD layout" in err
+    assert "expects degF" in err and not (tmp_path / "o").exists()
+
+
+def test_out_of_range_values_warn_in_the_report_and_on_stderr(tmp_path, model, v1_twin, capsys):
+    win = load_windows(v1_twin)
+    narrow = win.sequences[:3]                      # three windows: a narrow fitted range
+    scaler = MinMaxScaler.fit(narrow, win.features, units=win.units)
+    path = save_model(tmp_path / "narrow.npz", model, scaler, data_format="lcd")
+    rc, _, err = run_detect(capsys, "--csv", v1_twin, "--model", path, "--out", tmp_path / "o")
+    assert rc == 0, err
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    [warn] = [w for w in rep["warnings"] if "outside the scaler's fitted range" in w]
+    assert f"warning: {warn}" in err
+    flat, lo, hi = win.sequences.reshape(-1, 6), narrow.reshape(-1, 6).min(0), narrow.reshape(-1, 6).max(0)
+    named = 0
+    for j, f in enumerate(win.features):
+        below, above = int(np.sum(flat[:, j] < lo[j])), int(np.sum(flat[:, j] > hi[j]))
+        frac = (below + above) / len(flat)
+        if frac > 0.05:
+            named += 1
+            assert f"{f} {100 * frac:.1f} % ({below} below, {above} above)" in warn
+        else:
+            assert f + " " not in warn
+    assert named >= 2
+
+
+def test_out_of_range_scaled_windows_warn(tmp_path, model, capsys):
+    x = synthetic_windows(20, CFG, seed=5)
+    x[:4, :, 2] += 1.5                              # 20 % of feature f2 above 1
+    npz = tmp_path / "w.npz"
+    np.savez(npz, sequences=x)
+    keras = save_keras_npz(tmp_path / "keras.npz", model)
+    rc, _, err = run_detect(capsys, "--windows", npz, "--model", keras, "--out", tmp_path / "o")
+    assert rc == 0
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    [warn] = [w for w in rep["warnings"] if "outside the unit interval" in w]
+    frac = np.mean((x[..., 2] < 0) | (x[..., 2] > 1))
+    assert frac > 0.05 and f"f2 {100 * frac:.1f} %" in warn and f"warning: {warn}" in err
+
+
+def test_a_model_whose_scaler_has_zero_span_is_refused(tmp_path, model, capsys):
+    lo, hi = np.zeros(6), np.ones(6)
+    hi[3] = lo[3] = 4.0
+    path = save_model(tmp_path / "flat.npz", model, MinMaxScaler(lo, hi, LCD_FEATURES))
+    rc, _, err = run_detect(capsys, "--days", DAYS, "--model", path, "--out", tmp_path / "o")
+    assert rc == 1
+    assert f"{path}: the scaler's feature 'HourlyWindSpeed' has zero span" in err
+    assert not (tmp_path / "o").exists()
 
 
 # --------------------------------------------------------------------------

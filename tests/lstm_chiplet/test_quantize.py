@@ -83,6 +83,12 @@ def test_stated_error_is_an_independent_rerun_and_meets_the_target(result, input
     assert rep["chosen"]["cost"]["memory_bits"] < rep["start"]["cost"]["memory_bits"]
     assert rep["chosen"]["cost"] == hardware_cost(CFG, lm.model_formats)
     assert rep["data"]["windows"] == 48 and rep["data"]["screen"] == 24
+    # the sound bound on the worst windows: those windows' errors, each covered
+    per_window = np.abs(lm.fixed().reconstruct(x) - model.reconstruct_float(x)).reshape(48, -1).max(axis=1)
+    tb = rep["trajectory_bound"]
+    assert [b["window"] for b in tb] == list(np.argsort(-per_window, kind="stable")[:3])
+    assert tb[0]["error"] == err
+    assert all(b["error"] <= b["bound"] and b["within"] for b in tb)
 
 
 def test_report_files_and_plots(result):
@@ -97,6 +103,7 @@ def test_report_files_and_plots(result):
     assert [s["word_bits"] for s in rep["sweep"]] == list(range(8, 17))
     md = (folder / "quantize.md").read_text()
     assert "Met." in md and "encoder LSTM 1" in md
+    assert "Sound trajectory bound" in md
 
 
 def test_unreachable_target_fails_and_leaves_nothing(tmp_path, capsys, inputs):
@@ -205,6 +212,11 @@ def test_modes_share_what_the_hardware_shares(model, inputs):
     f, _ = shared.formats(shared.start(14))
     assert all(f.word_bits(r) == {14} for r in ("vec", "weight", "preact", "act"))
     assert len({g.vec.frac_bits for g in f.layers}) > 1          # binary points per layer
+    assert len({g.act for g in f.layers}) == 1                   # one table in the hardware
+    from hdl.autoencoder_config import AutoencoderEngineConfig
+    assert AutoencoderEngineConfig(CFG, 1, f).per_layer         # the hardware runs them
+    assert all(len({g.act for g in shared.formats(q)[0].layers}) == 1
+               for q in shared.offset_moves(shared.start(14)))
     per = Space(cal, "per-layer", 0.125, base)
     p = per.start(14)
     f, _ = per.formats(Point((13,) + p.words[1:], p.offsets))
@@ -226,3 +238,22 @@ def test_modes_share_what_the_hardware_shares(model, inputs):
     assert Point(shared.start(14).words, (0,) * n) in list(shared.offset_moves(
         Point(shared.start(14).words, tuple(1 if g[0][1] == "preact" else 0
                                             for g in shared.offset_groups))))
+
+
+def test_metric_csv_is_converted_into_the_model_scalers_units():
+    """A metric (LCD version 2) file calibrates the shipped US-unit model in its scaler's
+    units: its scaled values stay in the fitted range (unconverted, most would not)."""
+    import argparse
+
+    from lstm_chiplet import detect
+    from lstm_chiplet.quantize import calibration_data
+
+    v2 = Path(__file__).resolve().parents[1] / "fixtures" / "lcd_v2_small.csv"
+    lm = detect.load_model(None)
+    args = argparse.Namespace(windows=None, csv=str(v2), format="auto", features=None, stride=1)
+    data = calibration_data(args, lm, lambda text: None)
+    x = data["x"]
+    assert x.shape[1:] == (lm.model.cfg.timesteps, lm.model.cfg.features)
+    outside = np.mean((x < 0) | (x > 1))
+    assert outside < 0.01, outside
+    assert any("converted from degC into the scaler's degF" in w for w in data["warnings"])
