@@ -531,11 +531,18 @@ def check_int_sequences(x, input_size: int, fmt, what: str = "input") -> np.ndar
     return a
 
 
-def lstm_layer_fixed(x, w: FixedLSTMWeights, h0=None, c0=None, clamps=None, layer: str = "layer"):
+def lstm_layer_fixed(x, w: FixedLSTMWeights, h0=None, c0=None, clamps=None, layer: str = "layer",
+                     reverse: bool = False):
     """Run a layer over integer sequences (B, T, D) -> (h_seq, c_seq) int64 (B, T, H).
 
     ``clamps`` (:class:`golden.formats.ClampCounts`): count every clamp under ``layer``.
+    ``reverse``: over the time-reversed sequence, outputs in input order
+    (:mod:`golden.directions`).
     """
+    if reverse:
+        from .directions import run_directed
+        return run_directed(lambda s, w_, h, c: lstm_layer_fixed(s, w_, h, c, clamps, layer),
+                            x, w, h0, c0, reverse=True)
     fmts = w.fmts
     plan = _plan(w)                # checks the formats before any step runs
     x = check_int_sequences(x, w.input_size, fmts.vec)
@@ -554,19 +561,19 @@ def lstm_layer_fixed(x, w: FixedLSTMWeights, h0=None, c0=None, clamps=None, laye
     return hseq, cseq
 
 
-def bidirectional_layer_fixed(x, forward: FixedLSTMWeights, backward: FixedLSTMWeights):
+def bidirectional_layer_fixed(x, forward: FixedLSTMWeights, backward: FixedLSTMWeights,
+                              h0=None, c0=None, return_state: bool = False):
     """Bidirectional layer on integers: (B, T, D) -> (h_seq, c_seq), each (B, T, 2H).
 
     ``[..., :H]`` is ``forward`` over the sequence, ``[..., H:]`` is ``backward`` over
-    the time-reversed sequence, reversed back (see ``lstm_float.bidirectional_layer``).
+    the time-reversed sequence, reversed back; initial and final states as
+    ``lstm_float.bidirectional_layer`` has them.
     """
-    if forward.input_size != backward.input_size:
-        raise ShapeError(f"bidirectional: forward layer takes {forward.input_size} features, "
-                         f"backward layer {backward.input_size}")
+    from .directions import run_bidirectional
+
     if forward.fmts != backward.fmts:
         raise FormatError("bidirectional: forward and backward layers use different formats")
-    x = check_int_sequences(x, forward.input_size, forward.fmts.vec)
-    hf, cf = lstm_layer_fixed(x, forward)
-    hb, cb = lstm_layer_fixed(x[:, ::-1], backward)
-    return (np.concatenate([hf, hb[:, ::-1]], axis=-1),
-            np.concatenate([cf, cb[:, ::-1]], axis=-1))
+    if forward.input_size == backward.input_size:
+        x = check_int_sequences(x, forward.input_size, forward.fmts.vec)
+    h, c, h_n, c_n = run_bidirectional(lstm_layer_fixed, x, forward, backward, h0, c0)
+    return (h, c, h_n, c_n) if return_state else (h, c)

@@ -194,8 +194,13 @@ def check_sequences(x, input_size: int, what: str = "input") -> np.ndarray:
     return _finite(what, a)
 
 
-def lstm_layer(x, weights: LSTMWeights, h0=None, c0=None):
-    """Run one layer over (batch, time, D) -> (h_seq, c_seq), each (batch, time, H)."""
+def lstm_layer(x, weights: LSTMWeights, h0=None, c0=None, reverse: bool = False):
+    """Run one layer over (batch, time, D) -> (h_seq, c_seq), each (batch, time, H);
+    from ``h0``, ``c0`` (default zero); ``reverse``: over the time-reversed sequence,
+    outputs in input order (:mod:`golden.directions`)."""
+    if reverse:
+        from .directions import run_directed
+        return run_directed(lstm_layer, x, weights, h0, c0, reverse=True)
     x = check_sequences(x, weights.input_size)
     b, t, _ = x.shape
     hs = weights.hidden_size
@@ -211,18 +216,19 @@ def lstm_layer(x, weights: LSTMWeights, h0=None, c0=None):
     return hseq, cseq
 
 
-def bidirectional_layer(x, forward: LSTMWeights, backward: LSTMWeights):
+def bidirectional_layer(x, forward: LSTMWeights, backward: LSTMWeights, h0=None, c0=None,
+                        return_state: bool = False):
     """Bidirectional layer: (B, T, D) -> (h_seq, c_seq), each (B, T, 2H).
 
     Features ``[:H]`` come from ``forward`` run over the sequence, ``[H:]`` from
     ``backward`` run over the time-reversed sequence and reversed back, so step ``t``
-    of the backward half has seen ``x[t:]``.  Both start from zero states.
+    of the backward half has seen ``x[t:]``.  ``h0``, ``c0``: one initial state per
+    direction, a pair (forward, backward) of (B, H) (default zero); ``return_state``
+    adds the final states ``h_n``, ``c_n``, pairs likewise
+    (:func:`golden.directions.run_bidirectional`).
     """
-    if forward.input_size != backward.input_size:
-        raise ShapeError(f"bidirectional: forward layer takes {forward.input_size} features, "
-                         f"backward layer {backward.input_size}")
+    from .directions import run_bidirectional
+
     x = check_sequences(x, forward.input_size)
-    hf, cf = lstm_layer(x, forward)
-    hb, cb = lstm_layer(x[:, ::-1], backward)
-    return (np.concatenate([hf, hb[:, ::-1]], axis=-1),
-            np.concatenate([cf, cb[:, ::-1]], axis=-1))
+    h, c, h_n, c_n = run_bidirectional(lstm_layer, x, forward, backward, h0, c0)
+    return (h, c, h_n, c_n) if return_state else (h, c)

@@ -272,8 +272,14 @@ def spec_step(x_int, h_int, c_int, w: FixedLSTMWeights, trace: Optional[dict] = 
 
 
 # ----------------------------------------------------------------------- sequences
-def spec_layer(x_int, w: FixedLSTMWeights, h0=None, c0=None, trace: Optional[dict] = None):
-    """Run :func:`spec_step` over integer sequences (B, T, D) -> (h_seq, c_seq) (B, T, H)."""
+def spec_layer(x_int, w: FixedLSTMWeights, h0=None, c0=None, trace: Optional[dict] = None,
+               reverse: bool = False):
+    """Run :func:`spec_step` over integer sequences (B, T, D) -> (h_seq, c_seq) (B, T, H);
+    ``reverse``: over the time-reversed sequence, outputs in input order."""
+    if reverse:
+        from .directions import run_directed
+        return run_directed(lambda s, w_, h, c: spec_layer(s, w_, h, c, trace), x_int, w, h0, c0,
+                            reverse=True)
     fmts = w.fmts
     x = check_int_sequences(x_int, w.input_size, fmts.vec)
     b, t, _ = x.shape
@@ -290,17 +296,17 @@ def spec_layer(x_int, w: FixedLSTMWeights, h0=None, c0=None, trace: Optional[dic
 
 
 def spec_bidirectional(x_int, forward: FixedLSTMWeights, backward: FixedLSTMWeights,
-                       trace: Optional[dict] = None):
+                       trace: Optional[dict] = None, h0=None, c0=None, return_state: bool = False):
     """Bidirectional layer: ``forward`` over the sequence, ``backward`` over it reversed
-    (outputs reversed back), concatenated -> (h_seq, c_seq), each (B, T, 2H)."""
-    if forward.input_size != backward.input_size:
-        raise ShapeError(f"bidirectional: forward layer takes {forward.input_size} features, "
-                         f"backward layer {backward.input_size}")
-    x = check_int_sequences(x_int, forward.input_size, forward.fmts.vec)
-    hf, cf = spec_layer(x, forward, trace=trace)
-    hb, cb = spec_layer(x[:, ::-1], backward, trace=trace)
-    return (np.concatenate([hf, hb[:, ::-1]], axis=-1),
-            np.concatenate([cf, cb[:, ::-1]], axis=-1))
+    (outputs reversed back), concatenated -> (h_seq, c_seq), each (B, T, 2H); initial and
+    final states per direction (:func:`golden.directions.run_bidirectional`)."""
+    from .directions import run_bidirectional
+
+    if forward.input_size == backward.input_size:
+        x_int = check_int_sequences(x_int, forward.input_size, forward.fmts.vec)
+    h, c, h_n, c_n = run_bidirectional(lambda s, w, h0_, c0_: spec_layer(s, w, h0_, c0_, trace),
+                                       x_int, forward, backward, h0, c0)
+    return (h, c, h_n, c_n) if return_state else (h, c)
 
 
 # ----------------------------------------------------------------------- autoencoder

@@ -22,11 +22,21 @@ COMMANDS = {
     "convert": ("lstm_chiplet.convert:LayerCommand", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),
     "convert-autoencoder": ("lstm_chiplet.convert:AutoencoderCommand", "convert the whole-window engine (every layer of the autoencoder on chip) to Verilog and VHDL (+ manifest, memory image)"),
     "detect": ("lstm_chiplet.detect", "find anomalous windows in NOAA data (default: generated data, shipped model) and write the report"),
+    "inspect": ("lstm_chiplet.models.inspection", "what a model file (.keras, .h5, .onnx, .pt, .npz) holds: topology, parameters, formats, engine memory and cycles, anything refused"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
     "quantize": ("lstm_chiplet.quantize", "per-layer fixed-point formats: calibrate ranges on data, search the cheapest word widths that meet an error or same-anomalies target"),
     "synth": ("lstm_chiplet.implementation.cli", "implementation flow: iCE40 UP5K place and route, generic cell counts, multiplier utilisation"),
     "train": ("lstm_chiplet.workload.training", "train the LSTM autoencoder (numpy BPTT, Adam) on NOAA data and save the project model"),
 }
+
+
+#: Commands that read a model file: they take ``--layers`` (the order of a PyTorch state
+#: dict's LSTM modules, lstm_chiplet.models.pytorch), which reaches the loader through
+#: lstm_chiplet.models.store.layer_order.
+MODEL_COMMANDS = ("bench", "convert-autoencoder", "detect", "inspect", "quantize")
+LAYERS_HELP = ("order of a PyTorch state dict's nn.LSTM modules when their names do not say it: "
+               "ENCODER,.../DECODER,... (module names in forward order; '/' is where the latent "
+               "vector is repeated)")
 
 
 class UserError(Exception):
@@ -52,6 +62,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         sp.set_defaults(_module=module)
         if name == command:
             command_object(module).add_arguments(sp)
+            if name in MODEL_COMMANDS:
+                sp.add_argument("--layers", metavar="ENC,.../DEC,...", default=None, help=LAYERS_HELP)
     return p
 
 
@@ -72,7 +84,13 @@ def main(argv=None) -> int:
         return 2
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return int(command_object(args._module).run(args) or 0)
+        layers = getattr(args, "layers", None)
+        if layers is None:
+            return int(command_object(args._module).run(args) or 0)
+        from lstm_chiplet.models.store import layer_order
+
+        with layer_order(layers):
+            return int(command_object(args._module).run(args) or 0)
     except (UserError, ValueError, OSError) as exc:
         print(f"lstm-chiplet {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -508,7 +508,9 @@ def run_job(args, progress: Progress) -> dict:
             raise DetectError(f"--features names {len(feats)} column(s) {feats}; the model "
                               f"expects {cfg.features} features")
         say(f"loading {csv_path.name}")
-        win = load_windows(csv_path, fmt, feats, None, steps=cfg.timesteps, stride=args.stride)
+        layout = None if getattr(args, "layout", "auto") == "auto" else args.layout
+        win = load_windows(csv_path, fmt, feats, None, steps=cfg.timesteps, stride=args.stride,
+                           layout=layout)
         shown = out / csv_path.name if input_kind == "default" else csv_path
         win.summary["file"] = str(shown)
         if len(win.features) != cfg.features:
@@ -712,10 +714,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="already scaled windows: array 'sequences' of shape (N, T, F)")
     p.add_argument("--format", choices=("lcd", "marine", "auto"), default="auto",
                    help="CSV format (default: detected from the header)")
+    p.add_argument("--layout", choices=("v1", "v2", "auto"), default="auto",
+                   help="NOAA LCD layout version (v1: US customary units, v2: metric) when the "
+                        "file's station IDs and columns do not tell it (default: detected; "
+                        "docs/data.md)")
     p.add_argument("--features", metavar="A,B,...",
                    help="feature columns in model order (default: the format's six)")
     p.add_argument("--model", type=Path, metavar="FILE",
-                   help="project, Keras get_weights() or PyTorch .npz (default: the shipped model)")
+                   help="project (.npz), Keras (.keras, .h5, get_weights() .npz), ONNX (.onnx) "
+                        "or PyTorch (.pt, state dict .npz) model (default: the shipped model)")
     p.add_argument("--backend", choices=("float", "fixed", "rtl"), default="fixed",
                    help="backend whose scores are written (default fixed; float and fixed always run)")
     p.add_argument("--percentile", type=float, default=95.0,

@@ -3,13 +3,21 @@
 A state dict saved as ``.npz`` keeps its own key names: per ``nn.LSTM`` module
 ``<prefix>.weight_ih_l<k>`` (4H, D), ``<prefix>.weight_hh_l<k>`` (4H, H),
 ``<prefix>.bias_ih_l<k>`` and ``<prefix>.bias_hh_l<k>`` (4H) (biases optional, summed
-on import), the layers taken in key order (``l0``, ``l1``, ... within a module), and
-one final ``nn.Linear``: ``<prefix>.weight`` (F, H) and ``<prefix>.bias`` (F).  A
+on import), and one final ``nn.Linear``: ``<prefix>.weight`` (F, H) and ``<prefix>.bias`` (F).  A
 ``.pt`` / ``.pth`` file is read with ``torch.load(weights_only=True)`` when torch is
-installed (a bare state dict or one under ``state_dict`` / ``model_state_dict``).
+installed, else without unpickling by :mod:`lstm_chiplet.models.torch_zip` (a bare
+state dict or one under ``state_dict`` / ``model_state_dict``).
 
-The split between encoder and decoder cannot be seen in the weights; it defaults to
-half of the LSTM layers (the symmetric autoencoder) and can be given.  The file
+Layer order.  The weights do not show which LSTM layer feeds which, nor where the
+latent vector is repeated; the module names usually do.  Each module path is read for
+a part ``enc`` / ``encoder`` (``enc_a``, ``encoder2``, ``model.encoder.lstm``) or
+``dec`` / ``decoder``; the encoder modules come first, then the decoder modules; within
+a side the numbers in the names order them when each has its own, else the file's
+order; a module with ``num_layers > 1`` gives its layers ``l0``, ``l1``, ... in turn.
+When a name says neither side the order must be given: ``layers=`` of
+:func:`lstm_chiplet.models.store.load_any_model`, ``--layers ENC,.../DEC,...`` on the
+command line (module names; ``/`` marks the repeated latent vector), or an explicit
+``encoder_layers`` with the modules in file order.  The file
 carries no scaler: ``LoadedModel.scaler`` is ``None`` and the caller fits one on its
 data.  :func:`pytorch_state_dict` and :func:`save_pytorch_npz` write the layout back.
 """
@@ -19,7 +27,8 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Sequence
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -29,6 +38,7 @@ from golden.lstm_float import LSTMWeights, ShapeError
 
 from .npz import ModelFileError, check_numeric
 from .project import LoadedModel
+from .torch_zip import NeedsTorch, read_torch_zip
 
 TORCH_LSTM_KEY = re.compile(
     r"^(?P<prefix>.*?)\.?(?P<tensor>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
@@ -36,10 +46,82 @@ TORCH_LSTM_KEY = re.compile(
 TORCH_SUFFIXES = (".pt", ".pth")
 
 
+@dataclass(frozen=True)
+class LayerOrder:
+    """The LSTM modules of a state dict in forward order, split at the repeated latent vector.
+
+    Attributes
+    ----------
+    encoder, decoder : tuple of str
+        Module prefixes (``encoder.lstm``, ``dec1``, ...); a module with
+        ``num_layers > 1`` contributes its layers ``l0``, ``l1``, ... in turn.
+    """
+
+    encoder: tuple
+    decoder: tuple
+
+    def describe(self) -> str:
+        return ",".join(self.encoder) + "/" + ",".join(self.decoder)
+
+
+def parse_layer_order(spec: str) -> LayerOrder:
+    """``ENC1,ENC2,.../DEC1,DEC2,...`` (module prefixes; ``/`` is where the latent vector
+    is repeated) as a :class:`LayerOrder`."""
+    if isinstance(spec, LayerOrder):
+        return spec
+    sides = str(spec).split("/")
+    parts = [tuple(n.strip() for n in side.split(",") if n.strip()) for side in sides]
+    if len(sides) != 2 or not parts[0] or not parts[1]:
+        raise ModelFileError(f"--layers {spec!r}: expected ENCODER_MODULES/DECODER_MODULES, each a "
+                             "comma-separated list of nn.LSTM module names in forward order, e.g. "
+                             "'encoder.lstm1,encoder.lstm2/decoder.lstm1,decoder.lstm2'")
+    seen = parts[0] + parts[1]
+    dup = sorted({n for n in seen if seen.count(n) > 1})
+    if dup:
+        raise ModelFileError(f"--layers {spec!r}: module(s) {', '.join(dup)} listed more than once")
+    return LayerOrder(parts[0], parts[1])
+
+
+_ENCODER_WORD = re.compile(r"^enc(oder)?(?![a-z])", re.IGNORECASE)
+_DECODER_WORD = re.compile(r"^dec(oder)?(?![a-z])", re.IGNORECASE)
+_NUMBER = re.compile(r"(\d+)\D*$")
+
+
+def _side(prefix: str) -> Optional[str]:
+    """``encoder`` or ``decoder`` when one component of the module path says so (``enc``,
+    ``encoder``, ``enc_a``, ``encoder2``, ``model.decoder.lstm``), else None."""
+    words = prefix.split(".")
+    enc = any(_ENCODER_WORD.match(w) for w in words)
+    dec = any(_DECODER_WORD.match(w) for w in words)
+    return None if enc == dec else ("encoder" if enc else "decoder")
+
+
+def order_from_names(path, modules: Sequence[str]) -> Optional[LayerOrder]:
+    """The order the module names give, or None when they do not give one.
+
+    Every module must say its side (:func:`_side`); within a side the modules go by the
+    number in their names when each has a different one (``decoder2`` after
+    ``decoder1``), else in the file's order.
+    """
+    sides = {m: _side(m) for m in modules}
+    if not modules or any(v is None for v in sides.values()):
+        return None
+    out = []
+    for side in ("encoder", "decoder"):
+        ms = [m for m in modules if sides[m] == side]
+        nums = [_NUMBER.search(m) for m in ms]
+        if all(nums) and len({int(n.group(1)) for n in nums}) == len(ms):
+            ms = sorted(ms, key=lambda m: int(_NUMBER.search(m).group(1)))
+        out.append(tuple(ms))
+    if not out[0] or not out[1]:
+        return None
+    return LayerOrder(*out)
+
+
 def _torch_layout(path, keys: Sequence[str]):
-    """Group state-dict keys: ([(module prefix, layer index, {tensor: key})], linear keys)."""
-    groups: Dict[tuple, Dict[str, str]] = {}
-    order: List[tuple] = []
+    """Group state-dict keys: ({module prefix: {layer index: {tensor: key}}} in file order,
+    other keys)."""
+    modules: Dict[str, Dict[int, Dict[str, str]]] = {}
     other = []
     for key in keys:
         m = TORCH_LSTM_KEY.match(key)
@@ -52,31 +134,59 @@ def _torch_layout(path, keys: Sequence[str]):
         if m.group("tensor") == "weight_hr":
             raise ModelFileError(f"{path}: array {key!r} is an LSTM projection (proj_size > 0), "
                                  "which the autoencoder does not have")
-        gid = (m.group("prefix"), int(m.group("layer")))
-        if gid not in groups:
-            groups[gid] = {}
-            order.append(gid)
-        groups[gid][m.group("tensor")] = key
-    # layers in key order of their module, l0, l1, ... within one module
-    modules: List[str] = []
-    for prefix, _ in order:
-        if prefix not in modules:
-            modules.append(prefix)
-    layers = []
-    for prefix in modules:
-        ks = sorted(k for p, k in order if p == prefix)
+        modules.setdefault(m.group("prefix"), {}).setdefault(int(m.group("layer")), {})[m.group("tensor")] = key
+    for prefix, layers in modules.items():
+        ks = sorted(layers)
         if ks != list(range(len(ks))):
             raise ModelFileError(f"{path}: nn.LSTM module {prefix or '(top level)'!r} has layers "
                                  f"{ks}; expected l0 .. l{len(ks) - 1}")
-        layers += [(prefix, k, groups[(prefix, k)]) for k in ks]
-    return layers, other
+    return modules, other
 
 
-def torch_from_arrays(path, arrays: dict, encoder_layers, timesteps) -> LoadedModel:
-    """The model of a state dict (a dict of numpy arrays under their state-dict keys)."""
+def _ordered_layers(path, modules: dict, encoder_layers, order: Optional[LayerOrder]):
+    """[(prefix, k, tensors)] in forward order and the number of encoder layers."""
+    names = list(modules)
+    given = order is not None
+    if order is None:
+        order = order_from_names(path, names)
+    if order is None:
+        if encoder_layers is None:
+            raise ModelFileError(
+                f"{path}: the nn.LSTM module names ({', '.join(repr(n) for n in names)}) do not say "
+                "which are the encoder and which the decoder (a name part 'enc'/'encoder' or "
+                "'dec'/'decoder'); give the order with --layers ENCODER,.../DECODER,... "
+                "(layers= of load_any_model)")
+        order = LayerOrder(tuple(names), ())
+    else:
+        listed = order.encoder + order.decoder
+        unknown = [n for n in listed if n not in modules]
+        missing = [n for n in names if n not in listed]
+        if unknown or missing:
+            what = []
+            if unknown:
+                what.append(f"no nn.LSTM module {', '.join(repr(n) for n in unknown)} in the file")
+            if missing:
+                what.append(f"module(s) {', '.join(repr(n) for n in missing)} not placed")
+            raise ModelFileError(f"{path}: --layers {order.describe()!r}: {'; '.join(what)} (the "
+                                 f"file's nn.LSTM modules: {', '.join(repr(n) for n in names)})")
+    seq = [(p, k, modules[p][k]) for p in order.encoder + order.decoder for k in sorted(modules[p])]
+    ne = sum(len(modules[p]) for p in order.encoder)
+    if encoder_layers is not None and not given:
+        ne = int(encoder_layers)
+    return seq, ne
+
+
+def torch_from_arrays(path, arrays: dict, encoder_layers, timesteps,
+                      layers: Optional[LayerOrder] = None) -> LoadedModel:
+    """The model of a state dict (a dict of numpy arrays under their state-dict keys).
+
+    The order of the LSTM layers and the encoder / decoder split come from ``layers``
+    when given, else from the module names (:func:`order_from_names`); an explicit
+    ``encoder_layers`` overrides the names' split.
+    """
     keys = list(arrays)
-    lstm_groups, other = _torch_layout(path, keys)
-    if not lstm_groups:
+    modules, other = _torch_layout(path, keys)
+    if not modules:
         raise ModelFileError(f"{path}: no nn.LSTM weights ('<prefix>.weight_ih_l0', ...) found")
     weights_keys = [k for k in other if k.endswith(".weight") or k == "weight"]
     if len(weights_keys) != 1:
@@ -89,6 +199,7 @@ def torch_from_arrays(path, arrays: dict, encoder_layers, timesteps) -> LoadedMo
     if unknown:
         raise ModelFileError(f"{path}: array(s) {', '.join(repr(k) for k in unknown)} are neither "
                              "nn.LSTM weights nor the output nn.Linear; unknown layout")
+    lstm_groups, ne = _ordered_layers(path, modules, encoder_layers, layers)
     layers, names = [], {}
     lstm_keys = []
     for n, (prefix, k, tensors) in enumerate(lstm_groups):
@@ -134,10 +245,9 @@ def torch_from_arrays(path, arrays: dict, encoder_layers, timesteps) -> LoadedMo
     else:
         db = np.zeros(f)
     nl = len(layers)
-    ne = nl // 2 if encoder_layers is None else int(encoder_layers)
     if not 1 <= ne < nl:
         raise ShapeError(f"{path}: encoder_layers must be in 1..{nl - 1} for {nl} LSTM layers, "
-                         f"got {encoder_layers!r}")
+                         f"got {ne!r}")
     cfg = AutoencoderConfig(f, tuple(w.hidden_size for w in layers[:ne]),
                             tuple(w.hidden_size for w in layers[ne:]), timesteps)
     model = Autoencoder(cfg, layers, dk.T.copy(), db)
@@ -152,18 +262,37 @@ def torch_from_arrays(path, arrays: dict, encoder_layers, timesteps) -> LoadedMo
 
 
 def read_torch(path: Path) -> dict:
-    """A PyTorch checkpoint as a dict of numpy arrays (needs torch)."""
+    """A PyTorch checkpoint as a dict of numpy arrays.
+
+    With torch installed: ``torch.load(weights_only=True)``.  Without it, a zip
+    checkpoint holding only tensors, numbers, strings and dicts is read by
+    :func:`lstm_chiplet.models.torch_zip.read_torch_zip`, which never unpickles; any
+    other checkpoint needs torch, and the message says so.
+    """
     try:
         import torch  # noqa: PLC0415 - optional, heavy
     except ImportError:
-        raise ModelFileError(f"{path}: is a PyTorch checkpoint; reading it needs torch, which is not "
-                             "installed. Install torch, or export the state dict to .npz: "
-                             "np.savez(out, **{k: v.cpu().numpy() for k, v in "
-                             "model.state_dict().items()})") from None
+        torch = None
+    if torch is None:
+        try:
+            obj = read_torch_zip(path)
+        except NeedsTorch as exc:
+            raise ModelFileError(f"{path}: is a PyTorch checkpoint that needs torch to read "
+                                 f"({str(exc).replace(str(path) + ': ', '')}), which is not installed. "
+                                 "Install torch, or export the state dict to .npz: "
+                                 "np.savez(out, **{k: v.cpu().numpy() for k, v in "
+                                 "model.state_dict().items()})") from None
+        return _state_dict_arrays(path, obj)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds (UnpicklingError, RuntimeError, ...)
         raise ModelFileError(f"{path}: torch.load(weights_only=True) refused the file ({exc})") from None
+    return _state_dict_arrays(path, obj)
+
+
+def _state_dict_arrays(path, obj) -> dict:
+    """The tensors of a state dict (bare, or under ``state_dict`` / ``model_state_dict``)
+    as numpy arrays."""
     for key in ("state_dict", "model_state_dict"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
@@ -173,9 +302,12 @@ def read_torch(path: Path) -> dict:
                              "of tensors from model.state_dict())")
     out = {}
     for k, v in obj.items():
-        if not hasattr(v, "detach"):
+        if isinstance(v, np.ndarray):
+            out[str(k)] = v
+        elif hasattr(v, "detach"):
+            out[str(k)] = v.detach().cpu().numpy()
+        else:
             raise ModelFileError(f"{path}: entry {k!r} is a {type(v).__name__}, not a tensor")
-        out[str(k)] = v.detach().cpu().numpy()
     return out
 
 

@@ -209,3 +209,42 @@ def test_default_formats_clamped_miss_the_target():
         got = run_case(case, clamped)
         err = max(np.abs(got[name] - want).max() for name, want in _expected(case).items())
         assert err > 100 * FIXED_TARGET, f"{case.name}: {err:.3g}"
+
+
+@pytest.mark.parametrize("direction", ["reverse", "bidirectional"])
+def test_golden_directions_with_initial_state_match_the_onnx_reference(direction):
+    """golden's own reverse and bidirectional runners (golden.directions), with random
+    initial states, against onnx's reference evaluator: Y, Y_h and Y_c."""
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    from golden.lstm_float import bidirectional_layer
+
+    rng = np.random.default_rng(5)
+    d_in, hidden, t, b = 3, 4, 5, 2
+    W, R, B, _ = _random_node(rng, d_in, hidden, False, direction)
+    dirs = W.shape[0]
+    X = rng.normal(0, 1.5, (t, b, d_in))
+    h0 = rng.normal(0, 0.5, (dirs, b, hidden))
+    c0 = rng.normal(0, 0.5, (dirs, b, hidden))
+    node = helper.make_node("LSTM", ["X", "W", "R", "B", "", "initial_h", "initial_c"],
+                            ["Y", "Y_h", "Y_c"], hidden_size=hidden, direction=direction)
+    feeds = {"X": X, "W": W, "R": R, "B": B, "initial_h": h0, "initial_c": c0}
+    graph = helper.make_graph(
+        [node], "lstm", [helper.make_tensor_value_info(k, TensorProto.DOUBLE, v.shape)
+                         for k, v in feeds.items()],
+        [helper.make_tensor_value_info(k, TensorProto.DOUBLE, None) for k in ("Y", "Y_h", "Y_c")])
+    y, yh, yc = ReferenceEvaluator(helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 14)])).run(None, feeds)
+    x = X.transpose(1, 0, 2)
+    ws = [onnx_direction_weights(W, R, B, None, d, hidden) for d in range(dirs)]
+    if direction == "reverse":
+        h, c = lstm_layer(x, ws[0], h0[0], c0[0], reverse=True)
+        got_y, got_h, got_c = h[:, None], h[None, :, 0], c[None, :, 0]
+    else:
+        h, c, h_n, c_n = bidirectional_layer(x, ws[0], ws[1], h0, c0, return_state=True)
+        got_y = np.stack([h[..., :hidden], h[..., hidden:]], axis=1)
+        got_h, got_c = np.stack(h_n), np.stack(c_n)
+    np.testing.assert_allclose(got_y.transpose(2, 1, 0, 3), y, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(got_h, yh, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(got_c, yc, atol=1e-12, rtol=0)

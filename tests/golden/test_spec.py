@@ -315,3 +315,33 @@ def test_single_vector_step_matches_batch():
     assert h1.shape == (3,)
     np.testing.assert_array_equal(h1, hb[0])
     np.testing.assert_array_equal(c1, cb[0])
+
+
+@given(case=lstm_cases(), second=st.integers(0, 2**32 - 1))
+def test_reverse_and_bidirectional_with_initial_state_equal_spec(case, second):
+    """Time direction and initial state (golden.directions): kernels == spec, the final
+    states included, and a reverse run is the forward run of the reversed sequence."""
+    x, w, h0, c0 = case
+    got = lstm_layer_fixed(x, w, h0, c0, reverse=True)
+    want = spec_layer(x, w, h0, c0, reverse=True)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    plain = spec_layer(x[:, ::-1], w, h0, c0)
+    np.testing.assert_array_equal(want[0], plain[0][:, ::-1])
+    rng = np.random.default_rng(second)
+    fm = w.fmts
+    other = FixedLSTMWeights.from_ints(*(_codes(rng, fm.weight, s, "mixed")
+                                         for s in ((w.input_size, 4 * w.hidden_size),
+                                                   (w.hidden_size, 4 * w.hidden_size),
+                                                   (4 * w.hidden_size,))), fm)
+    states = ((h0, _codes(rng, fm.vec, h0.shape, "mixed")), (c0, _codes(rng, fm.preact, c0.shape, "mixed")))
+    fast = bidirectional_layer_fixed(x, w, other, *states, return_state=True)
+    spec = spec_bidirectional(x, w, other, None, *states, return_state=True)
+    for a, b in zip(fast[:2], spec[:2]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(fast[2:], spec[2:]):
+        np.testing.assert_array_equal(np.stack(a), np.stack(b))
+    # the final states are the forward half's last step and the reverse half's first
+    hs = w.hidden_size
+    np.testing.assert_array_equal(spec[2][0], spec[0][:, -1, :hs])
+    np.testing.assert_array_equal(spec[2][1], spec[0][:, 0, hs:])

@@ -697,6 +697,14 @@ def test_a_file_whose_layout_cannot_be_told_is_refused(tmp_path, capsys):
     assert rc == 1
     assert "the unit of HourlyDryBulbTemperature cannot be told (the LCD layout" in err
     assert "expects degF" in err and not (tmp_path / "o").exists()
+    # the user who knows the layout says so: the same scores as the fixture itself
+    rc, _, err = run_detect(capsys, "--csv", odd, "--layout", "v2", "--out", tmp_path / "o")
+    assert rc == 0, err
+    rc, _, _ = run_detect(capsys, "--csv", V2_FIXTURE, "--out", tmp_path / "v2")
+    assert rc == 0
+    assert ([r["mse"] for r in read_csv(tmp_path / "o" / "scores.csv")]
+            == [r["mse"] for r in read_csv(tmp_path / "v2" / "scores.csv")])
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["units"]["layout"] == "v2"
 
 
 def test_out_of_range_values_warn_in_the_report_and_on_stderr(tmp_path, model, v1_twin, capsys):

@@ -189,11 +189,12 @@ def test_pt_file_without_torch_says_what_to_do(folder, model):
     path.write_bytes(b"PK\x03\x04 not really a checkpoint")
     with pytest.raises(ModelFileError, match=r"model\.pt.*needs torch.*Install torch.*\.npz"):
         load_any_model(path)
-    # a torch.save zip under another name is recognised by its data.pkl member
+    # a torch.save zip under another name is recognised by its data.pkl member; one whose
+    # pickle calls anything but the tensor rebuilders needs torch (it is never unpickled)
     import zipfile
     other = folder / "weights.bin"
     with zipfile.ZipFile(other, "w") as z:
-        z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        z.writestr("archive/data.pkl", b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R.")
     with pytest.raises(ModelFileError, match=r"weights\.bin: is a PyTorch checkpoint.*needs torch"):
         load_any_model(other)
 
