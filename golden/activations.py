@@ -122,6 +122,22 @@ def activate(z, kind: str, fmts: LSTMFormats = DEFAULT_FORMATS):
     return fmts.act.requantize(v, t.value_frac)
 
 
+def tanh_input_limit(fmts: LSTMFormats = DEFAULT_FORMATS):
+    """The largest preact code whose tanh the table evaluates, or None when it does not
+    matter.
+
+    tanh is looked up at ``2|z|``, clamped to the table's end ``u_max``, so every input
+    with ``2|z| > u_max`` gets tanh at ``u_max / 2``: a saturation of the tanh input no
+    requantization clamps.  It matters only when that value lies more than half an
+    ``act`` LSB below 1 (for the default Q5.11 preact it is tanh(8), 2.3e-7 below 1:
+    never); then this returns ``u_max // 2``, else None.
+    """
+    t = activation_table(fmts)
+    limit = t.u_max // 2
+    edge = limit * 2.0 ** -fmts.preact.frac_bits
+    return limit if 1.0 - math.tanh(edge) > fmts.act.lsb / 2.0 else None
+
+
 def error_bound_lsb(kind: str, fmts: LSTMFormats = DEFAULT_FORMATS) -> float:
     """Derived bound on |activate - math| in LSBs of ``fmts.act`` (see module docstring)."""
     d = 2.0 ** -TABLE_STEP_LOG2

@@ -487,7 +487,10 @@ class ClampCounts:
     The kernels record into it when given one: ``counts[(layer, tensor)]`` is
     ``[clamped, seen]``.  Tensors: ``x`` (the input quantized or requantized into the
     layer's vec format), ``z_i``, ``z_f``, ``z_g``, ``z_o`` (gate pre-activations),
-    ``c``, ``h``; the Dense layer records ``y``.
+    ``c``, ``h``; the Dense layer records ``y``.  ``tanh_g`` and ``tanh_c`` count the
+    candidate pre-activations and cell states beyond the tanh table's end, where tanh
+    saturates without a requantization clamping (recorded only where that can change a
+    result: :func:`golden.activations.tanh_input_limit`).
     """
 
     def __init__(self):

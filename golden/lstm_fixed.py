@@ -61,7 +61,7 @@ from typing import Optional
 import numpy as np
 
 from .formats import LSTMFormats, DEFAULT_FORMATS, FormatError
-from .activations import activate, SIGMOID, TANH
+from .activations import activate, SIGMOID, TANH, tanh_input_limit
 from .lstm_float import LSTMWeights, ShapeError
 
 
@@ -460,12 +460,26 @@ def _record_gates(clamps, layer: str, acc, fmts: LSTMFormats) -> None:
     _count_gates(clamps, layer, (codes < fmts.preact.int_min) | (codes > fmts.preact.int_max))
 
 
+def count_tanh_inputs(clamps, layer: str, tensor: str, codes, fmts: LSTMFormats) -> None:
+    """Count the preact ``codes`` beyond :func:`golden.activations.tanh_input_limit`
+    (``tanh_g``: the candidate gate's input, ``tanh_c``: the cell state's), where the
+    table's end saturates tanh; nothing is recorded where that cannot matter."""
+    limit = tanh_input_limit(fmts)
+    if limit is None:
+        return
+    v = np.asarray(codes)
+    over = int(np.count_nonzero(np.abs(v) > limit)) if v.size else 0
+    clamps.add(layer, tensor, over, int(v.size))
+
+
 def _cell_update_counted(i, f, g, o, c_prev, fmts: LSTMFormats, clamps, layer: str):
-    """:func:`cell_update`, counting the c and h values requantizations 2 and 3 clamp."""
+    """:func:`cell_update`, counting the c and h values requantizations 2 and 3 clamp
+    (and the cell states beyond tanh's table)."""
     s, big = _cell_sum(i, f, g, np.asarray(c_prev, dtype=np.int64), fmts)
     c = _shift_round_owned(fmts.preact, s, big - fmts.preact.frac_bits)
     clamps.record(layer, "c", c, fmts.preact)
     c = _fit_owned(fmts.preact, c)
+    count_tanh_inputs(clamps, layer, "tanh_c", c, fmts)
     h = _shift_round_owned(fmts.vec, o * activate_codes(c, TANH, fmts),
                            2 * fmts.act.frac_bits - fmts.vec.frac_bits)
     clamps.record(layer, "h", h, fmts.vec)
@@ -484,7 +498,10 @@ def step(x, h_prev, c_prev, w: FixedLSTMWeights, clamps=None, layer: str = "laye
     if clamps is None:
         i, f, g, o = gate_activations(gate_preact(x, h_prev, w), fmts)
         return cell_update(i, f, g, o, c_prev, fmts)
-    i, f, g, o = gate_activations(_gate_preact_counted(x, h_prev, w, clamps, layer), fmts)
+    z = _gate_preact_counted(x, h_prev, w, clamps, layer)
+    hs = w.hidden_size
+    count_tanh_inputs(clamps, layer, "tanh_g", z[:, 2 * hs:3 * hs], fmts)
+    i, f, g, o = gate_activations(z, fmts)
     return _cell_update_counted(i, f, g, o, c_prev, fmts, clamps, layer)
 
 
@@ -497,13 +514,16 @@ def _step_peephole(x, h_prev, c_prev, w: FixedLSTMWeights, clamps=None, layer: s
     acc_f = acc[:, hs:2 * hs] + peephole_term(p[1], c_prev, fmts)
     i = activate_codes(fmts.preact.requantize(acc_i, fmts.acc_frac), SIGMOID, fmts)
     f = activate_codes(fmts.preact.requantize(acc_f, fmts.acc_frac), SIGMOID, fmts)
-    g = activate_codes(fmts.preact.requantize(acc[:, 2 * hs:3 * hs], fmts.acc_frac), TANH, fmts)
+    z_g = fmts.preact.requantize(acc[:, 2 * hs:3 * hs], fmts.acc_frac)
+    g = activate_codes(z_g, TANH, fmts)
     if clamps is None:
         c = cell_state(i, f, g, c_prev, fmts)
     else:
+        count_tanh_inputs(clamps, layer, "tanh_g", z_g, fmts)
         s, big = _cell_sum(i, f, g, np.asarray(c_prev, dtype=np.int64), fmts)
         c_wide = fmts.preact.shift_round(s, big - fmts.preact.frac_bits)
         c = fmts.preact.fit(c_wide)
+        count_tanh_inputs(clamps, layer, "tanh_c", c, fmts)
     acc_o = acc[:, 3 * hs:] + peephole_term(p[2], c, fmts)
     o = activate_codes(fmts.preact.requantize(acc_o, fmts.acc_frac), SIGMOID, fmts)
     if clamps is None:

@@ -389,7 +389,8 @@ def _formats_text(formats, names) -> dict:
 #: What a clamped tensor means, for the warnings.
 _CLAMPED = {"x": "inputs", "z_i": "input-gate pre-activations", "z_f": "forget-gate pre-activations",
             "z_g": "candidate pre-activations", "z_o": "output-gate pre-activations",
-            "c": "cell states", "h": "hidden states", "y": "reconstruction values"}
+            "c": "cell states", "h": "hidden states", "y": "reconstruction values",
+            "tanh_g": "candidate pre-activations", "tanh_c": "cell states"}
 
 
 def saturation_report(clamps, formats, names) -> dict:
@@ -404,6 +405,15 @@ def saturation_report(clamps, formats, names) -> dict:
             f = fmt_of[layer]
             fmt = f.vec if tensor in ("x", "h") else f.preact
         q = f"Q{fmt.word_bits - fmt.frac_bits}.{fmt.frac_bits}"
+        if tensor.startswith("tanh_"):
+            from golden.activations import tanh_input_limit
+            edge = tanh_input_limit(fmt_of[layer]) * fmt.lsb
+            warn.append(f"fixed point saturated tanh of {c} of {seen} {_CLAMPED[tensor]} "
+                        f"({tensor}) of {layer} beyond |{edge:.4g}|, where the activation table "
+                        f"of {q} ends (tanh is looked up at twice its input): its reconstruction "
+                        "differs from float there; quantize the model on such data "
+                        "(lstm-chiplet quantize) for more preact integer bits")
+            continue
         warn.append(f"fixed point saturated {c} of {seen} {_CLAMPED.get(tensor, tensor)} "
                     f"({tensor}) of {layer} at the limits of {q} [{fmt.min:g}, {fmt.max:g}]: "
                     "its reconstruction differs from float there; quantize the model on such "

@@ -345,3 +345,48 @@ def test_reverse_and_bidirectional_with_initial_state_equal_spec(case, second):
     hs = w.hidden_size
     np.testing.assert_array_equal(spec[2][0], spec[0][:, -1, :hs])
     np.testing.assert_array_equal(spec[2][1], spec[0][:, 0, hs:])
+
+
+def test_tanh_beyond_the_table_end_is_counted():
+    """A narrow preact (Q3.13, range 4) ends tanh's table at |z| = 2 (tanh(2) = 0.96):
+    the candidate inputs and cell states beyond it are counted, as many as the
+    specification's own trace of z and c holds; the default formats never count them."""
+    from golden.activations import tanh_input_limit
+    from golden.formats import ClampCounts
+
+    narrow = LSTMFormats(DEFAULT_FORMATS.vec, DEFAULT_FORMATS.weight,
+                         QFormat(16, 13, name="preact"), DEFAULT_FORMATS.act)
+    assert tanh_input_limit(DEFAULT_FORMATS) is None
+    limit = tanh_input_limit(narrow)
+    assert limit == (2 ** 15 - 1) // 2
+    rng = np.random.default_rng(3)
+    h = 4
+    bias = rng.integers(-6000, 6000, 4 * h)
+    bias[:2 * h] += 16384                # i and f open: c builds up past the table's end
+    w = FixedLSTMWeights.from_ints(rng.integers(-6000, 6000, (3, 4 * h)),
+                                   rng.integers(-6000, 6000, (h, 4 * h)), bias, narrow)
+    x = rng.integers(narrow.vec.int_min, narrow.vec.int_max, (5, 6, 3))
+    clamps = ClampCounts()
+    lstm_layer_fixed(x, w, clamps=clamps, layer="l")
+    h_seq, c = spec_layer(x, w)
+    # z of every step from the specification's h sequence, in plain integer arithmetic
+    h_prev = np.concatenate([np.zeros_like(h_seq[:, :1]), h_seq[:, :-1]], axis=1)
+    acc = (x.astype(object) @ w.kernel.astype(object) + h_prev.astype(object) @ w.recurrent.astype(object)
+           + (w.bias.astype(object) << narrow.vec.frac_bits))
+    z_g = narrow.preact.requantize(acc.astype(np.int64), narrow.acc_frac)[..., 2 * h:3 * h]
+    want_g = int(np.count_nonzero(np.abs(z_g) > limit))
+    want_c = int(np.count_nonzero(np.abs(c) > limit))
+    assert want_g > 0 and want_c > 0
+    assert clamps.counts[("l", "tanh_g")] == [want_g, z_g.size]
+    assert clamps.counts[("l", "tanh_c")] == [want_c, c.size]
+    # the peephole step with zero peepholes computes the same and counts the same
+    zero = FixedLSTMWeights.from_ints(w.kernel, w.recurrent, w.bias, narrow,
+                                      peephole=np.zeros((3, h), np.int64))
+    peep = ClampCounts()
+    lstm_layer_fixed(x, zero, clamps=peep, layer="l")
+    assert peep.counts[("l", "tanh_g")] == clamps.counts[("l", "tanh_g")]
+    assert peep.counts[("l", "tanh_c")] == clamps.counts[("l", "tanh_c")]
+    default = ClampCounts()
+    lstm_layer_fixed(x, FixedLSTMWeights.from_ints(w.kernel, w.recurrent, w.bias, DEFAULT_FORMATS),
+                     clamps=default, layer="l")
+    assert not any(t.startswith("tanh_") for _, t in default.counts)

@@ -452,6 +452,26 @@ def test_per_layer_formats_model(tmp_path, model, capsys):
     assert eb["available"] and eb["within"], eb
 
 
+def test_tanh_beyond_the_table_end_warns(tmp_path, model, capsys):
+    """A preact format of range 2 ends tanh's table at |z| = 1 (tanh(1) = 0.76): the
+    saturated tanh inputs are counted and named in the warnings, not silent."""
+    from golden.formats import DEFAULT_FORMATS, LSTMFormats, ModelFormats, QFormat
+    d = DEFAULT_FORMATS
+    narrow = LSTMFormats(d.vec, d.weight, QFormat(16, 14, name="preact"), d.act)
+    fm = ModelFormats.uniform(narrow, CFG.num_layers)
+    path = save_model(tmp_path / "narrow.npz", model, fmts=fm)
+    x = synthetic_windows(30, CFG, seed=8)
+    npz = tmp_path / "w.npz"
+    np.savez(npz, sequences=x)
+    rc, _, err = run_detect(capsys, "--windows", npz, "--model", path, "--out", tmp_path / "o")
+    assert rc == 0
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    tanh = [r for r in rep["saturation"]["clamped"] if r["tensor"].startswith("tanh_")]
+    assert tanh, rep["saturation"]["clamped"]
+    assert any("saturated tanh of" in w and "beyond |0.9999|" in w for w in rep["warnings"])
+    assert "saturated tanh of" in err
+
+
 def test_pytorch_model_gives_the_same_scores_as_keras(tmp_path, model, capsys):
     x = synthetic_windows(30, CFG, seed=4)
     npz = tmp_path / "w.npz"
