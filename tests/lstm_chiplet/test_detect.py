@@ -322,12 +322,24 @@ def test_a_failure_while_moving_the_files_in_puts_everything_back(tmp_path, defa
 
 
 def _start_detect(tmp_path, project_model, out):
+    import signal
     import subprocess
     import sys
     import time
-    proc = subprocess.Popen([sys.executable, "-m", "lstm_chiplet", "detect", "--model",
-                             str(project_model[0]), "--days", "60", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    # a test run started in the background of a shell has SIGINT ignored, which the
+    # child would inherit (Python then installs no KeyboardInterrupt handler): let the
+    # child start with the default disposition, as a terminal's user has it
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "lstm_chiplet", "detect", "--model",
+                                 str(project_model[0]), "--days", "60", "--out", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     deadline = time.monotonic() + 60
     while not any(".partial-" in p.name for p in tmp_path.iterdir()):
         assert proc.poll() is None, proc.communicate()
