@@ -57,7 +57,8 @@ class _Done:
 
     def __init__(self, key: str, fn: Callable, args):
         self.key = key
-        try:
+        try:        # a failed argument fails this task too, as on a cluster
+            args = tuple(a.result() if isinstance(a, _Done) else a for a in args)
             self._value, self._error = fn(*args), None
         except Exception as exc:        # handed over on .result(), as Dask does
             self._value, self._error = None, exc
@@ -185,7 +186,6 @@ class Executor:
         """Run ``fn(*args)`` (futures among ``args`` are resolved); a future-like object."""
         key = self.key(what)
         if self.in_process:
-            args = tuple(a.result() if isinstance(a, _Done) else a for a in args)
             return _Done(key, fn, args)
         return self.client.submit(fn, *args, key=key, pure=False, priority=priority)
 
