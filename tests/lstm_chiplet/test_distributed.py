@@ -335,3 +335,80 @@ def test_a_worker_killed_mid_run_loses_nothing(in_process, archive, small_model,
     assert ex["kind"] == "existing cluster" and ex["retried"] >= 1, ex
     assert ex["retried"] == len(ex["retried_tasks"])
     assert f"{ex['retried']} retried" in stdout
+
+
+# --------------------------------------------------------------------------
+# The rtl backend on workers
+# --------------------------------------------------------------------------
+
+def test_the_build_lock_excludes_other_processes(tmp_path):
+    lock = tmp_path / "locks" / "x.lock"
+    code = ("import sys, time; from pathlib import Path; from lstm_chiplet.scale.partitions "
+            "import file_lock\n"
+            f"with file_lock(Path({str(lock)!r})):\n"
+            "    print('held', flush=True); time.sleep(1.0); print(time.time(), flush=True)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pt.file_lock(lock):
+            got = time.time()
+        released = float(holder.stdout.readline())
+    finally:
+        holder.wait(30)
+    assert got >= released
+
+
+@pytest.mark.cosim
+@pytest.mark.hdl
+@pytest.mark.timeout(600)
+def test_rtl_on_two_workers_is_bit_exact_window_by_window(small_model, tmp_path, capsys):
+    from cosim.tools import need_tools
+    need_tools("verilator")
+    files = write_archive(tmp_path / "in", 2, days=4, stations_per_file=2, anomalies=0)
+    rc, _, err = run_detect(capsys, "--csv", tmp_path / "in", "--model", small_model,
+                            "--workers", 1, "--out", tmp_path / "fixed")
+    assert rc == 0, err
+    rc, stdout, err = run_detect(capsys, "--csv", tmp_path / "in", "--model", small_model,
+                                 "--backend", "rtl", "--workers", 2, "--chunk-windows", 20,
+                                 "--out", tmp_path / "rtl")
+    assert rc == 0, err
+    rep = json.loads((tmp_path / "rtl" / "report.json").read_text())
+    n = rep["windows"]["count"]
+    assert rep["bit_exact"]["equal"] and rep["bit_exact"]["windows"] == n > 2 * 20
+    assert rep["execution"]["tasks"] >= 2 + n // 20
+    assert len(rep["bit_exact"]["cycles_per_window"]) == 1
+    # the rtl reconstruction is the fixed one integer for integer, so its scores are too
+    fixed_rows = read_csv(tmp_path / "fixed" / "scores.csv")
+    rtl_rows = read_csv(tmp_path / "rtl" / "scores.csv")
+    assert [r["mse"] for r in rtl_rows] == [r["mse"] for r in fixed_rows]
+    assert len(files) == 1 and f"0 of {n} windows differ" in stdout
+
+
+def test_an_rtl_difference_is_reported_by_station_and_window(archive, small_model, tmp_path,
+                                                             capsys, monkeypatch):
+    """A stand-in runner one LSB off in one window of each chunk: every one is listed."""
+    from lstm_chiplet import backends as bk
+
+    def runner(fixed, x_int, **_):
+        y = fixed.reconstruct_int(fixed.formats.input.to_float(x_int)).copy()
+        if len(y) > 3:
+            y[3, 0, 0] += 1
+        return {"reconstruction": y, "cycles_per_window": 1234}
+
+    monkeypatch.setitem(bk.BACKENDS, "rtl", lambda m, f=None, **o: bk.RtlBackend(
+        m, f, runner=runner, **o))
+    monkeypatch.setattr(pt, "_WORKER_MODELS", {})
+    rc, stdout, err = run_detect(capsys, "--csv", archive[0], archive[2], "--model", small_model,
+                                 "--backend", "rtl", "--simulator", "icarus", "--workers", 1,
+                                 "--chunk-windows", 50, "--out", tmp_path / "o")
+    assert rc == 0, err
+    bx = json.loads((tmp_path / "o" / "report.json").read_text())["bit_exact"]
+    rows = read_csv(tmp_path / "o" / "scores.csv")
+    per = {}
+    for r in rows:
+        per[(r["file"], r["station"])] = per.get((r["file"], r["station"]), 0) + 1
+    want = sorted((f, st, a + 3) for (f, st), n in per.items() for a in range(0, n, 50) if n - a > 3)
+    got = sorted((Path(d["file"]).name, d["station"], d["window_in_station"]) for d in bx["first"])
+    assert not bx["equal"] and bx["windows_differing"] == len(want) == bx["values_differing"]
+    assert got == want[:len(got)] and bx["cycles_per_window"] == [1234]
