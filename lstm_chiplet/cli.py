@@ -17,6 +17,7 @@ import sys
 #: name -> (module or module:object, one-line help)
 COMMANDS = {
     "bench": ("lstm_chiplet.bench", "the 273-window workload side by side: pure Python, numpy, kernels, fxpmath, simulators, projected UP5K and chiplet"),
+    "bench-scale": ("lstm_chiplet.scale.bench", "speed-up of 1 against 2 Dask workers: fixed backend on a generated multi-station archive, rtl on 1,000 windows, scheduling overhead per task"),
     "bench-golden": ("lstm_chiplet.workload.golden_bench", "accuracy and speed of the golden models (float vs fixed)"),
     "cosim-bench": ("cosim.bench", "simulated cycles per second: Icarus via MyHDL's VPI and Verilator on the same engine"),
     "convert": ("lstm_chiplet.convert:LayerCommand", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),

@@ -25,6 +25,12 @@ from typing import Callable, Dict, Optional
 
 #: Every task key of a run starts with this (and the run's id).
 KEY_PREFIX = "lstm-chiplet"
+#: Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers to give memory back sooner;
+#: setting it switches off glibc's adaptive mmap threshold, so every temporary array of
+#: the kernels' step loop becomes an mmap and a page-fault storm: the fixed backend ran
+#: 5 to 10 times slower in a worker than in process (measured).  Unset in the local
+#: cluster; docs/scale.md says how to unset it on a cluster started by hand.
+TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 #: Seconds to wait for a scheduler to answer.
 CONNECT_TIMEOUT = "20s"
 
@@ -125,9 +131,11 @@ class Executor:
                 raise ValueError(f"--scheduler {self.scheduler}: no Dask scheduler answers "
                                  f"there ({exc})") from None
         else:
-            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                        processes=True, host="127.0.0.1", scheduler_port=0,
-                                        dashboard_address=":0", silence_logs=logging.ERROR)
+            import dask
+            with dask.config.set({TRIM_SETTING: None}):
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                            processes=True, host="127.0.0.1", scheduler_port=0,
+                                            dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         try:
             plugin = ExecutionCounter(self.prefix)

@@ -347,7 +347,8 @@ def score_chunk(loaded: LoadedFile, station: str, first: int, stop: int,
             scores[name] = window_scores(x, runs[name].reconstruction)
     except ValueError as exc:
         raise PartitionError(part.file, station, f"backend {name}: {exc}") from None
-    diff = np.abs(runs["fixed"].reconstruction - runs["float"].reconstruction).max(axis=(1, 2))
+    diff = (np.abs(runs["fixed"].reconstruction - runs["float"].reconstruction).max(axis=(1, 2))
+            if "float" in runs else np.zeros(len(x)))
     out = ChunkResult(part.file, station, first, stop, scores, part.start[first:stop],
                       part.end[first:stop], diff, wm.backends["fixed"].clamps, seconds=seconds,
                       pid=os.getpid())
