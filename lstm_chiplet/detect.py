@@ -775,6 +775,29 @@ def command_line(args) -> str:
     return " ".join(parts)
 
 
+def _write_run(args, out: Path, inputs: dict, job) -> dict:
+    """Check the inputs lie outside ``out``, run ``job()`` into a temporary folder, move
+    it into place (removed on any failure); print the report's warnings."""
+    check_inputs_outside(out, inputs)
+    args._tmp = prepare_output(out)
+    try:
+        rep = job()
+        commit_output(args._tmp, out)
+    except BaseException:
+        shutil.rmtree(args._tmp, ignore_errors=True)
+        raise
+    for note in rep["warnings"]:
+        print(f"warning: {note}", file=sys.stderr)
+    return rep
+
+
+def _print_agreement(rep: dict) -> None:
+    for cmp in rep["agreement"]:
+        a, b = cmp["backends"]
+        print(f"{a} and {b} flag " + ("the same windows" if cmp["same"] else
+                                       f"different windows ({cmp['differences_total']} differ)"))
+
+
 def run(args) -> int:
     progress = Progress(args.quiet)
     out = Path(args.out)
@@ -792,24 +815,12 @@ def run(args) -> int:
         raise DetectError(f"--clock-mhz must be positive, got {args.clock_mhz}")
     if args.days is not None and args.csv is None and args.windows is None and args.days < 2:
         raise DetectError(f"--days must be at least 2, got {args.days}")
-    check_inputs_outside(out, {"input CSV": args.csv, "input windows": args.windows,
-                               "model": args.model})
-    args._tmp = prepare_output(out)
-    try:
-        rep = run_job(args, progress)
-        commit_output(args._tmp, out)
-    except BaseException:
-        shutil.rmtree(args._tmp, ignore_errors=True)
-        raise
-    for note in rep["warnings"]:
-        print(f"warning: {note}", file=sys.stderr)
+    rep = _write_run(args, out, {"input CSV": args.csv, "input windows": args.windows,
+                                 "model": args.model}, lambda: run_job(args, progress))
     th = rep["threshold"]
     print(f"{th['flagged']} of {rep['windows']['count']} windows flagged ({rep['backend']} backend, "
           f"threshold {th['value']:.6g} = {th['percentile']:g}th percentile)")
-    for cmp in rep["agreement"]:
-        a, b = cmp["backends"]
-        print(f"{a} and {b} flag " + ("the same windows" if cmp["same"] else
-                                       f"different windows ({cmp['differences_total']} differ)"))
+    _print_agreement(rep)
     if rep["injected"]:
         inj = rep["injected"]
         print(f"injected anomalies detected: {inj['events_detected']} of {inj['events']}; "
@@ -822,25 +833,13 @@ def run_many_inputs(args, files, progress) -> int:
     """``detect`` over several files (:mod:`lstm_chiplet.scale.detect_many`), same output rules."""
     from .scale.detect_many import run_many
     out = Path(args.out)
-    check_inputs_outside(out, {"model": args.model,
-                               **{f"input CSV {i + 1}": f for i, f in enumerate(files)}})
-    args._tmp = prepare_output(out)
-    try:
-        rep = run_many(args, files, progress)
-        commit_output(args._tmp, out)
-    except BaseException:
-        shutil.rmtree(args._tmp, ignore_errors=True)
-        raise
-    for note in rep["warnings"]:
-        print(f"warning: {note}", file=sys.stderr)
+    inputs = {"model": args.model, **{f"input CSV {i + 1}": f for i, f in enumerate(files)}}
+    rep = _write_run(args, out, inputs, lambda: run_many(args, files, progress))
     th, ex = rep["threshold"], rep["execution"]
     print(f"{th['flagged']} of {rep['windows']['count']} windows flagged in {len(rep['stations'])} "
           f"station(s) of {len(files)} file(s) ({rep['backend']} backend, threshold scope "
           f"{th['scope']}, {th['percentile']:g}th percentile)")
-    for cmp in rep["agreement"]:
-        a, b = cmp["backends"]
-        print(f"{a} and {b} flag " + ("the same windows" if cmp["same"] else
-                                       f"different windows ({cmp['differences_total']} differ)"))
+    _print_agreement(rep)
     if rep["bit_exact"] is not None:
         bx = rep["bit_exact"]
         print(f"fixed and rtl: {bx['windows_differing']} of {bx['windows']} windows differ")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from ..workload import synthetic
 
@@ -22,14 +22,20 @@ def station_id(k: int) -> str:
 
 
 def write_archive(folder, stations: int, days: int = 30, seed: int = 100,
-                  stations_per_file: int = 1, anomalies: int = 2) -> List[Path]:
+                  stations_per_file: int = 1, anomalies: Optional[int] = None,
+                  normal_days: Optional[int] = None) -> List[Path]:
     """Write ``stations`` generated stations into CSV files under ``folder``; their paths.
 
-    Files are written to a temporary name and renamed, so a reader never sees half a file.
+    Each station is laid out like the default data (:func:`synthetic.default_plan`:
+    two thirds anomaly-free, then events) unless ``normal_days`` (anomaly-free days)
+    or ``anomalies`` (events after them) say otherwise.  Files are written to a temporary name and renamed, so a
+    reader never sees half a file.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    normal = max(1, min(days - 1, days // 2))
+    normal, planned = synthetic.default_plan(days)
+    normal = normal if normal_days is None else normal_days
+    anomalies = planned if anomalies is None else anomalies
     written = []
     with tempfile.TemporaryDirectory(dir=folder, prefix=".archive-") as work:
         for first in range(0, stations, stations_per_file):

@@ -27,8 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -56,6 +56,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
+def command_line(args) -> str:
+    """The command that reproduces this run (options away from their defaults)."""
+    defaults = vars(_parser().parse_args([]))
+    parts = ["lstm-chiplet", "bench-scale"]
+    for name, default in defaults.items():
+        v = getattr(args, name, default)
+        if v != default and name != "quiet":
+            parts += [f"--{name.replace('_', '-')}", shlex.quote(str(v))]
+    return " ".join(parts)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lstm-chiplet bench-scale")
+    add_arguments(p)
+    return p
+
+
 def _archive(args, say) -> list:
     from .archive import write_archive
     folder = Path(args.out) / f"archive-{args.stations}x{args.days}d"
@@ -64,7 +81,11 @@ def _archive(args, say) -> list:
     if stamp.is_file() and json.loads(stamp.read_text()) == want:
         return sorted(folder.glob("*.csv"))
     say(f"generating the archive: {args.stations} stations x {args.days} days")
-    files = write_archive(folder, args.stations, days=args.days, seed=100)
+    # half the season anomaly-free, then two events where they fit (48 h apart each)
+    normal = max(1, args.days // 2)
+    events = int(max(0, min(2, ((args.days - normal) * 24 - 24) // 48)))
+    files = write_archive(folder, args.stations, days=args.days, seed=100, anomalies=events,
+                          normal_days=normal)
     stamp.write_text(json.dumps(want))
     return files
 
@@ -165,8 +186,7 @@ def run(args) -> int:
     rtl_spec = ModelSpec.make(args.model, ("fixed", "rtl"), args.lanes, "verilator")
     cores = os.cpu_count()
     load = os.getloadavg()
-    res = {"command": " ".join(["lstm-chiplet", "bench-scale"] + sys.argv[2:]) if
-           sys.argv[1:2] == ["bench-scale"] else "lstm-chiplet bench-scale",
+    res = {"command": command_line(args),
            "machine": {"cores": cores, "load_average_at_start": load,
                        "note": "a shared machine: other work ran beside this benchmark"},
            "archive": {"files": len(files), "stations": args.stations, "days": args.days},

@@ -35,14 +35,12 @@ STARTUP_S = 40
 
 
 def run_detect(capsys, *argv):
-    rc = cli.main(["detect", "--quiet", *[str(a) for a in argv]])
-    out, err = capsys.readouterr()
-    return rc, out, err
+    """``lstm-chiplet detect --quiet ARGV``: (exit code, stdout, stderr)."""
+    return (cli.main(["detect", "--quiet"] + [str(a) for a in argv]),) + tuple(capsys.readouterr())
 
 
 def read_csv(path):
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    return list(csv.DictReader(Path(path).read_text().splitlines()))
 
 
 @pytest.fixture(scope="module")
@@ -412,3 +410,14 @@ def test_an_rtl_difference_is_reported_by_station_and_window(archive, small_mode
     got = sorted((Path(d["file"]).name, d["station"], d["window_in_station"]) for d in bx["first"])
     assert not bx["equal"] and bx["windows_differing"] == len(want) == bx["values_differing"]
     assert got == want[:len(got)] and bx["cycles_per_window"] == [1234]
+
+
+def test_local_workers_keep_the_adaptive_malloc_threshold():
+    """Dask's nanny would set MALLOC_TRIM_THRESHOLD_ (the kernels ran 5-10x slower)."""
+    from lstm_chiplet.scale.cluster import Executor
+    ex = Executor(1)
+    ex.in_process = False           # a one-worker LocalCluster, not the in-process shortcut
+    with ex:
+        got = ex.client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        blas = ex.client.run(os.environ.get, "OPENBLAS_NUM_THREADS")
+    assert list(got.values()) == [None] and list(blas.values()) == ["1"]
