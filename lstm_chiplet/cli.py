@@ -26,6 +26,7 @@ COMMANDS = {
     "inspect": ("lstm_chiplet.models.inspection", "what a model file (.keras, .h5, .onnx, .pt, .npz) holds: topology, parameters, formats, engine memory and cycles, anything refused"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
     "quantize": ("lstm_chiplet.quantize", "per-layer fixed-point formats: calibrate ranges on data, search the cheapest word widths that meet an error or same-anomalies target"),
+    "sweep": ("lstm_chiplet.scale.sweep", "design-space sweep of the whole-window design over lanes and nextpnr seeds on Dask: cycles, cosim check, UP5K synthesis and place and route per point, cached; table and Pareto plot"),
     "synth": ("lstm_chiplet.implementation.cli", "implementation flow: iCE40 UP5K place and route, generic cell counts, multiplier utilisation"),
     "train": ("lstm_chiplet.workload.training", "train the LSTM autoencoder (numpy BPTT, Adam) on NOAA data and save the project model"),
 }

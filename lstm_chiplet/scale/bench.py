@@ -123,7 +123,7 @@ def _time_fixed(ex, files, spec) -> dict:
     wall = time.perf_counter() - t0
     n = sum(c.stop - c.first for c in got["chunks"])
     return {"seconds": wall, "windows": n, "tasks": got["tasks"],
-            "compute_seconds": got["compute_seconds"]}
+            "compute_seconds": got["compute_seconds"], "cpu_seconds": got["cpu_seconds"]}
 
 
 def _time_rtl(ex, path, spec, n: int) -> dict:
@@ -143,9 +143,10 @@ def _time_rtl(ex, path, spec, n: int) -> dict:
             break
     chunks = [f.result() for f in ex.as_completed(futs)]
     wall = time.perf_counter() - t0
+    cpu = info.cpu_seconds + sum(c.cpu_seconds for c in chunks)
     differing = sum(len(c.rtl_differing) for c in chunks)
     return {"seconds": wall, "windows": sum(c.stop - c.first for c in chunks), "tasks": len(futs) + 2,
-            "compute_seconds": sum(sum(c.seconds.values()) for c in chunks),
+            "compute_seconds": sum(sum(c.seconds.values()) for c in chunks), "cpu_seconds": cpu,
             "rtl_windows_differing": differing}
 
 
@@ -247,15 +248,20 @@ def markdown(res: dict) -> str:
         for label, _, _ in CONFIGS:
             v = res[case].get(label)
             if v:
+                run = min(v["runs"], key=lambda r: abs(r["seconds"] - v["median_seconds"]))
                 rows.append([case, label, v["windows"], f"{v['median_seconds']:.2f}",
-                             f"{v['windows_per_second']:.1f}", len(v["runs"])])
+                             f"{v['windows_per_second']:.1f}", f"{run['cpu_seconds']:.1f}",
+                             f"{run['cpu_seconds'] / run['seconds']:.2f}", len(v["runs"])])
     lines = ["# bench-scale: 1 against 2 Dask workers", "",
              f"Command: `{res['command']}`", "",
              f"Machine: {res['machine']['cores']} cores, load average "
              f"{res['machine']['load_average_at_start'][0]:.2f} at the start and "
              f"{res['machine']['load_average_at_end'][0]:.2f} at the end; "
              + res["machine"]["note"] + ".", ""]
-    lines += _table(["case", "where", "windows", "median s", "windows/s", "runs"], rows) + [""]
+    lines += _table(["case", "where", "windows", "median s", "windows/s", "task CPU s",
+                     "cores busy", "runs"], rows)
+    lines += ["", "(task CPU s and cores busy: of the median run; cores busy = task CPU / wall, "
+              "at most the workers; below that, the cores were taken by other work)", ""]
     for case in ("fixed", "rtl"):
         v = res[case]
         if v:

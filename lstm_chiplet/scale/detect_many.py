@@ -68,7 +68,7 @@ def run_tasks(ex, files: List[Path], data: DataSpec, spec: ModelSpec, chunk_wind
         pending[ex.submit("plan", file_info, lf)] = ("plan", str(f), None)
     ac = ex.as_completed(list(pending))
     tasks = 2 * len(files)
-    compute = 0.0
+    compute = cpu = 0.0
     counter = progress.counter("windows scored")
     try:
         for fut in ac:
@@ -84,6 +84,7 @@ def run_tasks(ex, files: List[Path], data: DataSpec, spec: ModelSpec, chunk_wind
             if kind == "plan":
                 infos[path] = value
                 compute += value.seconds
+                cpu += value.cpu_seconds
                 for st, a, b in chunk_plan(value, chunk_windows):
                     c = ex.submit("chunk", score_chunk, loads[path], st, a, b, spec, priority=1)
                     pending[c] = ("chunk", path, st)
@@ -95,6 +96,7 @@ def run_tasks(ex, files: List[Path], data: DataSpec, spec: ModelSpec, chunk_wind
             else:
                 chunks.append(value)
                 compute += sum(value.seconds.values())
+                cpu += value.cpu_seconds
                 done += value.stop - value.first
                 counter(done, total)
                 if not pending_chunks(pending, path):
@@ -103,7 +105,7 @@ def run_tasks(ex, files: List[Path], data: DataSpec, spec: ModelSpec, chunk_wind
         ex.cancel(list(pending) + list(loads.values()))
         raise
     return {"infos": infos, "chunks": chunks, "skipped": skipped, "tasks": tasks,
-            "compute_seconds": compute}
+            "compute_seconds": compute, "cpu_seconds": cpu}
 
 
 def pending_chunks(pending: dict, path: str) -> bool:
@@ -217,7 +219,8 @@ def markdown(rep: dict) -> str:
             + (f", scheduler {ex['scheduler']}" if ex["scheduler"] else "")
             + f"; dashboard {ex['dashboard']}",
             f"- {ex['tasks']} tasks ({ex['chunk_windows']} windows per chunk at most), "
-            f"{ex['seconds']:.2f} s wall, {ex['compute_seconds']:.2f} s of task compute",
+            f"{ex['seconds']:.2f} s wall, {ex['compute_seconds']:.2f} s of backend time in "
+            f"the tasks, {ex['cpu_seconds']:.2f} s of task CPU",
             "- tasks retried (run more than once, e.g. a worker was lost): "
             + ("unknown (the scheduler could not count them)" if ex["retried"] is None
                else str(ex["retried"])), ""]
@@ -380,7 +383,8 @@ def run_many(args, files: List[Path], progress) -> dict:
         "saturation": saturation,
         "skipped": got["skipped"],
         "execution": dict(where, tasks=got["tasks"], chunk_windows=chunk, seconds=wall,
-                          compute_seconds=got["compute_seconds"], retried=retried,
+                          compute_seconds=got["compute_seconds"],
+                          cpu_seconds=got["cpu_seconds"], retried=retried,
                           retried_tasks=None if execs is None else
                           sorted(k for k, v in execs.items() if v > 1),
                           worker_processes=len(g["worker_pids"])),

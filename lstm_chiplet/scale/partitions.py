@@ -222,6 +222,7 @@ class FileInfo:
     warnings: List[str]
     scaling: str
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -243,7 +244,7 @@ def load_file(path: str, data: DataSpec, spec: ModelSpec) -> LoadedFile:
     """
     from ..detect import _summary_counts
     from ..workload.noaa import DataError, load_windows, out_of_range_warnings
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_clock()
     wm = worker_backends(spec)
     lm, cfg = wm.loaded, wm.loaded.model.cfg
     scaler = lm.scaler
@@ -276,7 +277,8 @@ def load_file(path: str, data: DataSpec, spec: ModelSpec) -> LoadedFile:
         counts[station] = int(keep.size)
     no_windows = sorted(s for s, v in win.summary.get("stations", {}).items() if not v["windows"])
     info = FileInfo(str(path), win.summary["format"], tuple(win.features), counts, no_windows,
-                    _summary_counts(win.summary), warnings, scaling, time.perf_counter() - t0)
+                    _summary_counts(win.summary), warnings, scaling, time.perf_counter() - t0,
+                    cpu_clock() - cpu0)
     return LoadedFile(info, parts)
 
 
@@ -315,6 +317,16 @@ class ChunkResult:
     rtl_cycles: Optional[int] = None
     seconds: Dict[str, float] = field(default_factory=dict)
     pid: int = 0
+    #: CPU time of the task: its thread and the simulator processes it waited for.
+    cpu_seconds: float = 0.0
+
+
+def cpu_clock() -> float:
+    """CPU seconds of this thread plus the finished child processes of this process
+    (the Verilator harness); a worker runs one task at a time, so a difference of two
+    readings is one task's CPU time."""
+    t = os.times()
+    return time.thread_time() + t.children_user + t.children_system
 
 
 def check_finite(part: Partition, a: int, b: int) -> None:
@@ -335,6 +347,7 @@ def score_chunk(loaded: LoadedFile, station: str, first: int, stop: int,
         The windows cannot be scored (naming file and station).
     """
     from golden.autoencoder import window_scores
+    cpu0 = cpu_clock()
     wm = worker_backends(spec)
     part = loaded.partitions[station]
     check_finite(part, first, stop)
@@ -357,6 +370,7 @@ def score_chunk(loaded: LoadedFile, station: str, first: int, stop: int,
         per = neq.reshape(len(x), -1).sum(axis=1)
         out.rtl_differing = [(first + int(i), int(per[i])) for i in np.nonzero(per)[0]]
         out.rtl_cycles = runs["rtl"].cycles_per_window
+    out.cpu_seconds = cpu_clock() - cpu0
     return out
 
 
