@@ -61,6 +61,7 @@ def run_tasks(ex, files: List[Path], data: DataSpec, spec: ModelSpec, chunk_wind
         A file or station fails and ``skip_bad`` is off (the others are cancelled).
     """
     loads, pending, infos, chunks, skipped = {}, {}, {}, [], []
+    left = defaultdict(int)         # file -> chunks not yet gathered
     total = done = 0
     for f in files:
         lf = ex.submit("load", load_file, str(f), data, spec)
@@ -78,10 +79,16 @@ def run_tasks(ex, files: List[Path], data: DataSpec, spec: ModelSpec, chunk_wind
             except PartitionError as exc:
                 if not skip_bad:
                     raise
-                skipped.append({"file": exc.file, "station": exc.station, "reason": exc.reason})
-                progress.say(f"skipped: {exc}")
-                continue
-            if kind == "plan":
+                if kind == "chunk":
+                    left[path] -= 1
+                if not any((s["file"], s["station"]) == (exc.file, exc.station) for s in skipped):
+                    skipped.append({"file": exc.file, "station": exc.station,
+                                    "reason": exc.reason})
+                    progress.say(f"skipped: {exc}")
+                value = None
+            if value is None:
+                pass
+            elif kind == "plan":
                 infos[path] = value
                 compute += value.seconds
                 cpu += value.cpu_seconds
@@ -90,26 +97,25 @@ def run_tasks(ex, files: List[Path], data: DataSpec, spec: ModelSpec, chunk_wind
                     pending[c] = ("chunk", path, st)
                     ac.add(c)
                     tasks += 1
+                    left[path] += 1
                 total += sum(value.windows.values())
-                if not pending_chunks(pending, path):
-                    loads.pop(path, None)      # nothing of it left to score: release it
             else:
                 chunks.append(value)
                 compute += sum(value.seconds.values())
                 cpu += value.cpu_seconds
                 done += value.stop - value.first
                 counter(done, total)
-                if not pending_chunks(pending, path):
-                    loads.pop(path, None)
+                left[path] -= 1
+            if not left[path]:
+                loads.pop(path, None)          # nothing of it left to score: release it
     except BaseException:
         ex.cancel(list(pending) + list(loads.values()))
         raise
+    dropped = {(s["file"], s["station"]) for s in skipped}    # a skipped station: all of it
+    chunks = [c for c in chunks if (c.file, c.station) not in dropped]
     return {"infos": infos, "chunks": chunks, "skipped": skipped, "tasks": tasks,
             "compute_seconds": compute, "cpu_seconds": cpu}
 
-
-def pending_chunks(pending: dict, path: str) -> bool:
-    return any(k == "chunk" and p == path for k, p, _ in pending.values())
 
 
 # --------------------------------------------------------------------------

@@ -421,3 +421,27 @@ def test_local_workers_keep_the_adaptive_malloc_threshold():
         got = ex.client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
         blas = ex.client.run(os.environ.get, "OPENBLAS_NUM_THREADS")
     assert list(got.values()) == [None] and list(blas.values()) == ["1"]
+
+
+def test_a_failing_station_is_named_or_skipped_whole(archive, small_model, tmp_path, capsys,
+                                                      monkeypatch):
+    bad = station_id(1)                      # the second station of the first file
+    real = pt.check_finite
+
+    def check(part, a, b):
+        if part.station == bad and a >= 40:  # its later chunks only: all of it must go
+            raise pt.PartitionError(part.file, part.station, "planted bad values")
+        real(part, a, b)
+
+    monkeypatch.setattr(pt, "check_finite", check)
+    common = ["--csv", *archive, "--model", small_model, "--workers", 1, "--chunk-windows", 40]
+    rc, _, err = run_detect(capsys, *common, "--out", tmp_path / "fail")
+    assert rc == 1 and f"{archive[0]}, station {bad}: planted bad values" in err
+    rc, _, err = run_detect(capsys, *common, "--skip-bad", "--out", tmp_path / "skip")
+    assert rc == 0, err
+    rep = json.loads((tmp_path / "skip" / "report.json").read_text())
+    assert rep["skipped"] == [{"file": str(archive[0]), "station": bad,
+                               "reason": "planted bad values"}]
+    rows = read_csv(tmp_path / "skip" / "scores.csv")
+    assert rows and bad not in {r["station"] for r in rows}
+    assert bad not in {s["station"] for s in rep["stations"]}
