@@ -167,10 +167,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _ints(text: str, what: str) -> list:
-    try:
-        vals = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"{what}: expected comma-separated integers, got {text!r}") from None
+    from ..implementation.cli import _ints as parse     # synth's comma-separated integers
+    vals = parse(text, what)
     if not vals:
         raise ValueError(f"{what}: no value in {text!r}")
     return vals
