@@ -17,6 +17,7 @@ import sys
 #: name -> (module or module:object, one-line help)
 COMMANDS = {
     "bench": ("lstm_chiplet.bench", "the 273-window workload side by side: pure Python, numpy, kernels, fxpmath, simulators, projected UP5K and chiplet"),
+    "bench-scale": ("lstm_chiplet.scale.bench", "speed-up of 1 against 2 Dask workers: fixed backend on a generated multi-station archive, rtl on 1,000 windows, scheduling overhead per task"),
     "bench-golden": ("lstm_chiplet.workload.golden_bench", "accuracy and speed of the golden models (float vs fixed)"),
     "cosim-bench": ("cosim.bench", "simulated cycles per second: Icarus via MyHDL's VPI and Verilator on the same engine"),
     "convert": ("lstm_chiplet.convert:LayerCommand", "convert an LSTM engine configuration to Verilog and VHDL (+ manifest, memory image)"),
@@ -25,6 +26,7 @@ COMMANDS = {
     "inspect": ("lstm_chiplet.models.inspection", "what a model file (.keras, .h5, .onnx, .pt, .npz) holds: topology, parameters, formats, engine memory and cycles, anything refused"),
     "perf": ("lstm_chiplet.perf", "performance model: host link, compute, memory, budgets (seeds vs corrected)"),
     "quantize": ("lstm_chiplet.quantize", "per-layer fixed-point formats: calibrate ranges on data, search the cheapest word widths that meet an error or same-anomalies target"),
+    "sweep": ("lstm_chiplet.scale.sweep", "design-space sweep of the whole-window design over lanes and nextpnr seeds on Dask: cycles, cosim check, UP5K synthesis and place and route per point, cached; table and Pareto plot"),
     "synth": ("lstm_chiplet.implementation.cli", "implementation flow: iCE40 UP5K place and route, generic cell counts, multiplier utilisation"),
     "train": ("lstm_chiplet.workload.training", "train the LSTM autoencoder (numpy BPTT, Adam) on NOAA data and save the project model"),
 }

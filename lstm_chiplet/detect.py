@@ -718,8 +718,10 @@ def run_job(args, progress: Progress) -> dict:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from .backends import DEFAULT_LANES, RTL_SIMULATORS
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--csv", type=Path, metavar="FILE",
-                     help="NOAA CSV (LCD hourly or Global Marine); default: the generated data")
+    src.add_argument("--csv", type=Path, metavar="FILE", nargs="+",
+                     help="NOAA CSV (LCD hourly or Global Marine); default: the generated data. "
+                          "Several files, a glob or a folder are scored per file and station "
+                          "on Dask workers (docs/scale.md)")
     src.add_argument("--windows", type=Path, metavar="FILE.npz",
                      help="already scaled windows: array 'sequences' of shape (N, T, F)")
     p.add_argument("--format", choices=("lcd", "marine", "auto"), default="auto",
@@ -748,10 +750,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=int, help="generated data only: days of data (default 90)")
     p.add_argument("--seed", type=int, help="generated data only: seed (default 7)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    many = p.add_argument_group("many inputs (several --csv files, a glob or a folder)")
+    many.add_argument("--workers", type=int, metavar="N",
+                      help="worker processes of a local Dask cluster (default: the machine's "
+                           "cores); 1 runs in this process, no cluster")
+    many.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                      help="run on the existing Dask cluster behind this scheduler")
+    many.add_argument("--threshold-scope", choices=("global", "station"), default="global",
+                      help="percentile of every window together (default) or of each station's")
+    many.add_argument("--skip-bad", action="store_true",
+                      help="a file or station that fails on its data is listed as skipped "
+                           "instead of failing the run")
+    many.add_argument("--chunk-windows", type=int, metavar="N",
+                      help="windows per task at most (default 4096; 128 with --backend rtl)")
 
 
 #: Options echoed in the report's command line when they differ from these defaults.
-_ECHO = (("csv", None), ("windows", None), ("format", "auto"), ("features", None),
+_ECHO = (("csv", None), ("windows", None), ("workers", None), ("scheduler", None),
+         ("threshold_scope", "global"), ("skip_bad", False), ("chunk_windows", None), ("format", "auto"), ("features", None),
          ("model", None), ("backend", "fixed"), ("percentile", 95.0), ("stride", 1),
          ("out", DEFAULT_OUT), ("lanes", None), ("clock_mhz", 200.0), ("simulator", "verilator"),
          ("days", None), ("seed", None))
@@ -767,38 +783,85 @@ def command_line(args) -> str:
             default = DEFAULT_LANES
         if v is None or v == default:
             continue
-        parts += [f"--{name.replace('_', '-')}", shlex.quote(str(v))]
+        if v is True:
+            parts.append(f"--{name.replace('_', '-')}")
+        elif isinstance(v, (list, tuple)):
+            parts += [f"--{name.replace('_', '-')}"] + [shlex.quote(str(a)) for a in v]
+        else:
+            parts += [f"--{name.replace('_', '-')}", shlex.quote(str(v))]
     return " ".join(parts)
 
 
-def run(args) -> int:
-    progress = Progress(args.quiet)
-    out = Path(args.out)
-    if args.clock_mhz is None or not args.clock_mhz > 0:
-        raise DetectError(f"--clock-mhz must be positive, got {args.clock_mhz}")
-    if args.days is not None and args.csv is None and args.windows is None and args.days < 2:
-        raise DetectError(f"--days must be at least 2, got {args.days}")
-    check_inputs_outside(out, {"input CSV": args.csv, "input windows": args.windows,
-                               "model": args.model})
+def _write_run(args, out: Path, inputs: dict, job) -> dict:
+    """Check the inputs lie outside ``out``, run ``job()`` into a temporary folder, move
+    it into place (removed on any failure); print the report's warnings."""
+    check_inputs_outside(out, inputs)
     args._tmp = prepare_output(out)
     try:
-        rep = run_job(args, progress)
+        rep = job()
         commit_output(args._tmp, out)
     except BaseException:
         shutil.rmtree(args._tmp, ignore_errors=True)
         raise
     for note in rep["warnings"]:
         print(f"warning: {note}", file=sys.stderr)
-    th = rep["threshold"]
-    print(f"{th['flagged']} of {rep['windows']['count']} windows flagged ({rep['backend']} backend, "
-          f"threshold {th['value']:.6g} = {th['percentile']:g}th percentile)")
+    return rep
+
+
+def _print_agreement(rep: dict) -> None:
     for cmp in rep["agreement"]:
         a, b = cmp["backends"]
         print(f"{a} and {b} flag " + ("the same windows" if cmp["same"] else
                                        f"different windows ({cmp['differences_total']} differ)"))
+
+
+def run(args) -> int:
+    progress = Progress(args.quiet)
+    out = Path(args.out)
+    many = None
+    if args.csv is not None:
+        from .scale.partitions import expand_inputs
+        files, is_many = expand_inputs(args.csv)
+        if is_many:
+            many = files
+        else:                    # one file: the single-process job, exactly as before
+            args.csv = files[0]
+    if many is not None:
+        return run_many_inputs(args, many, progress)
+    if args.clock_mhz is None or not args.clock_mhz > 0:
+        raise DetectError(f"--clock-mhz must be positive, got {args.clock_mhz}")
+    if args.days is not None and args.csv is None and args.windows is None and args.days < 2:
+        raise DetectError(f"--days must be at least 2, got {args.days}")
+    rep = _write_run(args, out, {"input CSV": args.csv, "input windows": args.windows,
+                                 "model": args.model}, lambda: run_job(args, progress))
+    th = rep["threshold"]
+    print(f"{th['flagged']} of {rep['windows']['count']} windows flagged ({rep['backend']} backend, "
+          f"threshold {th['value']:.6g} = {th['percentile']:g}th percentile)")
+    _print_agreement(rep)
     if rep["injected"]:
         inj = rep["injected"]
         print(f"injected anomalies detected: {inj['events_detected']} of {inj['events']}; "
               f"flagged windows on an event: {inj['flagged_on_events']} of {inj['flagged']}")
     print(f"written: {out}/ ({', '.join(rep['outputs'])})")
+    return 0
+
+
+def run_many_inputs(args, files, progress) -> int:
+    """``detect`` over several files (:mod:`lstm_chiplet.scale.detect_many`), same output rules."""
+    from .scale.detect_many import run_many
+    out = Path(args.out)
+    inputs = {"model": args.model, **{f"input CSV {i + 1}": f for i, f in enumerate(files)}}
+    rep = _write_run(args, out, inputs, lambda: run_many(args, files, progress))
+    th, ex = rep["threshold"], rep["execution"]
+    print(f"{th['flagged']} of {rep['windows']['count']} windows flagged in {len(rep['stations'])} "
+          f"station(s) of {len(files)} file(s) ({rep['backend']} backend, threshold scope "
+          f"{th['scope']}, {th['percentile']:g}th percentile)")
+    _print_agreement(rep)
+    if rep["bit_exact"] is not None:
+        bx = rep["bit_exact"]
+        print(f"fixed and rtl: {bx['windows_differing']} of {bx['windows']} windows differ")
+    print(f"ran: {ex['kind']}, {ex['workers']} worker(s), {ex['tasks']} tasks, "
+          f"{ex['retried'] if ex['retried'] is not None else 'unknown'} retried, "
+          f"{len(rep['skipped'])} skipped, {ex['seconds']:.2f} s")
+    print(f"written: {out}/ ({len(rep['outputs'])} files: report.md, scores.csv, stations.csv, ...)")
     return 0
