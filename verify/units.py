@@ -17,7 +17,8 @@ cases side by side in one module whose input port ``x`` and output port ``y`` ar
 concatenation of every case's ports (case 0 in the low bits), so that one Verilator build
 runs all of them (:mod:`verify.exhaustive`).  Conversion runs in a fresh Python process
 (MyHDL names and initial values are process-wide), cached under
-``build/verify/units/<module>/`` by the sources of ``hdl``, ``golden`` and ``verify``.
+``build/verify/units/<module>/`` by the sources of ``hdl``, ``golden`` and the two
+files of ``verify`` it runs.
 """
 
 from __future__ import annotations
@@ -283,7 +284,9 @@ def _digest(*parts) -> str:
     h = hashlib.sha1()
     from cosim.compile import source_digest
 
-    h.update(source_digest("hdl", "golden", "verify").encode())
+    h.update(source_digest("hdl", "golden").encode())
+    for own in ("units.py", "unit_blocks.py"):       # what the conversion runs of verify/
+        h.update((REPO / "verify" / own).read_bytes())
     for p in parts:
         h.update(json.dumps(p, sort_keys=True).encode())
     return h.hexdigest()[:10]
