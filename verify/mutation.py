@@ -5,7 +5,8 @@ Command line::
     python -m verify.mutation [--design engine|whole-window|both] [--count N] [--seed S]
         [--jobs J] [--no-equivalence]
 
-1. **Mutants.** yosys reads the converted design (``proc``) and picks ``N`` mutations
+1. **Mutants.** yosys reads the converted design (``proc``; ``wreduce`` and
+   ``opt_clean`` remove the bits nothing reads) and picks ``N`` mutations
    with ``mutate -list N -seed S`` (spread evenly over the design's sources: yosys
    balances the choice over source lines and cells, as mcy uses it); all ``N`` are then
    built into one netlist, each behind its own value of a control input
@@ -61,7 +62,9 @@ def _yosys(script: str, folder: Path, timeout: float, name: str) -> subprocess.C
 
 
 def _load(module: str) -> str:
-    return f"read_verilog dut.v\nhierarchy -top {module}\nproc\n"
+    """Read the design; ``wreduce`` and ``opt_clean`` drop the bits nothing reads, so that
+    no mutation lands on a bit that cannot matter (a trivially equivalent mutant)."""
+    return f"read_verilog dut.v\nhierarchy -top {module}\nproc\nopt_clean\nwreduce\nopt_clean\n"
 
 
 def mutant_list(folder: Path, module: str, count: int, seed: int) -> list:
@@ -178,7 +181,7 @@ def campaign(which: str, count: int | None = None, seed: int = 1, jobs: int | No
     h = hashlib.sha1(design.text.encode())
     for run in subset.runs:
         h.update(run.stimulus.to_text().encode())
-    h.update(f"{count} {seed} {EQUIV_SEQ}".encode())
+    h.update(f"{count} {seed} {EQUIV_SEQ} {_load(design.module)}".encode())
     folder = verify_root() / "mutation" / f"{design.module}-{h.hexdigest()[:12]}"
     folder.mkdir(parents=True, exist_ok=True)
     results_path = folder / "results.json"

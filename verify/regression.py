@@ -8,9 +8,11 @@ Chosen once, deterministic (fixed seeds), a few seconds on Verilator each:
   (saturation everywhere); a slow host (idle gaps, long output stalls) with a reset in
   the middle of a window; a window cut short by an early tlast; each run closed by the
   probe beat and its reset (:func:`cosim.autoencoder.window_stimulus`);
+  three runs of random full-range weights (scaled by random powers of two) and inputs;
 * :func:`engine_subset`: the single-layer engine ``D=2 H=4 P=2``: the stimuli of
   :func:`cosim.engine.kill_checks` (ordinary weights with resets, stalls and gaps;
-  saturating weights; heavy back-pressure; the long saturating sequences of both signs).
+  saturating weights; heavy back-pressure; the long saturating sequences of both signs),
+  and six longer random runs (four with full-range weights and inputs).
 
 The unmutated design's traces are the reference of the mutation campaign; they are
 themselves held to golden (:func:`baseline`): the whole-window runs without resets give
@@ -78,6 +80,25 @@ def _extreme_model(fixed, seed: int):
                             fixed.formats)
 
 
+def _random_model(fixed, rng):
+    """Weights and biases uniform over the weight format, scaled down by a random power of
+    two per tensor (so that some layers saturate and others stay in range)."""
+    from golden.autoencoder import FixedAutoencoder
+    from golden.lstm_fixed import FixedLSTMWeights
+
+    fm = fixed.formats.layers[0]
+    w = fm.weight
+
+    def uni(shape):
+        return (rng.integers(w.int_min, w.int_max + 1, shape) >> int(rng.integers(0, 4))).astype(np.int64)
+
+    layers = [FixedLSTMWeights.from_ints(uni((d, 4 * h)), uni((h, 4 * h)), uni(4 * h), fm)
+              for d, h in fixed.cfg.layer_shapes]
+    hl = fixed.cfg.hidden_sizes[-1]
+    return FixedAutoencoder(fixed.cfg, layers, uni((hl, fixed.cfg.features)), uni(fixed.cfg.features),
+                            fixed.formats)
+
+
 def whole_window_subset() -> Subset:
     from cosim.autoencoder import autoencoder_design, reconstruction_from_trace, window_stimulus
     from golden.autoencoder import synthetic_windows
@@ -110,6 +131,13 @@ def whole_window_subset() -> Subset:
     xe = np.where(rng.random((3,) + x.shape[1:]) < 0.5, vec.int_min, vec.int_max).astype(np.int64)
     runs.append(Run("extreme weights and inputs",
                     window_stimulus(cfg, autoencoder_image(ext, lanes), xe), golden_check(ext, xe)))
+
+    for seed in (11, 12, 13):             # full-range weights and inputs: every rounding path often
+        rng = np.random.default_rng(seed)
+        model = _random_model(fixed, rng)
+        xr = rng.integers(vec.int_min, vec.int_max + 1, (6,) + x.shape[1:])
+        runs.append(Run(f"random weights and inputs (seed {seed})",
+                        window_stimulus(cfg, autoencoder_image(model, lanes), xr), golden_check(model, xr)))
 
     rng = np.random.default_rng(7)
     xs = rng.integers(vec.int_min, vec.int_max + 1, (3,) + x.shape[1:])
@@ -167,6 +195,11 @@ def engine_subset() -> Subset:
                                    long_stalls=True)))
     for sign in (1, -1):
         runs.append(scored(saturation_case(cfg, sign)))
+    for seed in (21, 22, 23, 24):      # longer sequences, full-range weights and inputs
+        runs.append(scored(random_case(cfg, seed, n_sequences=4, max_len=8, weight_mode="uniform",
+                                       input_mode="uniform")))
+    for seed in (25, 26):
+        runs.append(scored(random_case(cfg, seed, n_sequences=4, max_len=8)))
     return Subset("single-layer engine", design, runs)
 
 
