@@ -132,12 +132,13 @@ def script_text(proof: Proof) -> str:
         "read_verilog -formal dut.v",
         "read_verilog -formal ref.v",
         "read_verilog -formal miter.v",
+        # no initial state: every register is free at step 1 (unless -set-init-zero); the
+        # init values go before any pass could use them
+        "" if proof.from_reset else "setattr -unset init w:*",
         "prep -top miter",
         "flatten",
         "memory_map",            # the ROMs (case tables) as logic: sat takes no memory cells
         "opt -fast",
-        # no initial state: every register is free at step 1 (unless -set-init-zero)
-        "" if proof.from_reset else "setattr -unset init w:*",
         " ".join(sat),
     ]) + "\n"
 

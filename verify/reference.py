@@ -53,6 +53,16 @@ def _requant_lines(out: str, value: str, shift: int, fmt, tag: str) -> list:
     return lines
 
 
+def _select_lines(per_pass: list) -> list:
+    """``q`` = the result of the pass that ``extra`` names (the only one without extra)."""
+    if len(per_pass) == 1:
+        return [f"wire signed [{WIDE - 1}:0] q = {per_pass[0]};"]
+    lines = [f"reg signed [{WIDE - 1}:0] q;", "always @* begin", "    case (extra)"]
+    lines += [f"        {e}: q = {name};" for e, name in enumerate(per_pass)]
+    lines += [f"        default: q = {_c(0)};", "    endcase", "end"]
+    return lines
+
+
 def _delay_lines(result: str, y: str, bits: int, latency: int) -> list:
     """``y`` = ``result``'s low bits, ``latency`` clock cycles later."""
     if latency == 0:
@@ -88,16 +98,7 @@ def requantize_reference(case, module: str) -> str:
     lines.append(f"wire signed [{WIDE - 1}:0] xw = x;")
     for e in range(case.extra_span + 1):
         lines += _requant_lines(f"q{e}", "xw", case.from_frac + e - fmt.frac_bits, fmt, f"p{e}")
-    if case.extra_span:
-        lines.append(f"reg signed [{WIDE - 1}:0] q;")
-        lines.append("always @* begin")
-        lines.append("    case (extra)")
-        lines += [f"        {e}: q = q{e};" for e in range(case.extra_span + 1)]
-        lines.append(f"        default: q = {_c(0)};")
-        lines.append("    endcase")
-        lines.append("end")
-    else:
-        lines.append(f"wire signed [{WIDE - 1}:0] q = q0;")
+    lines += _select_lines([f"q{e}" for e in range(case.extra_span + 1)])
     lines += _delay_lines("q", "y", fmt.word_bits, case.latency)
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
@@ -145,16 +146,7 @@ def activation_reference(case, module: str) -> str:
             pos, neg = f"{p}_y + {p}_y - {_c(one)}", f"{_c(one)} - {p}_y - {p}_y"
         lines.append(f"wire signed [{WIDE - 1}:0] {p}_v = (zw >= {_c(0)}) ? ({pos}) : ({neg});")
         lines += _requant_lines(f"{p}_out", f"{p}_v", t.value_frac - act.frac_bits, act, p)
-    if case.extra_span:
-        lines.append(f"reg signed [{WIDE - 1}:0] q;")
-        lines.append("always @* begin")
-        lines.append("    case (extra)")
-        lines += [f"        {e}: q = e{e}_out;" for e in range(case.extra_span + 1)]
-        lines.append(f"        default: q = {_c(0)};")
-        lines.append("    endcase")
-        lines.append("end")
-    else:
-        lines.append(f"wire signed [{WIDE - 1}:0] q = e0_out;")
+    lines += _select_lines([f"e{e}_out" for e in range(case.extra_span + 1)])
     lines += _delay_lines("q", "y", act.word_bits, case.latency)
     lines.append("endmodule")
     return "\n".join(lines) + "\n"

@@ -49,6 +49,17 @@ def verify_root() -> Path:
 
 
 # ----------------------------------------------------------------------- cases
+def _per_pass(values, extra, fn):
+    """``fn(values of one pass, its extra)`` for every extra present, put back in order."""
+    values = np.asarray(values, dtype=np.int64)
+    extra = np.asarray(extra, dtype=np.int64)
+    out = np.empty_like(values)
+    for e in np.unique(extra):
+        sel = extra == e
+        out[sel] = fn(values[sel], int(e))
+    return out
+
+
 @dataclass(frozen=True)
 class RequantizeCase:
     """y = fmt.requantize(x, from_frac + extra), registered (latency 1) or not (0)."""
@@ -81,13 +92,7 @@ class RequantizeCase:
         return self.fmt.word_bits
 
     def golden(self, x, extra):
-        x = np.asarray(x, dtype=np.int64)
-        extra = np.asarray(extra, dtype=np.int64)
-        out = np.empty_like(x)
-        for e in np.unique(extra):
-            sel = extra == e
-            out[sel] = self.fmt.requantize(x[sel], self.from_frac + int(e))
-        return out
+        return _per_pass(x, extra, lambda v, e: self.fmt.requantize(v, self.from_frac + e))
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "x_bits": self.x_bits,
@@ -142,13 +147,7 @@ class ActivationCase:
         return self.pass_formats(self.extra_span)
 
     def golden(self, z, extra):
-        z = np.asarray(z, dtype=np.int64)
-        extra = np.asarray(extra, dtype=np.int64)
-        out = np.empty_like(z)
-        for e in np.unique(extra):
-            sel = extra == e
-            out[sel] = activate(z[sel], self.function, self.pass_formats(int(e)))
-        return out
+        return _per_pass(z, extra, lambda v, e: activate(v, self.function, self.pass_formats(e)))
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "function": self.function,
