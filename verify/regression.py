@@ -8,11 +8,12 @@ Chosen once, deterministic (fixed seeds), a few seconds on Verilator each:
   (saturation everywhere); a slow host (idle gaps, long output stalls) with a reset in
   the middle of a window; a window cut short by an early tlast; each run closed by the
   probe beat and its reset (:func:`cosim.autoencoder.window_stimulus`);
-  three runs of random full-range weights (scaled by random powers of two) and inputs;
+  three runs of random full-range weights (scaled by random powers of two) and inputs
+  (40 windows each);
 * :func:`engine_subset`: the single-layer engine ``D=2 H=4 P=2``: the stimuli of
   :func:`cosim.engine.kill_checks` (ordinary weights with resets, stalls and gaps;
   saturating weights; heavy back-pressure; the long saturating sequences of both signs),
-  and six longer random runs (four with full-range weights and inputs).
+  and six longer random runs (four of 16 sequences with full-range weights and inputs).
 
 The unmutated design's traces are the reference of the mutation campaign; they are
 themselves held to golden (:func:`baseline`): the whole-window runs without resets give
@@ -135,7 +136,7 @@ def whole_window_subset() -> Subset:
     for seed in (11, 12, 13):             # full-range weights and inputs: every rounding path often
         rng = np.random.default_rng(seed)
         model = _random_model(fixed, rng)
-        xr = rng.integers(vec.int_min, vec.int_max + 1, (6,) + x.shape[1:])
+        xr = rng.integers(vec.int_min, vec.int_max + 1, (40,) + x.shape[1:])
         runs.append(Run(f"random weights and inputs (seed {seed})",
                         window_stimulus(cfg, autoencoder_image(model, lanes), xr), golden_check(model, xr)))
 
@@ -196,7 +197,7 @@ def engine_subset() -> Subset:
     for sign in (1, -1):
         runs.append(scored(saturation_case(cfg, sign)))
     for seed in (21, 22, 23, 24):      # longer sequences, full-range weights and inputs
-        runs.append(scored(random_case(cfg, seed, n_sequences=4, max_len=8, weight_mode="uniform",
+        runs.append(scored(random_case(cfg, seed, n_sequences=16, max_len=8, weight_mode="uniform",
                                        input_mode="uniform")))
     for seed in (25, 26):
         runs.append(scored(random_case(cfg, seed, n_sequences=4, max_len=8)))
