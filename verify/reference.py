@@ -16,9 +16,10 @@ as the converted unit.  They follow golden's route, not the block's:
 * MAC lane: the exact product sign-extended by concatenation, the row sum and the drain
   chain.
 
-Every intermediate is a 64-bit signed wire (:data:`WIDE`), wide enough for any value
-golden computes at the formats used here (:func:`check_wide` refuses others), so no
-Verilog sizing rule can truncate.  Latency: the unit's documented latency, as a delay
+Every intermediate of the requantize, activation and cell-state references is a 64-bit
+signed wire (:data:`WIDE`), wide enough for any value golden computes at the formats
+used here (:func:`check_wide` refuses others), so no Verilog sizing rule can truncate;
+the MAC lane's are at the accumulator's width, its product sign-extended explicitly.  Latency: the unit's documented latency, as a delay
 line on the result.
 """
 

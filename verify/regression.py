@@ -3,7 +3,7 @@
 Chosen once, deterministic (fixed seeds), a few seconds on Verilator each:
 
 * :func:`whole_window_subset`: the whole-window engine of a small autoencoder
-  (:data:`WHOLE_WINDOW_MODEL`, ``P`` = :data:`WHOLE_WINDOW_LANES`, default formats):
+  (:data:`WHOLE_WINDOW_SIZES`, ``P`` = :data:`WHOLE_WINDOW_LANES`, default formats):
   trained-like weights on weather-like windows; every weight and input at an extreme
   (saturation everywhere); a slow host (idle gaps, long output stalls) with a reset in
   the middle of a window; a window cut short by an early tlast; each run closed by the
