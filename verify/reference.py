@@ -86,14 +86,17 @@ def _header(module: str, ports: list, doc: str) -> list:
     return lines
 
 
+def _shifting_ports(x: str, x_bits: int, case, y_bits: int) -> list:
+    """clk, the input, ``extra`` when the case has a per-pass shift, and y."""
+    extra = [("extra", "input", case.extra_bits)] if case.extra_span else []
+    return [("clk", "input", 1), (x, "input signed", x_bits)] + extra + [("y", "output signed", y_bits)]
+
+
 def requantize_reference(case, module: str) -> str:
     """golden.formats.QFormat.requantize for a verify.units.RequantizeCase."""
     fmt = case.fmt
     check_wide(case.x_bits + 2 + max(0, fmt.frac_bits - case.from_frac), case.name)
-    ports = [("clk", "input", 1), ("x", "input signed", case.x_bits)]
-    if case.extra_span:
-        ports.append(("extra", "input", case.extra_bits))
-    ports.append(("y", "output signed", fmt.word_bits))
+    ports = _shifting_ports("x", case.x_bits, case, fmt.word_bits)
     lines = _header(module, ports, f"reference: {fmt.describe()} requantize from "
                                    f"{case.from_frac} (+ extra) fraction bits, golden's route")
     lines.append(f"wire signed [{WIDE - 1}:0] xw = x;")
@@ -112,10 +115,7 @@ def activation_reference(case, module: str) -> str:
     kb = len(entries).bit_length()
     zb = case.fmts.preact.word_bits
     act = case.fmts.act
-    ports = [("clk", "input", 1), ("z", "input signed", zb)]
-    if case.extra_span:
-        ports.append(("extra", "input", case.extra_bits))
-    ports.append(("y", "output signed", act.word_bits))
+    ports = _shifting_ports("z", zb, case, act.word_bits)
     lines = _header(module, ports, f"reference: golden.activations.activate({case.function}) at "
                                    f"{case.fmts.describe()}, golden's route")
     lines.append(f"function [{max(entries).bit_length() - 1}:0] sample;  // T[k] = round(sigmoid(k/32) 2^tf)")
