@@ -1,0 +1,306 @@
+"""A mutation campaign with yosys ``mutate``, the way mcy runs one, on Verilator.
+
+Command line::
+
+    python -m verify.mutation [--design engine|whole-window|both] [--count N] [--seed S]
+        [--jobs J] [--no-equivalence]
+
+1. **Mutants.** yosys reads the converted design (``proc``; ``wreduce`` and
+   ``opt_clean`` remove the bits nothing reads) and picks ``N`` mutations
+   with ``mutate -list N -seed S`` (spread evenly over the design's sources: yosys
+   balances the choice over source lines and cells, as mcy uses it); all ``N`` are then
+   built into one netlist, each behind its own value of a control input
+   (``mutate -ctrl mutsel W i``; 0 is the design as converted), written with
+   ``write_verilog``.  A wrapper with the design's own name and ports reads
+   ``+mutsel=<i>`` at start-up, so one Verilator build of the co-simulation's own
+   harness (:mod:`cosim.verilator`) runs every mutant.
+2. **Reference.** Mutant 0 runs the fixed subset (:mod:`verify.regression`) and every
+   trace is held to golden: the rewritten netlist is the converted design.
+3. **Kill.** Each mutant runs the subset's stimuli in order (parallel over ``--jobs``
+   processes, default the machine's cores); it is *killed* at the first trace that
+   differs from mutant 0's -- output values, tlast, cycles of any handshake, the AXI
+   stream rule, or a hang -- and *survives* otherwise.
+4. **Equivalence.** For each survivor yosys builds the design and that one mutant
+   (``mutate`` applied directly to a copy) and runs ``equiv_make``, ``equiv_simple
+   -seq 5``, ``equiv_induct -seq 5``, ``equiv_status -assert``: a mutant proven equal
+   in every state reachable from the common initial state is *equivalent* (no test can
+   kill it) and leaves the score; the rest stay survivors.
+
+Kill rate = killed / (killed + survived).  Results are cached per design text, mutant
+list and subset (``build/verify/mutation/<module>-<key>/``); ``results.json`` lists
+every mutant with its mutation, its RTL source lines and its class, ``report.md`` the
+survivors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .regression import baseline, engine_subset, run_executable, whole_window_subset
+from .units import verify_root
+
+#: Mutants per design by default (the whole-window design, the single-layer engine).
+DEFAULT_COUNTS = {"whole-window": 200, "engine": 100}
+EQUIV_SEQ = 5
+#: Seconds of yosys per survivor's equivalence check (not proven within it: a survivor).
+EQUIV_TIMEOUT = 300
+
+
+def _yosys(script: str, folder: Path, timeout: float, name: str) -> subprocess.CompletedProcess:
+    (folder / f"{name}.ys").write_text(script)
+    return subprocess.run(["nice", "-n", "5", "yosys", "-q", "-l", f"{name}.log", "-s", f"{name}.ys"],
+                          cwd=folder, capture_output=True, text=True, timeout=timeout)
+
+
+def _load(module: str) -> str:
+    """Read the design; ``wreduce`` and ``opt_clean`` drop the bits nothing reads, so that
+    no mutation lands on a bit that cannot matter (a trivially equivalent mutant)."""
+    return f"read_verilog dut.v\nhierarchy -top {module}\nproc\nopt_clean\nwreduce\nopt_clean\n"
+
+
+def mutant_list(folder: Path, module: str, count: int, seed: int) -> list:
+    """``count`` of the ``mutate`` commands yosys chooses, evenly spaced in its list.
+
+    Mutations of memory initialisers (``$meminit`` cells: the power-on contents, which
+    the write port overwrites before use) are left out: yosys cannot write them back
+    as Verilog with a non-constant address.  yosys lists half as many again, and
+    ``count`` are taken at even steps from what remains.
+    """
+    out = folder / "mutations.txt"
+    if not out.is_file():
+        proc = _yosys(_load(module) + f"mutate -list {count + count // 2} -seed {seed} -o mutations.txt\n",
+                      folder, 600, "list")
+        if proc.returncode != 0 or not out.is_file():
+            raise RuntimeError(f"yosys mutate -list failed:\n{proc.stderr[-3000:]}")
+    listed = [line.strip() for line in out.read_text().splitlines() if line.strip().startswith("mutate ")]
+    usable = [c for c in listed if "-cell $meminit" not in c]
+    if len(usable) < count:
+        raise RuntimeError(f"yosys listed {len(usable)} usable mutations, {count} wanted")
+    return [usable[(k * len(usable)) // count] for k in range(count)]
+
+
+def _args(command: str) -> str:
+    return command[len("mutate "):]
+
+
+def describe(command: str) -> dict:
+    """Mode, cell, port and bit of a mutation, and the RTL lines (``dut.v:<line>``) it names."""
+    toks = command.split()
+    opts = {}
+    for k, tok in enumerate(toks):
+        if tok.startswith("-") and k + 1 < len(toks) and tok != "-src":
+            opts[tok[1:]] = toks[k + 1]
+    lines = sorted({int(m) for m in re.findall(r"dut\.v:(\d+)\.", command)})
+    return {"mode": opts.get("mode"), "cell": opts.get("cell"), "port": opts.get("port"),
+            "bit": opts.get("portbit"), "wire": opts.get("wire"), "ctrlbit": opts.get("ctrlbit"),
+            "rtl_lines": lines}
+
+
+def mutated_verilog(folder: Path, design, commands: list) -> Path:
+    """One Verilog file: every mutant behind ``mutsel`` and the wrapper that reads ``+mutsel``."""
+    path = folder / "mutants.v"
+    if path.is_file():
+        return path
+    width = max(1, len(commands).bit_length())
+    core = f"{design.module}_mutants"
+    script = _load(design.module)
+    script += "".join(f"mutate -ctrl mutsel {width} {i} {_args(c)}\n" for i, c in enumerate(commands, 1))
+    script += f"rename {design.module} {core}\nwrite_verilog -noattr core.v\n"
+    proc = _yosys(script, folder, 1800, "build")
+    if proc.returncode != 0:
+        raise RuntimeError(f"yosys could not build the mutants:\n{proc.stderr[-3000:]}")
+    ports = design.ports
+    lines = [f"// {len(commands)} yosys mutants of {design.module} behind mutsel (+mutsel=<i>, 0: none)",
+             f"module {design.module} ({', '.join(p.name for p in ports)});"]
+    for p in ports:
+        lines.append(f"{p.direction} {p.decl_range}{p.name};")
+    lines += [f"reg [{width - 1}:0] mutsel = 0;",
+              "initial begin",
+              '    if (!$value$plusargs("mutsel=%d", mutsel)) mutsel = 0;',
+              "end",
+              f"{core} core ({', '.join(f'.{p.name}({p.name})' for p in ports)}, .mutsel(mutsel));",
+              "endmodule"]
+    tmp = path.with_suffix(".v.tmp")
+    tmp.write_text((folder / "core.v").read_text() + "\n" + "\n".join(lines) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _differs(trace, ref) -> str | None:
+    """How a mutant's trace differs from the reference's (None: identical)."""
+    if trace is None:
+        return "crashed or hung"
+    if trace.core() == ref.core():
+        return None
+    if trace.status != ref.status:
+        return f"run status {trace.status}"
+    if [(o.data, o.last) for o in trace.outputs] != [(o.data, o.last) for o in ref.outputs]:
+        return "output values"
+    if trace.violations != ref.violations:
+        return "AXI4-Stream rule"
+    return "cycles"
+
+
+def equivalent(folder: Path, module: str, command: str, index: int, timeout: float = EQUIV_TIMEOUT) -> tuple:
+    """(proven, note): yosys equivalence of the design and one mutant of it."""
+    args = _args(command).replace(f"-module {module}", "-module gate", 1)
+    script = (_load(module) + f"rename {module} gold\ncopy gold gate\nmutate {args}\n"
+              "memory_map\nopt_clean\nequiv_make gold gate equiv\nhierarchy -top equiv\nequiv_struct\n"
+              f"equiv_simple -seq {EQUIV_SEQ}\nequiv_induct -seq {EQUIV_SEQ}\nequiv_status -assert\n")
+    try:
+        proc = _yosys(script, folder, timeout, f"equiv{index}")
+    except subprocess.TimeoutExpired:
+        return False, f"not proven equivalent within {timeout:g} s"
+    log = (folder / f"equiv{index}.log").read_text(errors="replace")
+    if proc.returncode == 0:
+        return True, "equiv_status: every $equiv cell proven"
+    m = re.search(r"Found (\d+) unproven \$equiv cells", log)
+    return False, (f"{m.group(1)} unproven $equiv cells" if m else (proc.stderr or log)[-300:].strip())
+
+
+def campaign(which: str, count: int | None = None, seed: int = 1, jobs: int | None = None,
+             check_equivalence: bool = True, progress=None, equiv_timeout: float = EQUIV_TIMEOUT) -> dict:
+    """Run (or read from the cache) the campaign on one design; returns the results."""
+    from cosim.tools import require
+    from cosim.verilator import build
+
+    require("yosys")
+    require("verilator")
+    subset = engine_subset() if which == "engine" else whole_window_subset()
+    design = subset.design
+    count = count or DEFAULT_COUNTS[which]
+    h = hashlib.sha1(design.text.encode())
+    for run in subset.runs:
+        h.update(run.stimulus.to_text().encode())
+    h.update(f"{count} {seed} {EQUIV_SEQ} {_load(design.module)}".encode())
+    folder = verify_root() / "mutation" / f"{design.module}-{h.hexdigest()[:12]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    results_path = folder / "results.json"
+    say = progress or (lambda m: None)
+    cached = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    if cached.get("complete"):
+        if cached.get("equivalence_checked") or not check_equivalence:
+            return cached
+        return _finish(cached, folder, design, check_equivalence, jobs, say, equiv_timeout)
+    (folder / "dut.v").write_text(design.text)
+    start = time.monotonic()
+    commands = mutant_list(folder, design.module, count, seed)
+    say(f"{which}: {len(commands)} mutants listed by yosys")
+    path = mutated_verilog(folder, design, commands)
+    say(f"{which}: building all mutants into one Verilator model ...")
+    exe = build(design.with_verilog(path, f"{count} mutants"))
+    build_seconds = time.monotonic() - start
+    refs = baseline(subset, exe, ["+mutsel=0"])
+    say(f"{which}: mutant 0 (no mutation) passes the subset against golden")
+
+    def kill(i: int) -> dict:
+        d = describe(commands[i - 1])
+        for run, ref in zip(subset.runs, refs):
+            how = _differs(run_executable(exe, run.stimulus, [f"+mutsel={i}"], timeout=120), ref)
+            if how:
+                return dict(d, id=i, command=commands[i - 1], status="killed", killed_by=run.name, how=how)
+        return dict(d, id=i, command=commands[i - 1], status="survived", killed_by=None, how=None)
+
+    jobs = jobs or os.cpu_count() or 1
+    results = []
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for k, r in enumerate(pool.map(kill, range(1, len(commands) + 1)), 1):
+            results.append(r)
+            if k % 20 == 0 or k == len(commands):
+                say(f"{which}: {k}/{len(commands)} mutants run, "
+                    f"{sum(x['status'] == 'killed' for x in results)} killed")
+    run_seconds = time.monotonic() - t0
+    out = {"design": which, "module": design.module, "mutants": len(results), "seed": seed,
+           "subset": [r.name for r in subset.runs], "jobs": jobs,
+           "build_seconds": round(build_seconds, 1), "run_seconds": round(run_seconds, 1),
+           "equivalence_checked": False, "complete": True, "folder": str(folder), "results": results}
+    return _finish(out, folder, design, check_equivalence, jobs, say, equiv_timeout)
+
+
+def _finish(out: dict, folder: Path, design, check_equivalence: bool, jobs, say, equiv_timeout) -> dict:
+    """Equivalence of the survivors (when asked), the counts, results.json and report.md."""
+    results = out["results"]
+    if check_equivalence:
+        survivors = [r for r in results if r["status"] == "survived"]
+        t0 = time.monotonic()
+
+        def check(r):
+            return r, equivalent(folder, design.module, r["command"], r["id"], equiv_timeout)
+
+        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+            for r, (proven, note) in pool.map(check, survivors):
+                r["equivalence"] = note
+                if proven:
+                    r["status"] = "equivalent"
+                say(f"{out['design']}: survivor {r['id']} ({r['mode']} {r['cell']}): {note}")
+        out["equivalence_checked"] = True
+        out["equivalence_seconds"] = round(time.monotonic() - t0, 1)
+        out["equivalence_timeout"] = equiv_timeout
+    killed = sum(r["status"] == "killed" for r in results)
+    survived = sum(r["status"] == "survived" for r in results)
+    out.update(killed=killed, survived=survived,
+               equivalent=sum(r["status"] == "equivalent" for r in results),
+               kill_rate=round(100.0 * killed / max(1, killed + survived), 2))
+    path = folder / "results.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(out, indent=2) + "\n")
+    tmp.replace(path)
+    (folder / "report.md").write_text(report(out, design.text))
+    return out
+
+
+def report(out: dict, text: str) -> str:
+    src = text.splitlines()
+    lines = [f"# Mutation campaign: {out['module']}", "",
+             f"{out['mutants']} yosys mutants (seed {out['seed']}): {out['killed']} killed, "
+             f"{out['survived']} survived, {out['equivalent']} equivalent; kill rate "
+             f"{out['kill_rate']} % of the non-equivalent.", "",
+             "| id | class | mode | cell | port[bit] | RTL line | code | note |", "|---|---|---|---|---|---|---|---|"]
+    for r in out["results"]:
+        if r["status"] == "killed":
+            continue
+        ln = r["rtl_lines"][0] if r["rtl_lines"] else None
+        code = src[ln - 1].strip().replace("|", "\\|")[:60] if ln and ln <= len(src) else ""
+        lines.append(f"| {r['id']} | {r['status']} | {r['mode']} | `{r['cell']}` | {r['port']}[{r['bit']}] | "
+                     f"{', '.join(map(str, r['rtl_lines']))} | `{code}` | {r.get('equivalence', '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m verify.mutation", description=__doc__.splitlines()[0])
+    ap.add_argument("--design", choices=("engine", "whole-window", "both"), default="both")
+    ap.add_argument("--count", type=int, default=None, help="mutants per design (default 100 / 200)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=None)
+    ap.add_argument("--no-equivalence", action="store_true", help="skip the equivalence check of survivors")
+    ap.add_argument("--equivalence-timeout", type=float, default=EQUIV_TIMEOUT,
+                    help=f"seconds of yosys per survivor (default {EQUIV_TIMEOUT})")
+    args = ap.parse_args(argv)
+    which = ("engine", "whole-window") if args.design == "both" else (args.design,)
+    summary = []
+    for w in which:
+        out = campaign(w, args.count, args.seed, args.jobs, not args.no_equivalence,
+                       lambda m: print(m, file=sys.stderr, flush=True), args.equivalence_timeout)
+        summary.append(out)
+        print(f"{w}: {out['mutants']} mutants, {out['killed']} killed, {out['survived']} survived, "
+              f"{out['equivalent']} equivalent: kill rate {out['kill_rate']} % "
+              f"(build {out['build_seconds']} s, runs {out['run_seconds']} s) -> {out['folder']}/report.md")
+    path = verify_root() / "mutation.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps([{k: v for k, v in s.items() if k != "results"} for s in summary], indent=2) + "\n")
+    tmp.replace(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
