@@ -223,15 +223,21 @@ def calibrated_layer_formats(x, w, h0=None, c0=None, word_bits: int = 16,
     for t, state in (("h", h0), ("c", c0)):
         if state is not None:
             peaks[t] = max(peaks[t], _peak(state))
-    weights = [w.kernel, w.recurrent, w.bias] + ([w.peephole] if getattr(w, "peephole", None)
-                                                  is not None else [])
-    for t in ("kernel", "recurrent", "bias"):
-        peaks[t] = _peak(getattr(w, t))
-    peaks["bias"] = max(_peak(a) for a in weights)       # the peepholes share the weight format
+    peep = getattr(w, "peephole", None)
+    peaks.update(kernel=_peak(w.kernel), recurrent=_peak(w.recurrent),
+                 # the peepholes share the weight format: counted with the bias
+                 bias=max(_peak(w.bias), 0.0 if peep is None else _peak(peep)))
     cal = Calibration(("layer",), (peaks,), {"kernel": 0.0, "bias": 0.0, "y": 0.0}, len(x))
+    return _layer_formats(cal, 0, lambda role: word_bits, headroom, base)
+
+
+def _layer_formats(cal: Calibration, k: int, width, headroom: float,
+                   base: Optional[LSTMFormats]) -> LSTMFormats:
+    """Layer ``k``'s calibrated formats, ``width(role)`` bits per role; ``base`` gives the
+    rounding and overflow modes."""
     fm = {}
     for r in ("vec", "weight", "act", "preact"):     # preact's range depends on act
-        fm[r] = fitted_format(cal.slot_peak(0, r, fm.get("act")), word_bits, r, headroom, 0,
+        fm[r] = fitted_format(cal.slot_peak(k, r, fm.get("act")), width(r), r, headroom, 0,
                               None if base is None else getattr(base, r)).fmt
     return LSTMFormats(*(fm[r] for r in LSTM_ROLES))
 
@@ -345,13 +351,8 @@ def calibrated_formats(cal: Calibration, word_bits=16, headroom: float = DEFAULT
     def width(role):
         return word_bits[role] if isinstance(word_bits, dict) else int(word_bits)
 
-    layers = []
-    for k in range(len(cal.layers)):
-        fm = {}
-        for r in ("vec", "weight", "act", "preact"):     # preact's range depends on act
-            fm[r] = fitted_format(cal.slot_peak(k, r, fm.get("act")), width(r), r, headroom, 0,
-                                  None if base is None else getattr(base.layers[k], r)).fmt
-        layers.append(LSTMFormats(*(fm[r] for r in LSTM_ROLES)))
+    layers = [_layer_formats(cal, k, width, headroom, None if base is None else base.layers[k])
+              for k in range(len(cal.layers))]
     dense = [fitted_format(cal.slot_peak("dense", d), width(r), r, headroom, 0,
                            None if base is None else getattr(base.dense, d)).fmt.renamed(d)
              for d, r in (("weight", "weight"), ("out", "vec"))]

@@ -395,6 +395,7 @@ _CLAMPED = {"x": "inputs", "z_i": "input-gate pre-activations", "z_f": "forget-g
 
 def saturation_report(clamps, formats, names) -> dict:
     """Clamp counts of the fixed-point run per layer and tensor, and the warnings."""
+    from golden.activations import tanh_input_limit
     rows = clamps.to_list()
     fmt_of = {name: f for name, f in zip(names, formats.layers)}
     warn = []
@@ -406,7 +407,6 @@ def saturation_report(clamps, formats, names) -> dict:
             fmt = f.vec if tensor in ("x", "h") else f.preact
         q = f"Q{fmt.word_bits - fmt.frac_bits}.{fmt.frac_bits}"
         if tensor.startswith("tanh_"):
-            from golden.activations import tanh_input_limit
             edge = tanh_input_limit(fmt_of[layer]) * fmt.lsb
             warn.append(f"fixed point saturated tanh of {c} of {seen} {_CLAMPED[tensor]} "
                         f"({tensor}) of {layer} beyond |{edge:.4g}|, where the activation table "

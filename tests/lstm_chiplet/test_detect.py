@@ -441,6 +441,17 @@ def test_inputs_outside_the_vec_range_are_counted(tmp_path, model, capsys):
     assert "3 scaled input value(s) in 2 window(s)" in (tmp_path / "o" / "report.md").read_text()
 
 
+def _detect_with_formats(tmp_path, model, capsys, fm):
+    """detect on 30 synthetic windows with ``model`` saved in formats ``fm`` (out: o/);
+    returns (windows, exit code, stderr)."""
+    path = save_model(tmp_path / "formats.npz", model, fmts=fm)
+    x = synthetic_windows(30, CFG, seed=8)
+    npz = tmp_path / "w.npz"
+    np.savez(npz, sequences=x)
+    rc, _, err = run_detect(capsys, "--windows", npz, "--model", path, "--out", tmp_path / "o")
+    return x, rc, err
+
+
 def test_per_layer_formats_model(tmp_path, model, capsys):
     """A model file with formats of its own per layer: detect scores with exactly those
     formats, reports them per layer, and the derived bound covers the difference."""
@@ -449,11 +460,7 @@ def test_per_layer_formats_model(tmp_path, model, capsys):
     wide_x = LSTMFormats(QFormat(16, 12, name="vec"), d.weight, d.preact, d.act)
     narrow_h = LSTMFormats(QFormat(12, 10, name="vec"), d.weight, d.preact, d.act)
     fm = ModelFormats((wide_x, d, narrow_h, d), DenseFormats(QFormat(16, 13, name="weight"), d.vec))
-    path = save_model(tmp_path / "per_layer.npz", model, fmts=fm)
-    x = synthetic_windows(30, CFG, seed=8)
-    npz = tmp_path / "w.npz"
-    np.savez(npz, sequences=x)
-    rc, _, _ = run_detect(capsys, "--windows", npz, "--model", path, "--out", tmp_path / "o")
+    x, rc, _ = _detect_with_formats(tmp_path, model, capsys, fm)
     assert rc == 0
     rows = read_csv(tmp_path / "o" / "scores.csv")
     np.testing.assert_array_equal([float(r["mse"]) for r in rows], model.quantize(fm).scores(x))
@@ -471,11 +478,7 @@ def test_tanh_beyond_the_table_end_warns(tmp_path, model, capsys):
     d = DEFAULT_FORMATS
     narrow = LSTMFormats(d.vec, d.weight, QFormat(16, 14, name="preact"), d.act)
     fm = ModelFormats.uniform(narrow, CFG.num_layers)
-    path = save_model(tmp_path / "narrow.npz", model, fmts=fm)
-    x = synthetic_windows(30, CFG, seed=8)
-    npz = tmp_path / "w.npz"
-    np.savez(npz, sequences=x)
-    rc, _, err = run_detect(capsys, "--windows", npz, "--model", path, "--out", tmp_path / "o")
+    _, rc, err = _detect_with_formats(tmp_path, model, capsys, fm)
     assert rc == 0
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
     tanh = [r for r in rep["saturation"]["clamped"] if r["tensor"].startswith("tanh_")]
