@@ -43,7 +43,7 @@ RTL_ROUNDING = ("nearest_posinf", "floor")
 MAC_LATENCY = 3          # address issue -> weight read -> product register -> accumulator
 REQUANT_LATENCY = 1      # hdl.requantize: one register
 ACTIVATION_LATENCY = 2   # hdl.activation_unit: table read, interpolate + requantize
-CELL_STATE_LATENCY = 2   # hdl.cell_update: products, sum + requantize -> c'
+CELL_STATE_LATENCY = 2   # hdl.cell_update: products, sum + requantize -> c' (3 pipelined)
 #: Stage of the layer engine's row pipeline at which z is registered, counted from S0
 #: (the row's bias read): the bias add, then one requantization.
 ENGINE_Z_STAGE = 1 + REQUANT_LATENCY
@@ -55,9 +55,16 @@ def activation_latency(pipelined: bool = False) -> int:
     return ACTIVATION_LATENCY + (1 if pipelined else 0)
 
 
+def cell_state_latency(pipelined: bool = False) -> int:
+    """Cycles of hdl.cell_update from its inputs to c': one more with ``pipelined`` (the
+    aligned sum f*c + i*g registered before its requantization, which takes the cell
+    update off an iCE40's critical path)."""
+    return CELL_STATE_LATENCY + (1 if pipelined else 0)
+
+
 def cell_output_latency(pipelined: bool = False) -> int:
-    """Cycles of hdl.cell_update from its inputs to h' (its tanh unit ``pipelined`` or not)."""
-    return CELL_STATE_LATENCY + activation_latency(pipelined) + 2
+    """Cycles of hdl.cell_update from its inputs to h' (``pipelined`` or not)."""
+    return cell_state_latency(pipelined) + activation_latency(pipelined) + 2
 
 
 def row_stages(z: int, pipelined: bool = False, act_wait: int = 0) -> dict:
@@ -67,10 +74,11 @@ def row_stages(z: int, pipelined: bool = False, act_wait: int = 0) -> dict:
     ``z``: gate results registered (the engine's ``z`` stage); ``act``: the four
     activations and c_prev presented to the cell update, ``act_wait`` cycles after the
     activation units' latency (``pipelined``: hdl.activation_unit's extra register);
-    ``c_read``: the c RAM read; ``c``: c' registered; ``h``: h' registered.
+    ``c_read``: the c RAM read; ``c``: c' registered; ``h``: h' registered (``pipelined``
+    also selects the cell update's registered sum).
     """
     act = z + activation_latency(pipelined) + act_wait
-    return {"z": z, "act": act, "c_read": act - 1, "c": act + CELL_STATE_LATENCY,
+    return {"z": z, "act": act, "c_read": act - 1, "c": act + cell_state_latency(pipelined),
             "h": act + cell_output_latency(pipelined)}
 
 

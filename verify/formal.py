@@ -73,11 +73,12 @@ class Proof:
 def proofs() -> tuple:
     """Every proof: requantize and activation cases, the cell state c', the MAC lane."""
     from golden.formats import DEFAULT_FORMATS
-    from hdl.config import CELL_STATE_LATENCY
 
     out = [Proof(f"requantize_{c.name}", c, ("y",), c.latency) for c in requantize_cases()]
     out += [Proof(f"activation_{c.name}", c, ("y",), c.latency) for c in activation_cases()]
-    out.append(Proof("cell_state", CellStateCase("cell", DEFAULT_FORMATS), ("c_new",), CELL_STATE_LATENCY))
+    for name, pipelined in (("cell_state", False), ("cell_state_pipelined", True)):
+        case = CellStateCase(name, DEFAULT_FORMATS, pipelined)
+        out.append(Proof(name, case, ("c_new",), case.latency))
     out.append(Proof("mac_lane", MacLaneCase("lane", DEFAULT_FORMATS, 70), ("drain_out",), 2,
                      from_reset=True, steps=MAC_STEPS))
     return tuple(out)

@@ -155,8 +155,6 @@ def activation_reference(case, module: str) -> str:
 
 def cell_state_reference(case, module: str) -> str:
     """golden.lstm_fixed.cell_state: c' = preact.requantize((f c << a) + (i g << b), F)."""
-    from hdl.config import CELL_STATE_LATENCY
-
     f = case.fmts
     a_frac = f.act.frac_bits
     fc_frac, ig_frac = a_frac + f.preact.frac_bits, 2 * a_frac
@@ -170,7 +168,7 @@ def cell_state_reference(case, module: str) -> str:
               f"wire signed [{WIDE - 1}:0] iw = i;", f"wire signed [{WIDE - 1}:0] gw = g;",
               f"wire signed [{WIDE - 1}:0] total = ((fw * cw) <<< {big - fc_frac}) + ((iw * gw) <<< {big - ig_frac});"]
     lines += _requant_lines("q", "total", big - f.preact.frac_bits, f.preact, "c")
-    lines += _delay_lines("q", "c_new", zb, CELL_STATE_LATENCY)
+    lines += _delay_lines("q", "c_new", zb, case.latency)
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
 

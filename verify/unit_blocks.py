@@ -80,8 +80,8 @@ def activation_moving_top(clk, z, extra, y, *, case):
 
 @block
 def cell_update_top(clk, i, f, g, o, c_prev, c_new, h_new, *, case):
-    """hdl.cell_update at ``case.fmts``."""
-    return cell_update(clk, i, f, g, o, c_prev, c_new, h_new, fmts=case.fmts)
+    """hdl.cell_update at ``case.fmts``, ``case.pipelined``."""
+    return cell_update(clk, i, f, g, o, c_prev, c_new, h_new, fmts=case.fmts, pipelined=case.pipelined)
 
 
 @block

@@ -162,19 +162,27 @@ class ActivationCase:
 
 @dataclass(frozen=True)
 class CellStateCase:
-    """hdl.cell_update at ``fmts`` (global formats)."""
+    """hdl.cell_update at ``fmts`` (global formats), ``pipelined`` (the whole-window
+    engine's variant: the aligned sum registered) or not."""
 
     name: str
     fmts: LSTMFormats
+    pipelined: bool = False
 
     kind = "cell_update"
 
+    @property
+    def latency(self) -> int:
+        from hdl.config import cell_state_latency
+
+        return cell_state_latency(self.pipelined)
+
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "fmts": self.fmts.to_dict()}
+        return {"kind": self.kind, "name": self.name, "fmts": self.fmts.to_dict(), "pipelined": self.pipelined}
 
     @classmethod
     def from_dict(cls, d: dict) -> "CellStateCase":
-        return cls(d["name"], LSTMFormats.from_dict(d["fmts"]))
+        return cls(d["name"], LSTMFormats.from_dict(d["fmts"]), bool(d.get("pipelined", False)))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from golden.lstm_fixed import (cell_update as golden_cell_update, gate_accumulat
 from golden.memory_map import GATE_UNITS, MemoryRegion, layer_image
 from hdl.activation_unit import activation_unit
 from hdl.cell_update import cell_update
-from hdl.config import CELL_STATE_LATENCY, EngineConfig, activation_latency, cell_output_latency
+from hdl.config import EngineConfig, activation_latency, cell_output_latency, cell_state_latency
 from hdl.gate_unit import gate_unit
 from hdl.mac_lane import mac_lane
 from hdl.requantize import requantize
@@ -97,7 +97,7 @@ def test_cell_update_matches_golden(data, rounding, pipelined):
     vectors = [{**{k: gates[k][t] for k in "ifgo"}, "c_prev": c_prev[t]} for t in range(n)]
     got = run_pipeline(lambda: cell_update(clk, sig["i"], sig["f"], sig["g"], sig["o"], sig["c_prev"],
                                            c_new, h_new, fmts=fm, pipelined=pipelined), clk, sig,
-                       {"c": (c_new, CELL_STATE_LATENCY), "h": (h_new, cell_output_latency(pipelined))},
+                       {"c": (c_new, cell_state_latency(pipelined)), "h": (h_new, cell_output_latency(pipelined))},
                        vectors)
     h, c = golden_cell_update(*(np.array(gates[k]) for k in "ifgo"), np.array(c_prev), fm)
     assert [r["c"] for r in got] == [int(v) for v in c]

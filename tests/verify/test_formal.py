@@ -14,7 +14,7 @@ from verify.formal import proofs, prove
 
 pytestmark = pytest.mark.cosim
 
-FAST = {"cell_state", "activation_sigmoid"}
+FAST = {"cell_state", "cell_state_pipelined", "activation_sigmoid"}
 ALL = {p.name: p for p in proofs()}
 
 
