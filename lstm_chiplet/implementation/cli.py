@@ -51,6 +51,21 @@ def _ints(text: str, what: str):
         raise ValueError(f"{what}: expected comma-separated integers, got {text!r}") from None
 
 
+def _seeds(text: str):
+    """``A-B`` or ``A,B,...``: the seeds in order, at least one, no repeats."""
+    try:
+        if "-" in text:
+            lo, hi = (int(v) for v in text.split("-"))
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds: expected A-B or A,B,... (integers), got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"--seeds: expected distinct non-negative seeds, got {text!r}")
+    return seeds
+
+
 def add_arguments(p) -> None:
     p.add_argument("--manifest", action="append", default=[],
                    help="a converted design's manifest (repeatable): any top module with the manifest "
@@ -68,6 +83,9 @@ def add_arguments(p) -> None:
                         "model's, at --autoencoder P lanes")
     p.add_argument("--target-mhz", type=float, default=TARGET_MHZ, help=f"clock constraint (default {TARGET_MHZ:g})")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"nextpnr seed (default {DEFAULT_SEED})")
+    p.add_argument("--seeds", default=None, metavar="A-B|A,B,...",
+                   help="place and route the synthesized netlist at each of these nextpnr seeds (the "
+                        "first makes the bitstream), e.g. 1-5; every seed's clock goes into the report")
     p.add_argument("--bridge", choices=("auto", "yes", "no"), default="auto",
                    help="wrap in the byte-wide host bridge (auto: when the design has the stream ports)")
     p.add_argument("--no-place", action="store_true", help="synthesis only, no nextpnr")
@@ -97,6 +115,7 @@ def _run(args) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    seeds = _seeds(args.seeds) if args.seeds else [args.seed]
     parts = {args.only} if args.only else {"up5k", "generic", "utilisation"}
     if args.no_utilisation:
         parts.discard("utilisation")
@@ -125,8 +144,8 @@ def _run(args) -> int:
             sources.append(engine_source(EngineConfig(d, h, p), out / "rtl"))
         for src in sources:
             print(f"synth: {src.module} on {UP5K.name} ...", file=sys.stderr, flush=True)
-            r = implement(src, out, target_mhz=args.target_mhz, seed=args.seed, bridge=args.bridge,
-                          place=not args.no_place)
+            r = implement(src, out, target_mhz=args.target_mhz, seed=seeds[0], bridge=args.bridge,
+                          place=not args.no_place, more_seeds=seeds[1:])
             r["date"] = today
             summary["implementations"] = [x for x in summary["implementations"] if x["design"] != r["design"]] + [r]
             print(f"  {src.module}: " + " / ".join(r["verdict"]) + f" ({r['seconds']} s)", file=sys.stderr)

@@ -24,7 +24,7 @@ from .yosys import bridge_cells, synthesize_ice40
 
 
 def implement(src: DesignSource, out=DEFAULT_OUT, *, device: Device = UP5K, target_mhz: float = TARGET_MHZ,
-              seed: int = DEFAULT_SEED, bridge: str = "auto", place: bool = True) -> dict:
+              seed: int = DEFAULT_SEED, bridge: str = "auto", place: bool = True, more_seeds=()) -> dict:
     """The UP5K flow for one design; writes ``<out>/<module>/report.json`` and ``report.md``.
 
     Parameters
@@ -34,6 +34,10 @@ def implement(src: DesignSource, out=DEFAULT_OUT, *, device: Device = UP5K, targ
         Wrap the design in the host bridge: ``auto`` does when it has the stream ports.
     place : bool
         Run nextpnr (and icepack) when synthesis shows the design can fit.
+    seed, more_seeds : int, sequence of int
+        nextpnr seeds: ``seed`` makes the report's placement and bitstream; each of
+        ``more_seeds`` places and routes the same netlist again (``yosys/seed-<n>/``),
+        and ``report["seeds"]`` lists every seed's maximum clock and critical path.
     """
     if bridge not in ("auto", "yes", "no"):
         raise ValueError(f"bridge must be auto, yes or no, got {bridge!r}")
@@ -86,6 +90,10 @@ def implement(src: DesignSource, out=DEFAULT_OUT, *, device: Device = UP5K, targ
         pnr = place_and_route(workdir / "yosys", device, target_mhz, seed)
         used = {NEXTPNR_RESOURCES[k]: v["used"] for k, v in pnr["utilisation"].items() if k in NEXTPNR_RESOURCES}
         problems += [s for s in shortfalls(used, device) if s["resource"] != "io"]
+        if more_seeds:
+            report["seeds"] = [_seed_entry(seed, pnr)] + [
+                _seed_entry(n, _place_again(workdir / "yosys", device, target_mhz, n))
+                for n in more_seeds if n != seed]
     report["place_and_route"] = pnr
     report["fits"] = not problems and (pnr is None or pnr["routed"])
     report["shortfalls"] = problems
@@ -101,6 +109,8 @@ def implement(src: DesignSource, out=DEFAULT_OUT, *, device: Device = UP5K, targ
         if pnr["routed"] and pnr["fmax_mhz"] is not None:
             verdict.append("placed and routed; " + describe_timing(pnr["fmax_mhz"], target_mhz))
             report["timing_met"] = pnr["fmax_mhz"] >= target_mhz
+        if report.get("seeds"):
+            verdict.append(seeds_summary(report["seeds"], target_mhz))
         elif not pnr["routed"]:
             verdict.append("nextpnr failed: " + "; ".join(pnr["errors"][:3]))
     elif not place:
@@ -112,3 +122,30 @@ def implement(src: DesignSource, out=DEFAULT_OUT, *, device: Device = UP5K, targ
     (workdir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (workdir / "report.md").write_text(implementation_markdown(report) + "\n")
     return report
+
+
+def _place_again(netlist_dir: Path, device: Device, target_mhz: float, seed: int) -> dict:
+    """nextpnr at another seed on the same netlist, in ``<netlist_dir>/seed-<seed>/``."""
+    folder = netlist_dir / f"seed-{seed}"
+    folder.mkdir(exist_ok=True)
+    shutil.copyfile(netlist_dir / "netlist.json", folder / "netlist.json")
+    return place_and_route(folder, device, target_mhz, seed)
+
+
+def _seed_entry(seed: int, pnr: dict) -> dict:
+    cp = pnr.get("critical_path") or {}
+    return {"seed": seed, "routed": pnr["routed"], "fmax_mhz": pnr.get("fmax_mhz"),
+            "critical_path": {k: cp.get(k) for k in ("from", "to", "logic_ns", "routing_ns")} if cp else None,
+            "seconds": pnr.get("seconds")}
+
+
+def seeds_summary(seeds: list, target_mhz: float) -> str:
+    """One line: every seed's maximum clock and how many meet the target."""
+    clocks = [x["fmax_mhz"] for x in seeds if x["routed"] and x["fmax_mhz"] is not None]
+    each = ", ".join(f"{x['seed']}: {x['fmax_mhz']:.2f}" if x["fmax_mhz"] is not None else f"{x['seed']}: not routed"
+                     for x in seeds)
+    if not clocks:
+        return f"seeds {each}"
+    met = sum(c >= target_mhz for c in clocks)
+    return (f"seeds ({each} MHz): {min(clocks):.2f} to {max(clocks):.2f} MHz, "
+            f"{met} of {len(seeds)} meet {target_mhz:g} MHz")

@@ -91,6 +91,14 @@ def implementation_markdown(r: dict) -> str:
     if pnr.get("fmax_mhz") is not None:
         lines += ["", f"Maximum clock (nextpnr, seed {r['seed']}): **{pnr['fmax_mhz']:.2f} MHz** "
                   f"against {r['target_mhz']:g} MHz ({pnr['timing']})."]
+    if r.get("seeds"):
+        lines += ["", "| nextpnr seed | max clock | critical path (logic + routing) |", "|---|---|---|"]
+        for x in r["seeds"]:
+            clock = f"{x['fmax_mhz']:.2f} MHz" if x["fmax_mhz"] is not None else "not routed"
+            c = x["critical_path"] or {}
+            path = (f"`{c['from']}` -> `{c['to']}`, {c['logic_ns']} + {c['routing_ns']} ns" if c.get("from")
+                    else "-")
+            lines.append(f"| {x['seed']} | {clock} | {path} |")
     cp = pnr.get("critical_path")
     if cp and cp.get("from"):
         lines += ["", f"Critical path: `{cp['from']}` -> `{cp['to']}`, {cp['logic_ns']} ns logic + "

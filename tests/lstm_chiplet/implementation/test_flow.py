@@ -30,7 +30,7 @@ def test_smoke_flow_places_routes_and_packs_a_tiny_engine(tmp_path, implementati
     from hdl.config import EngineConfig
 
     src = engine_source(EngineConfig(2, 4, 1), tmp_path / "rtl")
-    r = implement(src, tmp_path / "out")
+    r = implement(src, tmp_path / "out", more_seeds=(2,))
     work = tmp_path / "out" / src.module
     assert json.loads((work / "report.json").read_text())["design"] == src.module
     assert "| DSP (SB_MAC16) |" in (work / "report.md").read_text()
@@ -38,7 +38,8 @@ def test_smoke_flow_places_routes_and_packs_a_tiny_engine(tmp_path, implementati
     assert pnr["routed"] and pnr["errors"] == []
     assert (work / "yosys" / "design.bin").stat().st_size > 100_000     # a UP5K image is ~104 kB
     assert 0 < pnr["fmax_mhz"] < 200
-    assert ("meets" in r["verdict"][-1]) == (pnr["fmax_mhz"] >= TARGET_MHZ)
+    timing = next(v for v in r["verdict"] if v.startswith("placed and routed"))
+    assert ("meets" in timing) == (pnr["fmax_mhz"] >= TARGET_MHZ)
     # the report's counts are the netlist's and nextpnr's
     cells = _netlist_cells(work / "yosys" / "netlist.json")
     res = r["synthesis"]["resources"]
@@ -52,6 +53,14 @@ def test_smoke_flow_places_routes_and_packs_a_tiny_engine(tmp_path, implementati
     assert min(x["a_bits"] * x["b_bits"] for x in m["on_dsp"]) >= max(x["a_bits"] * x["b_bits"]
                                                                       for x in m["in_logic"])
     assert r["fits"] and r["host_interface"]["pins"] == 22
+    # a second seed places the same netlist again, beside the first
+    assert [x["seed"] for x in r["seeds"]] == [1, 2]
+    assert r["seeds"][0]["fmax_mhz"] == pnr["fmax_mhz"]
+    again = json.loads((work / "yosys" / "seed-2" / "pnr_report.json").read_text())
+    assert again["fmax"] and (work / "yosys" / "seed-2" / "design.asc").is_file()
+    assert r["seeds"][1]["routed"] and 0 < r["seeds"][1]["fmax_mhz"] < 200
+    assert "| nextpnr seed |" in (work / "report.md").read_text()
+    assert "of 2 meet" in r["verdict"][-1]
 
 
 @pytest.mark.hdl

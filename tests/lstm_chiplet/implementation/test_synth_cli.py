@@ -69,3 +69,11 @@ def test_model_file_formats_the_hardware_cannot_run_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="q.npz: whole-window engine: vec is 16 bits in encoder "
                                          "LSTM 1 but 12 in decoder LSTM 1"):
         cli.run(args)
+
+
+def test_seeds_are_a_range_or_a_list_and_anything_else_is_named():
+    assert cli._seeds("1-5") == [1, 2, 3, 4, 5]
+    assert cli._seeds("7,3") == [7, 3]
+    for bad in ("1-x", "3,3", "5-1", ""):
+        with pytest.raises(ValueError, match="--seeds"):
+            cli._seeds(bad)
