@@ -6,7 +6,7 @@ from the protocol's definition (hdl.board_protocol), not computed by the blocks'
 """
 
 import pytest
-from myhdl import Signal, StopSimulation, always, block, delay, instance
+from myhdl import StopSimulation, always, block, delay, instance
 
 from golden.autoencoder import AutoencoderConfig
 from hdl.autoencoder_config import AutoencoderEngineConfig
