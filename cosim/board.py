@@ -176,6 +176,8 @@ int main(int argc, char** argv) {
     long rx_bit = -1, rx_tick = 0; unsigned rx_frame = 0;   // rx pin driver
     long tx_state = -1, tx_tick = 0; unsigned tx_shift = 0; // tx pin decoder
     long cycle = 0, last_activity = 0, bytes_in = 0, bytes_out = 0, tx_errors = 0;
+    // bursts: host bytes that start after an idle line, and what the board sent until the next
+    long b_start = -1, b_rx_end = 0, b_tx_end = -1, b_rx = 0, b_tx = 0, rx_idle_since = 0;
     double start = now();
     const char* why = "stdin closed";
     for (;;) {
@@ -205,13 +207,21 @@ int main(int argc, char** argv) {
         }
         // ---- the rx pin: host bytes, 8N1, DIVISOR clocks per bit
         if (rx_bit < 0 && !to_board.empty()) {
+            if (cycle - rx_idle_since > 10 * DIVISOR || b_start < 0) {
+                if (b_start >= 0) fprintf(stderr, "burst %ld %ld %ld %ld %ld\n", b_start, b_rx_end, b_tx_end, b_rx, b_tx);
+                b_start = cycle; b_rx = 0; b_tx = 0; b_tx_end = -1;
+            }
+            ++b_rx;
             rx_frame = 0x200u | ((unsigned)to_board.front() << 1);   // stop, data, start
             to_board.pop_front();
             rx_bit = 0; rx_tick = 0;
         }
         if (rx_bit >= 0) {
             top->rx = (rx_frame >> rx_bit) & 1;
-            if (++rx_tick == DIVISOR) { rx_tick = 0; if (++rx_bit == 10) { rx_bit = -1; top->rx = 1; } }
+            if (++rx_tick == DIVISOR) {
+                rx_tick = 0;
+                if (++rx_bit == 10) { rx_bit = -1; top->rx = 1; rx_idle_since = cycle; b_rx_end = cycle; }
+            }
         }
         top->clk = 1; top->eval();
         top->clk = 0; top->eval();
@@ -230,13 +240,16 @@ int main(int argc, char** argv) {
                 ++tx_state;
             } else {
                 if (!line) { ++tx_errors; fprintf(stderr, "harness: tx framing error at cycle %ld\n", cycle); }
-                else if (out_len < (int)sizeof out_buf) { out_buf[out_len++] = (unsigned char)tx_shift; ++bytes_out; }
+                else if (out_len < (int)sizeof out_buf) {
+                    out_buf[out_len++] = (unsigned char)tx_shift; ++bytes_out; ++b_tx; b_tx_end = cycle;
+                }
                 tx_state = -1;
                 last_activity = cycle;
             }
         }
         if (rx_bit >= 0) last_activity = cycle;
     }
+    if (b_start >= 0) fprintf(stderr, "burst %ld %ld %ld %ld %ld\n", b_start, b_rx_end, b_tx_end, b_rx, b_tx);
     fprintf(stderr, "harness: %s after %ld cycles, %ld bytes in, %ld bytes out, %ld tx framing errors\n",
             why, cycle, bytes_in, bytes_out, tx_errors);
     top->final();
@@ -270,13 +283,26 @@ def build_harness(board) -> Path:
     return folder / "obj" / "sim"
 
 
+def parse_bursts(log: str) -> list:
+    """The harness's ``burst`` lines: cycles of the first rx start bit, of the last rx
+    stop bit, of the last tx byte decoded before the next burst (-1: none), and the
+    byte counts each way."""
+    out = []
+    for line in log.splitlines():
+        if line.startswith("burst "):
+            start, rx_end, tx_end, rx, tx = (int(v) for v in line.split()[1:])
+            out.append({"start": start, "rx_end": rx_end, "tx_end": tx_end, "rx_bytes": rx, "tx_bytes": tx})
+    return out
+
+
 class BoardSimulation:
     """The simulated board on a pseudo-terminal, as a context manager.
 
     ``with BoardSimulation(board, wall_seconds=60) as sim: ... sim.port ...`` starts the
     harness, waits for the slave's path (:attr:`port`), and on exit closes its standard
     input and kills it if it has not ended within a second.  :attr:`log` holds the
-    harness's stderr (its summary line) after exit.
+    harness's stderr after exit: its summary line and one ``burst`` line per group of
+    host bytes that arrived after an idle line (:func:`parse_bursts`).
     """
 
     def __init__(self, board, wall_seconds: float = 60.0, idle_cycles: int | None = None):
