@@ -96,3 +96,16 @@ def test_synth_board_builds_a_bitstream_that_meets_the_clock(build_dir):
     assert (out / board.top_module / report["bitstream"]).stat().st_size > 100_000
     assert report["place_and_route"]["utilisation"]["ICESTORM_PLL"]["used"] == 1
     assert report["board_layer"]["resources"]["ebr"] == 0
+
+
+def test_link_figures_per_window_of_the_reference_design():
+    from lstm_chiplet.board.figures import report_text
+
+    board, _ = board_build()
+    c = board.link()
+    # 24 steps x (1 header + 6 features x 16 bits / 8) bytes each way, 10 bits a byte at 3 Mbaud
+    assert c["bytes_in_per_window"] == 312 and c["bytes_out_per_window"] == 312
+    assert c["line_seconds_in"] == pytest.approx(312 * 10 / 3e6)
+    assert c["line_cycles_out"] == 312 * 10 * 8
+    text = report_text(board, c, None)
+    assert "line time in  1.040 ms = 24,960 cycles" in text
