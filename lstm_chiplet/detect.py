@@ -622,14 +622,15 @@ def run_job(args, progress: Progress) -> dict:
 
     # ------------------------------------------------------------ chip
     chip_backend = built[prim] if built[prim].exact else built["fixed"]
-    engine = built["fixed"].engine()
+    engine = chip_backend.engine() if hasattr(chip_backend, "engine") else built["fixed"].engine()
+    chip_lanes = getattr(chip_backend, "lanes", args.lanes)   # a board runs its own lanes
     cycles = chip_backend.cycles_per_window()
     measured = bool(runs[chip_backend.name].cycles_measured)
     bpw = chip_backend.bytes_per_window()
     clock_hz = args.clock_mhz * 1e6
     top = perf.Topology(cfg.features, cfg.encoder_sizes, cfg.decoder_sizes, steps=cfg.timesteps)
     perf_rep = perf.performance_report(
-        top, perf.LinkModel(), clock_hz=clock_hz, macs_per_gate=args.lanes, windows=n,
+        top, perf.LinkModel(), clock_hz=clock_hz, macs_per_gate=chip_lanes, windows=n,
         vec_bits=max(formats.word_bits("vec")), weight_bits=max(formats.word_bits("weight")),
         measured_cycles_per_window=cycles if measured else None)
     chip = {"backend": chip_backend.name, "cycles_per_window": cycles, "measured": measured,

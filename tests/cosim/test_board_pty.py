@@ -88,6 +88,7 @@ def test_detect_on_the_board_equals_fixed(sim, tmp_path, windows, capsys):
     rep = json.loads((out / "report.json").read_text())
     assert rep["bit_exact"]["equal"] is True and rep["bit_exact"]["windows"] == WINDOWS
     assert rep["backend"] == "board"
+    assert rep["chip"]["engine"]["lanes"] == LANES          # the board's lanes, not --lanes' default
 
 
 def test_a_port_that_does_not_exist(tmp_path, capsys):
