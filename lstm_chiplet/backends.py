@@ -14,6 +14,9 @@ Every backend offers the same small interface (:class:`Backend`), so the main jo
 ``rtl``
     The converted Verilog of the whole autoencoder, co-simulated (Verilator by
     default, Icarus on request).  It must equal ``fixed`` bit for bit on every window.
+``board``
+    The same design on a board behind a serial port (:class:`BoardBackend`,
+    :mod:`lstm_chiplet.board.driver`); also bit for bit equal to ``fixed``.
 
 Cycles and bytes
 ----------------
@@ -381,11 +384,89 @@ def _rtl_factory(model, fixed=None, **options):
     return RtlBackend(model, fixed, runner=find_rtl_runner(), **options)
 
 
+class BoardBackend(FixedBackend):
+    """The whole autoencoder on a board behind a serial port (docs/board.md).
+
+    Built when asked for: opens ``port``, reads the board's IDENT and refuses a board
+    whose design is not this model's (topology, formats; its lanes are the board's);
+    :meth:`reconstruct` loads the weights (the rtl backend's memory image) and sends
+    the windows one after the other.  It must equal ``fixed`` bit for bit.
+
+    Parameters
+    ----------
+    port : str
+        Serial port of the board (a pseudo-terminal for the simulated board).
+    baud : int, optional
+    timeout : float, optional
+        Seconds each answer of the board may take.
+    """
+
+    name = "board"
+    exact = True
+
+    def __init__(self, model, fixed=None, *, port=None, baud=None, timeout=None, **_):
+        from golden.formats import FormatError
+        from hdl.autoencoder_config import AutoencoderEngineConfig
+        from hdl.board_config import DEFAULT_BAUD
+
+        from .board.driver import DEFAULT_TIMEOUT, BoardDriver, BoardError
+
+        if not port:
+            raise BackendError("board backend: give the board's serial port (--port PORT)")
+        if fixed is None:
+            fixed = model.quantize()
+        self.port = str(port)
+        self.baud = int(baud or DEFAULT_BAUD)
+        try:
+            self.driver = BoardDriver(self.port, self.baud, float(timeout or DEFAULT_TIMEOUT))
+            payload = self.driver.identify()
+            lanes = BoardDriver.lanes_of(payload)
+            try:
+                engine = AutoencoderEngineConfig.for_model(fixed, lanes)
+            except FormatError as exc:
+                raise BoardError(f"board on {self.port} runs {lanes} lanes, which this model refuses: {exc}") from None
+            self.driver.attach(engine, payload)
+        except BoardError as exc:
+            if getattr(self, "driver", None) is not None:
+                self.driver.close()
+            raise BackendError(str(exc)) from None
+        super().__init__(model, fixed, lanes=lanes)
+        self.engine_cfg = engine
+
+    def describe(self) -> str:
+        return (f"the board on {self.port} ({self.baud} baud), {self.lanes} MAC lane(s) per gate unit, "
+                "weights loaded over the serial link")
+
+    def reconstruct(self, windows, progress: Optional[Progress] = None) -> BackendRun:
+        from golden.autoencoder_memory_map import autoencoder_image
+
+        from .board.driver import BoardError
+
+        x = np.asarray(windows, dtype=np.float64)
+        t0 = time.perf_counter()
+        x_int = self.fixed.quantize_windows(x)
+        try:
+            self.driver.load_weights(autoencoder_image(self.fixed, self.lanes))
+            t1 = time.perf_counter()
+            rec_int = self.driver.reconstruct(x_int, progress)
+        except BoardError as exc:
+            raise BackendError(str(exc)) from None
+        finally:
+            self.driver.close()
+        t2 = time.perf_counter()
+        run = BackendRun(self.name, self.fixed.formats.output.to_float(rec_int), rec_int, t2 - t0,
+                         self.cycles_per_window(), False)
+        run.notes.update(weights_seconds=t1 - t0, windows_seconds=t2 - t1,
+                         seconds_per_window=(t2 - t1) / max(1, len(x)))
+        return run
+
+
 #: name -> factory(model, fixed, **options) -> Backend
 BACKENDS: Dict[str, Callable] = {
     "float": FloatBackend,
     "fixed": FixedBackend,
     "rtl": _rtl_factory,
+    "board": BoardBackend,
 }
 
 

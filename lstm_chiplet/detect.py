@@ -471,7 +471,9 @@ def run_job(args, progress: Progress) -> dict:
     names = ["float", "fixed"] + ([args.backend] if args.backend not in ("float", "fixed") else [])
     fixed = lm.fixed()
     built = {name: bk.make_backend(name, lm.model, fixed, lanes=args.lanes,
-                                   simulator=args.simulator) for name in names}
+                                   simulator=args.simulator, port=getattr(args, "port", None),
+                                   baud=getattr(args, "baud", None),
+                                   timeout=getattr(args, "board_timeout", None)) for name in names}
 
     # ------------------------------------------------------------ data
     synth = None
@@ -594,11 +596,12 @@ def run_job(args, progress: Progress) -> dict:
 
     agreement = [rp.compare_flags("float", flags["float"], "fixed", flags["fixed"], scores, limits)]
     bitx = None
-    if "rtl" in runs:
-        agreement.append(rp.compare_flags("fixed", flags["fixed"], "rtl", flags["rtl"], scores,
+    chip_runs = [name for name in names if name not in ("float", "fixed") and built[name].exact]
+    for name in chip_runs:      # rtl or board: window by window, integer for integer
+        agreement.append(rp.compare_flags("fixed", flags["fixed"], name, flags[name], scores,
                                           limits))
-        bitx = rp.bit_exact("fixed", runs["fixed"].reconstruction_int, "rtl",
-                            runs["rtl"].reconstruction_int)
+        bitx = rp.bit_exact("fixed", runs["fixed"].reconstruction_int, name,
+                            runs[name].reconstruction_int)
     rd = rp.reconstruction_difference(runs["float"].reconstruction, runs["fixed"].reconstruction)
     per_window = rd.pop("max_abs_per_window", None)
     formats = fixed.formats
@@ -619,14 +622,15 @@ def run_job(args, progress: Progress) -> dict:
 
     # ------------------------------------------------------------ chip
     chip_backend = built[prim] if built[prim].exact else built["fixed"]
-    engine = built["fixed"].engine()
+    engine = chip_backend.engine() if hasattr(chip_backend, "engine") else built["fixed"].engine()
+    chip_lanes = getattr(chip_backend, "lanes", args.lanes)   # a board runs its own lanes
     cycles = chip_backend.cycles_per_window()
     measured = bool(runs[chip_backend.name].cycles_measured)
     bpw = chip_backend.bytes_per_window()
     clock_hz = args.clock_mhz * 1e6
     top = perf.Topology(cfg.features, cfg.encoder_sizes, cfg.decoder_sizes, steps=cfg.timesteps)
     perf_rep = perf.performance_report(
-        top, perf.LinkModel(), clock_hz=clock_hz, macs_per_gate=args.lanes, windows=n,
+        top, perf.LinkModel(), clock_hz=clock_hz, macs_per_gate=chip_lanes, windows=n,
         vec_bits=max(formats.word_bits("vec")), weight_bits=max(formats.word_bits("weight")),
         measured_cycles_per_window=cycles if measured else None)
     chip = {"backend": chip_backend.name, "cycles_per_window": cycles, "measured": measured,
@@ -735,7 +739,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, metavar="FILE",
                    help="project (.npz), Keras (.keras, .h5, get_weights() .npz), ONNX (.onnx) "
                         "or PyTorch (.pt, state dict .npz) model (default: the shipped model)")
-    p.add_argument("--backend", choices=("float", "fixed", "rtl"), default="fixed",
+    p.add_argument("--backend", choices=("float", "fixed", "rtl", "board"), default="fixed",
                    help="backend whose scores are written (default fixed; float and fixed always run)")
     p.add_argument("--percentile", type=float, default=95.0,
                    help="anomaly threshold: this percentile of the scores (default 95)")
@@ -747,6 +751,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clock-mhz", type=float, default=200.0, help="chip clock (default 200)")
     p.add_argument("--simulator", choices=RTL_SIMULATORS, default="verilator",
                    help="simulator of the rtl backend (default verilator)")
+    p.add_argument("--port", metavar="PORT",
+                   help="board backend: the board's serial port, e.g. /dev/ttyUSB1 (docs/board.md)")
+    p.add_argument("--baud", type=int, default=None,
+                   help="board backend: serial baud rate (default: the board build's, 3000000)")
+    p.add_argument("--board-timeout", type=float, default=None, metavar="S",
+                   help="board backend: seconds each answer of the board may take (default 5)")
     p.add_argument("--days", type=int, help="generated data only: days of data (default 90)")
     p.add_argument("--seed", type=int, help="generated data only: seed (default 7)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -770,7 +780,7 @@ _ECHO = (("csv", None), ("windows", None), ("workers", None), ("scheduler", None
          ("threshold_scope", "global"), ("skip_bad", False), ("chunk_windows", None), ("format", "auto"), ("features", None),
          ("model", None), ("backend", "fixed"), ("percentile", 95.0), ("stride", 1),
          ("out", DEFAULT_OUT), ("lanes", None), ("clock_mhz", 200.0), ("simulator", "verilator"),
-         ("days", None), ("seed", None))
+         ("port", None), ("baud", None), ("board_timeout", None), ("days", None), ("seed", None))
 
 
 def command_line(args) -> str:
@@ -827,6 +837,9 @@ def run(args) -> int:
         else:                    # one file: the single-process job, exactly as before
             args.csv = files[0]
     if many is not None:
+        if args.backend == "board":
+            raise DetectError("--backend board scores one input at a time (one board, one serial port); "
+                              "give one --csv file or --windows")
         return run_many_inputs(args, many, progress)
     if args.clock_mhz is None or not args.clock_mhz > 0:
         raise DetectError(f"--clock-mhz must be positive, got {args.clock_mhz}")
@@ -838,6 +851,11 @@ def run(args) -> int:
     print(f"{th['flagged']} of {rep['windows']['count']} windows flagged ({rep['backend']} backend, "
           f"threshold {th['value']:.6g} = {th['percentile']:g}th percentile)")
     _print_agreement(rep)
+    if rep["bit_exact"] is not None:
+        bx = rep["bit_exact"]
+        a, b = bx["backends"]
+        print(f"{a} and {b}: " + ("bit for bit equal on every window" if bx["equal"] else
+                                  f"{bx['windows_differing']} of {bx['windows']} windows differ"))
     if rep["injected"]:
         inj = rep["injected"]
         print(f"injected anomalies detected: {inj['events_detected']} of {inj['events']}; "

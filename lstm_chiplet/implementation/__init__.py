@@ -41,6 +41,11 @@ Multiplier utilisation (:func:`.utilisation.utilisation`)
     (:func:`.utilisation.window_utilisation`, measured on Verilator); tables and a PNG
     plot.
 
+Board top (:mod:`.board`, ``--board icebreaker``)
+    The whole-window design behind the serial board layer, with the PLL and the
+    board's pins, through the same yosys and nextpnr steps into a bitstream
+    (docs/board.md).
+
 Tools are found and run through :mod:`cosim.tools`: a missing tool stops with the
 command that installs it, and long tool runs are started with ``nice -n 10`` (the
 machine is shared).

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from cosim.tools import MissingToolError, ToolFailed
 
+from hdl.board_config import DEFAULT_BAUD
+
+from .board import BOARDS, DEFAULT_BOARD_LANES, DEFAULT_CLOCK_MHZ, BoardRefused, board_build, board_markdown, implement_board
 from .device import TARGET_MHZ, UP5K
 from .flow import implement
 from .nextpnr import DEFAULT_SEED
@@ -100,14 +103,50 @@ def add_arguments(p) -> None:
     p.add_argument("--only", choices=("up5k", "generic", "utilisation"), default=None,
                    help="run one part only")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default build/synth)")
+    board = p.add_argument_group("board (docs/board.md)")
+    board.add_argument("--board", choices=BOARDS, default=None,
+                       help="build the bitstream of this board's top instead: the whole-window design "
+                            "(--model, --autoencoder P lanes, default 1) behind the serial board layer, "
+                            "with the PLL and the board's pins; nothing else runs")
+    board.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
+                       help=f"board: design clock made by the PLL (default {DEFAULT_CLOCK_MHZ:g})")
+    board.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                       help=f"board: serial baud rate (default {DEFAULT_BAUD})")
 
 
 def run(args) -> int:
     try:
+        if getattr(args, "board", None):
+            return _run_board(args)
         return _run(args)
+    except BoardRefused as exc:
+        print(f"lstm-chiplet synth: refused: {exc}", file=sys.stderr)
+        return 2
     except (MissingToolError, ToolFailed) as exc:
         print(f"lstm-chiplet synth: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _run_board(args) -> int:
+    """``--board``: the board top of one design, through the whole flow."""
+    fixed = None
+    if args.model is not None:
+        from lstm_chiplet.models.store import load_any_model
+
+        try:
+            fixed = load_any_model(args.model).fixed()
+        except ValueError as exc:
+            raise SystemExit(f"lstm-chiplet synth: error: {args.model}: {exc}") from None
+    lanes = args.autoencoder or DEFAULT_BOARD_LANES
+    board, pll = board_build(fixed, lanes, args.clock_mhz, args.baud)
+    print(f"synth: {board.top_module} for the {args.board}: {board.engine.module_name}, "
+          f"{board.clock_hz / 1e6:g} MHz, {board.baud} baud ...", file=sys.stderr, flush=True)
+    r = implement_board(board, pll, Path(args.out), seed=args.seed, place=not args.no_place,
+                        progress=lambda what: print(f"synth: {what} ...", file=sys.stderr, flush=True))
+    print(board_markdown(r))
+    print(f"written {Path(args.out) / r['design']}/ (report.json, report.md"
+          + (f", {r['bitstream']}" if r["bitstream"] else "") + ")")
+    return 0 if r["fits"] else 1
 
 
 def _run(args) -> int:

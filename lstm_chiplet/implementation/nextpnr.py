@@ -120,12 +120,18 @@ def parse_nextpnr_report(data: dict) -> dict:
     return out
 
 
-def place_and_route(workdir: Path, device: Device, target_mhz: float, seed: int) -> dict:
-    """nextpnr-ice40 on ``workdir/netlist.json``; icepack when it routed.  Returns findings."""
+def place_and_route(workdir: Path, device: Device, target_mhz: float, seed: int, pcf: Path | None = None) -> dict:
+    """nextpnr-ice40 on ``workdir/netlist.json``; icepack when it routed.  Returns findings.
+
+    ``pcf`` places the top's ports on package pins (a board); without it nextpnr
+    chooses the pins.
+    """
     t0 = time.monotonic()
     args = ["nextpnr-ice40", *device.nextpnr_args, "--json", "netlist.json", "--asc", "design.asc",
             "--freq", f"{target_mhz:g}", "--seed", str(seed), "--report", "pnr_report.json",
             "--timing-allow-fail"]
+    if pcf is not None:
+        args += ["--pcf", str(Path(pcf).resolve())]
     proc = run_tool(args, workdir, log=workdir / "nextpnr.log", timeout=7200, check=False, nice=True)
     text = (workdir / "nextpnr.log").read_text(errors="replace")
     found = parse_nextpnr_log(text)
