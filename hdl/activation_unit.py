@@ -6,6 +6,7 @@ from myhdl import Signal, always, always_comb, block, instances, intbv
 
 from golden.activations import SIGMOID, TANH, activation_table
 
+from .delay import delay
 from .requantize import requantize
 
 
@@ -44,10 +45,12 @@ def activation_unit(clk, z, y, *, kind, fmts, pipelined=False, table_fmts=None, 
       y      out  signed act word (e.g. Q2.14 s16), registered
     Latency: hdl.config.activation_latency(pipelined) cycles, one new z every cycle:
     2 (table read register; interpolation, symmetry and requantization into y), or
-    4 with ``pipelined``: a register after the interpolation's product and one after
-    its sum, so that neither shares a cycle with the other or with the symmetry,
-    rounding and saturation (on the iCE40 UP5K the unit's path was 66 ns in one cycle,
-    and with the sum registered, 34.5 ns of table read, product in logic and sum).  The table
+    5 with ``pipelined``: |z| registered before the clamp and the table address, and a
+    register after the interpolation's product and one after its sum, so that none of
+    them shares a cycle with another or with the symmetry, rounding and saturation (on
+    the iCE40 UP5K the unit's path was 66 ns in one cycle; with the sum registered,
+    34.5 ns of table read, product in logic and sum; with the product registered too,
+    33.5 ns from the shared unit's input select through |z| and the clamp).  The table
     (golden.activations.activation_table) is two ROMs, samples and slopes, each read
     in its own registered assignment.
     """
@@ -67,20 +70,39 @@ def activation_unit(clk, z, y, *, kind, fmts, pipelined=False, table_fmts=None, 
     is_tanh = kind == TANH
     # |z| of a zb-bit two's-complement number needs zb bits unsigned (|int_min| = 2^(zb-1)).
     magnitude = Signal(intbv(0, min=0, max=(1 << (zb - 1)) + 1))
+    negative = Signal(bool(0))
+    if pipelined:
+        # |z| registered before the clamp and the table address: the sign, the negation's
+        # carry chain and whatever selects z (a shared unit's input) get a cycle of their own
+        magnitude_r = Signal(intbv(0, min=0, max=(1 << (zb - 1)) + 1))
+        negative_in = Signal(bool(0))
+
+        @always(clk.posedge)
+        def seq_magnitude():
+            magnitude_r.next = magnitude
+            negative_in.next = negative
+
+        if extra is not None:
+            extra_in = Signal(intbv(0, min=0, max=extra.max))
+            extra_delay = delay(clk, extra, extra_in, cycles=1)
+            extra_delay.name = "extra_in"
+        else:
+            extra_in = None
+    else:
+        magnitude_r, negative_in, extra_in = magnitude, negative, extra
     u = Signal(intbv(0, min=0, max=u_max + 1))
     if span:
         scaled = Signal(intbv(0)[ub + span:])      # u << extra
 
         @always_comb
         def comb_scale():
-            scaled.next = u << extra
+            scaled.next = u << extra_in
 
     def looked_up(hi, lo):
         """Bits hi-1 .. lo of u << extra (of u itself without extra: no second name for u)."""
         return scaled(hi, lo) if span else u(hi, lo)
 
     index = looked_up(ub + span, shift)
-    negative = Signal(bool(0))
 
     # MyHDL writes constants of 2^30 and more with an extra sign bit: size the sample
     # register to match so that lint sees no truncation (never for the defaults).
@@ -110,17 +132,17 @@ def activation_unit(clk, z, y, *, kind, fmts, pipelined=False, table_fmts=None, 
 
         @always_comb
         def comb_clamp():
-            if magnitude > half_max:
+            if magnitude_r > half_max:
                 u.next = u_max
             else:
-                u.next = magnitude[ub - 1:] * 2
+                u.next = magnitude_r[ub - 1:] * 2
     else:
         @always_comb
         def comb_clamp():
-            if magnitude > u_max:
+            if magnitude_r > u_max:
                 u.next = u_max
             else:
-                u.next = magnitude[ub:]
+                u.next = magnitude_r[ub:]
 
     if shift > 0:
         frac = looked_up(shift, 0)
@@ -132,14 +154,14 @@ def activation_unit(clk, z, y, *, kind, fmts, pipelined=False, table_fmts=None, 
             sample.next = samples[index]
             slope.next = slopes[index]
             frac_r.next = frac
-            negative_r.next = negative
+            negative_r.next = negative_in
     else:
         # preact.frac == table step: every code is a sample, nothing to interpolate
         # (and a 0-bit fraction signal cannot exist).
         @always(clk.posedge)
         def seq_table():
             sample.next = samples[index]
-            negative_r.next = negative
+            negative_r.next = negative_in
 
     if pipelined:
         # the product registered, then the sum: neither shares a cycle with the other,

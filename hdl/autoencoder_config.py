@@ -20,7 +20,7 @@ Cycles of one window (host always offering and always ready)::
   row-block, step after step -- the multiplier bound of the layer;
 * ``G[n] = max(0, LAT - (D + H - P))`` idle cycles between two steps of pass n: the
   next step's first row-block reads h_prev element j at column D + j, and an h leaves
-  the row pipeline ``LAT`` cycles after its block's last column (18, or 20 with the
+  the row pipeline ``LAT`` cycles after its block's last column (20, or 22 with the
   shared activation units of P = 1; zero gap for every reference layer: the next step
   starts at once);
 * ``G0[n]`` idle cycles before pass n (same reason, for the first reads of the

@@ -50,10 +50,10 @@ ENGINE_Z_STAGE = 1 + REQUANT_LATENCY
 
 
 def activation_latency(pipelined: bool = False) -> int:
-    """Cycles of hdl.activation_unit: two more with ``pipelined`` (registers after the
-    interpolation's product and after its sum, which take the unit off an iCE40's
-    critical path)."""
-    return ACTIVATION_LATENCY + (2 if pipelined else 0)
+    """Cycles of hdl.activation_unit: three more with ``pipelined`` (registers after |z|,
+    after the interpolation's product and after its sum, which take the unit off an
+    iCE40's critical path)."""
+    return ACTIVATION_LATENCY + (3 if pipelined else 0)
 
 
 def cell_state_latency(pipelined: bool = False) -> int:

@@ -95,12 +95,12 @@ def test_reference_cycles_follow_the_documented_formula():
     """Worked by hand from the docstring's formula: every reference layer has D+H-P >= LAT,
     so no gaps; the dense pass has ceil(6/4) = 2 row-blocks of 64 columns at P = 1."""
     cfg = AutoencoderEngineConfig(REFERENCE, 1)
-    # LAT = 1 (row leaves) + 3 (bias read, biased-sum register, requantize) + 4 (pipelined
-    # activation: table read, product, sum, requantize) + 2 (shared sigmoid unit, P = 1
-    # only) + 9 (cell state 3: products, sum register, requantize; tanh 4, product,
-    # requantize) + 1 (buffer read)
-    assert cfg.shared_activations and cfg.h_latency == 20          # P = 1: one sigmoid unit
-    assert AutoencoderEngineConfig(REFERENCE, 2).h_latency == 18
+    # LAT = 1 (row leaves) + 3 (bias read, biased-sum register, requantize) + 5 (pipelined
+    # activation: |z|, table read, product, sum, requantize) + 2 (shared sigmoid unit,
+    # P = 1 only) + 10 (cell state 3: products, sum register, requantize; tanh 5,
+    # product, requantize) + 1 (buffer read)
+    assert cfg.shared_activations and cfg.h_latency == 22          # P = 1: one sigmoid unit
+    assert AutoencoderEngineConfig(REFERENCE, 2).h_latency == 20
     lstm = 64 * (6 + 64) + 32 * (64 + 32) + 32 * (32 + 32) + 64 * (32 + 64)     # (H/P)(D+H), P=1
     dense_wait = 5 + ((6 - 1) % 4) // 4      # row leaves, bias read, sum register, requantize, taken
     assert cfg.cycles_per_window == 24 * 6 + 24 * lstm + 24 * 2 * 64 + 23 * dense_wait == 381_187
@@ -120,10 +120,10 @@ def test_reference_cycles_follow_the_documented_formula():
 def test_gaps_cover_short_rows():
     """A row-block shorter than the row pipeline waits: G = LAT - (D + H - P)."""
     cfg = AutoencoderEngineConfig(TINY, 1)
-    assert cfg.shared_activations and cfg.h_latency == 20
-    assert [cfg.step_gap(n) for n in range(4)] == [20 - 4, 20 - 4, 20 - 3, 20 - 4]
+    assert cfg.shared_activations and cfg.h_latency == 22
+    assert [cfg.step_gap(n) for n in range(4)] == [22 - 4, 22 - 4, 22 - 3, 22 - 4]
     # the first decoder layer reads the latent at once: H_enc_last - P = 1 cycle of margin
-    assert cfg.pass_gap(2) == 20 - 1
+    assert cfg.pass_gap(2) == 22 - 1
     assert cfg.pass_gap(0) == 0
     # rows two cycles apart (D + H = 2) keep one activation unit per gate
     assert not AutoencoderEngineConfig(AutoencoderConfig(1, (1,), (1,), 2), 1).shared_activations
