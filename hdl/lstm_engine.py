@@ -47,7 +47,9 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
       in_tdata    in   D*VW: x, element k in bits [(k+1)*VW-1 : k*VW], vec format
                        (e.g. Q2.14), two's complement
       in_tvalid   in   1
-      in_tready   out  1, high only while idle (registered)
+      in_tready   out  1, from registers only: high while idle, in a step's last
+                       issue cycle or after it (once the step gap has passed) while
+                       the output register is empty, low while an h waits for it
       in_tlast    in   1, last step of a sequence: h and c return to 0 after it
       out_tdata   out  H*VW: h', same packing (registered, held while not taken)
       out_tvalid  out  1
@@ -57,23 +59,35 @@ def lstm_engine(clk, rst, in_tdata, in_tvalid, in_tready, in_tlast,
       wr_addr     in   word address (golden.memory_map: lane banks, then biases)
       wr_data     in   WW, the weight's two's-complement word (e.g. Q4.12)
 
-    Timing: the beat taken at edge 0 yields out_tvalid sampled high at edge
-    cycles_per_step = (H/P)*(D+H) + P + 12, and in_tready is high again in that
-    same cycle, so back-to-back beats are taken cycles_per_step apart.  If the
-    previous h' has not been taken, the new one waits (in_tready stays low).
+    Timing (hdl.config.EngineConfig): the beat taken at edge 0 yields out_tvalid
+    sampled high at edge latency_cycles = (H/P)*(D+H) + P + step_overhead (12 with
+    today's pipeline latencies; = cycles_per_step).
+    The next beat is taken while that step drains: streaming back to back, with the
+    host taking every h at once, beats are taken beat_spacing = (H/P)*(D+H) + step_gap
+    edges apart, so latency_cycles > beat_spacing and every lane multiplies in every
+    cycle.  step_gap (zero for every reference layer) is derived from the latencies:
+    step t+1 reads h_prev[k] at column D+k of its first row-block, after step t wrote
+    it; its rows read c after step t's wrote it; and a beat is taken only while the
+    output register is empty, so a draining step's h never waits in the assembly
+    register that the next step fills.  If an h is not taken, the next one waits in
+    the assembly register (HOLD) and in_tready stays low until the first is taken.
 
-        clk        _/~\\_/~\\_/~\\_ ... _/~\\_/~\\_/~\\_/~\\_
-        in_tvalid  _/~~~~\\_____ ... ______________
-        in_tready  ~~~~~~\\_____ ... _______/~~~~~~   (low while busy)
-        out_tvalid ____________ ... _______/~~~~\\_   (held until out_tready)
-                        ^ beat taken      ^ cycles_per_step edges later
+        clk        _/~\\_/~\\_/~\\_ ... _/~\\_/~\\_/~\\_ ... _/~\\_/~\\_
+        in_tvalid  ~~~~~~~~~~~~~~ ... ~~~~~~~~~~~~~ ... ~~~~~~~~~~
+        in_tready  ~~~~\\_________ ... ___/~~~\\_____ ... __________   (last issue cycle)
+        out_tvalid ______________ ... ____________ ... ___/~~~~\\__   (held until out_tready)
+                       ^ beat 0 taken     ^ beat 1, beat_spacing later
+                                                  ^ h_0, latency_cycles after beat 0
 
     Inside a step: 4 gate units x P lanes read weight (g, row rb*P+l, column k)
     and multiply it by v[k] = [x; h_prev][k]; a row-block of P rows takes D+H
     cycles, the step (H/P)*(D+H).  The rows of a finished block leave the lanes one
     per cycle through bias + requantize, the activation units and the cell update,
     overlapped with the next block; h' goes to the other half of the h double
-    buffer and into the output shift register, c' back into the c RAM.
+    buffer and into the output shift register, c' back into the c RAM.  Step t+1's
+    columns follow step t's last column in the next cycle (or step_gap cycles later):
+    x from its own register, h_prev from the bank step t writes; each row-block carries
+    its step's zero flag down the row pipeline (c_prev = 0 after a tlast step).
     """
     if not isinstance(cfg, EngineConfig):
         raise TypeError(f"lstm_engine: cfg must be an hdl.config.EngineConfig, got {type(cfg).__name__}")
