@@ -305,6 +305,10 @@ def _minus_one(m) -> str:
     return f"{m.group(1)}{int(m.group(2)) - 1})"
 
 
+def _plus_one(m) -> str:
+    return f"{m.group(1)}{int(m.group(2)) + 1};"
+
+
 #: Planted bugs in the converted engine.  The patterns follow MyHDL's naming of the
 #: blocks in ``hdl/`` (``cell_fc``, ``gate_f_total``, ...); when the HDL
 #: changes, :meth:`cosim.mutants.Mutant.apply` refuses a stale pattern loudly.
@@ -338,8 +342,9 @@ ENGINE_MUTANTS = [
            "the step ends one weight address early (last column of the last row-block skipped)",
            r"(if \(\(waddr == )(\d+)\)", _minus_one, 1),
     Mutant("late_ready", "handshake one cycle late",
-           "in_tready rises one cycle after a step ends: same values, one cycle more per step",
-           r"(out_tlast <= step_last;\s*\n\s*)in_tready <= 1;", r"\1in_tready <= 0;", 2),
+           "in_tready rises one cycle after the derived step gap: same values, one cycle more "
+           "per step",
+           r"(gap_left <= )([1-9]\d*);", _plus_one, 1),
     Mutant("tready_ignored", "tready ignored",
            "out_tvalid drops after one cycle whether or not the host took the beat",
            r"if \(\(out_tvalid && out_tready\)\) begin", "if (out_tvalid) begin", 1),
@@ -388,8 +393,9 @@ def saturation_case(cfg, sign: int = 1, steps: int | None = None, gate_signs=Non
 
 
 def check_cycles(design, case: EngineCase, simulator: str = "icarus") -> list:
-    """Run ``case`` back to back with no back-pressure; assert every latency and every
-    accept interval equals the documented cycles per step.  Returns the latencies."""
+    """Run ``case`` back to back with no back-pressure; assert every latency equals the
+    documented ``latency_cycles`` and every accept interval the documented
+    ``beat_spacing`` (hdl.config.EngineConfig).  Returns the latencies."""
     from .runner import verify
     from .scoreboard import accept_intervals, latencies
 
@@ -398,11 +404,11 @@ def check_cycles(design, case: EngineCase, simulator: str = "icarus") -> list:
                    name=f"cycles-{design.label}")
     lat = [c for _, c in latencies(trace, stim)]
     gaps = accept_intervals(trace)
-    want = design.cycles_per_step
+    want, spacing = case.cfg.latency_cycles, case.cfg.beat_spacing
     assert lat and set(lat) == {want}, (
         f"{design.label}: handshake-to-out_tvalid latencies {sorted(set(lat))}, documented {want}")
-    assert not gaps or set(gaps) == {want}, (
-        f"{design.label}: back-to-back accept intervals {sorted(set(gaps))}, documented {want}")
+    assert not gaps or set(gaps) == {spacing}, (
+        f"{design.label}: back-to-back accept intervals {sorted(set(gaps))}, documented {spacing}")
     return lat
 
 

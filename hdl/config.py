@@ -8,7 +8,8 @@ every port width, memory depth and latency from the golden formats
 
 Cycle budget of one step (see :mod:`hdl.lstm_engine` for the pipeline)::
 
-    cycles_per_step = (H / P) * (D + H)  +  P  +  STEP_OVERHEAD
+    latency_cycles = (H / P) * (D + H)  +  P  +  STEP_OVERHEAD      (= cycles_per_step)
+    beat_spacing   = (H / P) * (D + H)  +  step_gap
 
 * ``(H/P)*(D+H)``: every lane multiplies one weight per cycle, back to back (the ideal
   ``ceil(H*(D+H)/P)``, exact because ``P`` divides ``H``);
@@ -16,9 +17,13 @@ Cycle budget of one step (see :mod:`hdl.lstm_engine` for the pipeline)::
 * ``STEP_OVERHEAD``: the fixed pipeline depth (address, multiply, accumulate, bias and
   requantization, activation, cell update, tanh, output product, output register).
 
-It is counted from the rising edge that takes the input beat to the first rising edge
-that samples ``out_tvalid`` high, and it is also the spacing of accepted inputs when the
-host streams back to back.
+The latency is counted from the rising edge that takes an input beat to the first
+rising edge that samples its ``out_tvalid`` high.  The engine takes the next beat while
+a step drains, so when the host streams back to back (and takes every output at once)
+accepted beats are ``beat_spacing`` apart: the multipliers' ``(H/P)(D+H)`` cycles plus
+``step_gap`` idle cycles, zero for every reference layer, that only configurations
+with a short step need (:attr:`EngineConfig.step_gap` derives them from the latencies
+above: the next step's h_prev reads, the c RAM and the output register).
 """
 
 from __future__ import annotations
@@ -385,9 +390,51 @@ class EngineConfig(UsesDatapath):
         return (MAC_LATENCY - 1) + self.post_latency
 
     @property
-    def cycles_per_step(self) -> int:
-        """Input handshake edge -> first edge sampling ``out_tvalid`` high (module docstring)."""
+    def latency_cycles(self) -> int:
+        """Input handshake edge -> first edge sampling that step's ``out_tvalid`` high.
+
+        The step's last h is written :attr:`latency_cycles` ``- 1`` edges after its beat
+        (``out_tvalid`` is registered from that write), the h of lane ``l`` of its last
+        row-block ``P - 1 - l`` edges before that.
+        """
         return self.row_blocks * self.columns + self.lanes + self.step_overhead
+
+    @property
+    def cycles_per_step(self) -> int:
+        """The latency (:attr:`latency_cycles`), the name the manifests and reports use."""
+        return self.latency_cycles
+
+    @property
+    def step_gap(self) -> int:
+        """Idle issue cycles between two steps in steady streaming (:attr:`beat_spacing`).
+
+        Three reads of step t+1 must come after writes of step t; with beat edges ``e``
+        and ``e + S`` (``S`` the spacing, L = :attr:`latency_cycles`):
+
+        * h_prev: element ``H-P+l`` (lane ``l`` of the last row-block) is written at edge
+          ``e + L - P + l`` and read at column ``D+H-P+l`` of step t+1's first row-block,
+          edge ``e + S + D + H - P + l + 1`` (the h RAM reads the old word at the write
+          edge): ``S >= L - (D + H)``; earlier row-blocks are written ``D + H`` cycles
+          per block earlier and read only ``P`` per block earlier, so this row binds;
+        * c: row j's c' is written at stage ``c`` of the row pipeline, step t+1's row j
+          reads it at stage ``c_read``, ``S`` cycles later: ``S > c - c_read``;
+        * output register: the beat is taken only while the register is empty (so
+          step t's h never waits where step t+1 assembles its own); step t-1's h is
+          shown at ``e - S + L`` and taken there at the earliest: ``2 S > L``.
+        """
+        stages = row_stages(ENGINE_Z_STAGE)
+        busy = self.row_blocks * self.columns
+        least = max(busy,
+                    self.latency_cycles - self.columns,
+                    stages["c"] - stages["c_read"] + 1,
+                    self.latency_cycles // 2 + 1)
+        return least - busy
+
+    @property
+    def beat_spacing(self) -> int:
+        """Edges between accepted beats when the host streams back to back and takes every
+        output at once: ``(H/P)(D+H) + step_gap``."""
+        return self.row_blocks * self.columns + self.step_gap
 
     @property
     def target_cycles(self) -> float:
@@ -400,8 +447,9 @@ class EngineConfig(UsesDatapath):
 
     @property
     def mac_utilisation(self) -> float:
-        """Fraction of multiplier-cycles doing useful work in a step."""
-        return self.hidden_size * self.columns / (self.lanes * self.cycles_per_step)
+        """Fraction of multiplier-cycles doing useful work in steady streaming
+        (one step every :attr:`beat_spacing` cycles)."""
+        return self.hidden_size * self.columns / (self.lanes * self.beat_spacing)
 
     # ------------------------------------------------------------------ names
     @property
@@ -421,5 +469,6 @@ class EngineConfig(UsesDatapath):
 
     def describe(self) -> str:
         return (f"D={self.input_size} H={self.hidden_size} P={self.lanes}: "
-                f"{self.cycles_per_step} cycles/step (ideal {self.ideal_cycles}), "
+                f"a step every {self.beat_spacing} cycles, latency {self.latency_cycles} "
+                f"(ideal {self.ideal_cycles}), "
                 f"{self.memory_words} weight words, {self.multipliers} multipliers")

@@ -4,7 +4,9 @@ Sequences with random tlast marks are streamed through small engines (hypothesis
 draws D, H, P, the weights' scale, the inputs, idle gaps and the out_tready pattern);
 every output must equal golden.lstm_fixed.lstm_layer_fixed run sequence by sequence
 (h and c return to 0 after tlast), arrive exactly once and in order, stay stable
-while held, and take exactly cfg.cycles_per_step cycles.
+while held, and keep the documented timing: cfg.latency_cycles from beat to h,
+beats cfg.beat_spacing apart when streamed back to back (the next beat is taken while
+the previous step drains).
 """
 
 import numpy as np
@@ -38,7 +40,8 @@ def random_weights(rng, d, h, scale):
 
 @st.composite
 def engine_cases(draw):
-    d = draw(st.integers(1, 4))
+    # short steps need a step gap; D + H >= P + 13 overlaps with none (both branches)
+    d = draw(st.sampled_from([1, 2, 3, 4, 13, 16]))
     h = draw(st.sampled_from([1, 2, 3, 4, 6]))
     p = draw(st.sampled_from([k for k in range(1, h + 1) if h % k == 0]))
     steps = draw(st.integers(1, 6))
@@ -73,23 +76,27 @@ def test_engine_streams_golden_steps_under_back_pressure(case):
 def assert_timing(cfg, run):
     """The documented timing, measured edge by edge.
 
-    A step's h is first seen valid cycles_per_step edges after its beat was taken,
-    unless the previous h was still held: then right after that one is taken.  A
-    beat is taken only once the previous step has finished, and one finished h at
-    most waits in the engine (the beat after next waits until the held h is taken).
+    A step's h is first seen valid latency_cycles edges after its beat was taken,
+    unless the previous h was still held: then right after that one is taken.  Beats
+    are at least beat_spacing apart, a beat is taken before the previous step's h is
+    out only while the output register is empty (the h before it taken), and one
+    finished h at most waits in the engine (the beat after next waits until the held
+    h is taken).
     """
-    cps = cfg.cycles_per_step
+    lat, spacing = cfg.latency_cycles, cfg.beat_spacing
     acc, first, taken = run.accept_edges, run.first_valid_edges, run.output_edges
     for n in range(len(first)):
-        expect = acc[n] + cps if n == 0 else max(acc[n] + cps, taken[n - 1] + 1)
+        expect = acc[n] + lat if n == 0 else max(acc[n] + lat, taken[n - 1] + 1)
         assert first[n] == expect, (n, acc, first, taken)
-    assert all(b >= a + cps for a, b in zip(acc, acc[1:]))
+    assert all(b >= a + spacing for a, b in zip(acc, acc[1:]))
     assert all(b >= o + 1 for o, b in zip(taken, acc[2:]))
 
 
-@pytest.mark.parametrize("d, h, p", [(2, 4, 1), (2, 4, 4), (5, 3, 3)], ids=lambda v: str(v))
-def test_back_to_back_spacing_is_cycles_per_step(d, h, p):
-    """Streaming with out_tready high: beats are taken exactly cycles_per_step apart."""
+@pytest.mark.parametrize("d, h, p", [(2, 4, 1), (2, 4, 4), (5, 3, 3), (13, 2, 2), (16, 4, 2)],
+                         ids=lambda v: str(v))
+def test_back_to_back_spacing_is_beat_spacing(d, h, p):
+    """Streaming with out_tready high: beats are taken exactly beat_spacing apart while
+    each h comes latency_cycles after its beat; with D + H >= P + 13 there is no gap."""
     cfg = EngineConfig(d, h, p)
     rng = np.random.default_rng(7)
     w = random_weights(rng, d, h, 4096)
@@ -98,8 +105,28 @@ def test_back_to_back_spacing_is_cycles_per_step(d, h, p):
     run = run_engine(cfg, layer_image(w, p), list(zip(xs, lasts)))
     assert [o[0] for o in run.outputs] == golden_outputs(w, xs, lasts)
     spacing = [b - a for a, b in zip(run.accept_edges, run.accept_edges[1:])]
-    assert spacing == [cfg.cycles_per_step] * 3
-    assert cfg.cycles_per_step == (h // p) * (d + h) + p + cfg.step_overhead
+    assert spacing == [cfg.beat_spacing] * 3
+    assert run.latencies == [cfg.latency_cycles] * 4
+    assert cfg.latency_cycles == (h // p) * (d + h) + p + cfg.step_overhead > cfg.beat_spacing
+    if d + h >= p + 13:
+        assert cfg.beat_spacing == (h // p) * (d + h) and cfg.mac_utilisation == 1.0
+
+
+@pytest.mark.parametrize("d, h, p", [(2, 4, 4), (5, 3, 3), (1, 1, 1), (2, 4, 1)], ids=lambda v: str(v))
+def test_one_cycle_less_than_the_step_gap_reads_h_too_early(monkeypatch, d, h, p):
+    """The derived gap is tight: one cycle less and step t+1 reads an h_prev element
+    before step t wrote it (wrong values), so the gap is not padding."""
+    cfg = EngineConfig(d, h, p)
+    gap = cfg.step_gap
+    assert gap > 0
+    rng = np.random.default_rng(3)
+    w = random_weights(rng, d, h, 4096)
+    xs = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, (4, d)).tolist()
+    lasts = [False] * 4
+    monkeypatch.setattr(EngineConfig, "step_gap", property(lambda self: gap - 1))
+    run = run_engine(cfg, layer_image(w, p), list(zip(xs, lasts)))
+    assert [b - a for a, b in zip(run.accept_edges, run.accept_edges[1:])] == [cfg.beat_spacing] * 3
+    assert [o[0] for o in run.outputs] != golden_outputs(w, xs, lasts)
 
 
 def test_held_output_blocks_the_step_after_next():
@@ -115,15 +142,20 @@ def test_held_output_blocks_the_step_after_next():
     # each output waited for the ready cycle (ready[c] drives the cycle ending at edge c+1)
     assert all((e - 1) % len(ready) == len(ready) - 1 for e in run.output_edges)
     assert_timing(cfg, run)
-    # the second beat is taken as soon as the first step ends (its h waits in the
-    # output register); the third only after that h has been taken
-    assert run.accept_edges[1] == run.accept_edges[0] + cfg.cycles_per_step
+    # the second beat is taken one beat spacing after the first (the output register
+    # is empty while the first step drains); its h then waits in the assembly register
+    # behind the first, and the third beat only after the first h has been taken
+    assert run.accept_edges[1] == run.accept_edges[0] + cfg.beat_spacing
     assert run.accept_edges[2] == run.output_edges[0] + 1
 
 
 @pytest.mark.parametrize("wait", [0, 5, 13], ids=lambda w: f"wait{w}")
 def test_reset_mid_step_restarts_from_zero_state(wait):
-    """rst during a step loses that step; the next beats start a new sequence (h = c = 0)."""
+    """rst loses the steps in flight; the next beats start a new sequence (h = c = 0).
+
+    The reset comes ``wait`` cycles after beat 2 is taken: beat 2 is lost, and so is
+    beat 1 (taken one beat spacing earlier, still draining) unless its h came out first.
+    """
     cfg = EngineConfig(2, 4, 2)
     assert wait < cfg.cycles_per_step
     rng = np.random.default_rng(5)
@@ -131,9 +163,9 @@ def test_reset_mid_step_restarts_from_zero_state(wait):
     xs = rng.integers(FM.vec.int_min, FM.vec.int_max + 1, (5, 2)).tolist()
     run = run_engine(cfg, layer_image(w, 2), [(x, False) for x in xs], reset_after=(2, wait, 3))
     assert run.violations == []
-    want = golden_outputs(w, xs[:2], [False, False]) + golden_outputs(w, xs[3:], [False, False])
+    kept = 2 if wait >= cfg.latency_cycles - cfg.beat_spacing else 1
+    want = golden_outputs(w, xs[:kept], [False] * kept) + golden_outputs(w, xs[3:], [False, False])
     assert [o[0] for o in run.outputs] == want
-
 
 
 def other_formats(name):
