@@ -157,9 +157,9 @@ def test_report_chip_and_performance_figures(default_run):
     assert chip["bytes_per_window"] == {"in": 24 * 6 * 2, "out": 24 * 6 * 2, "total": 576}
     assert chip["bytes_all_windows"] == 576 * rep["windows"]["count"]
     # the whole-window design at 4 lanes: a step is (H/P)(D+H) plus the gap
-    # LAT - (D+H-P) where the row pipeline (LAT = 15 at P >= 2) is longer than a row-block
+    # LAT - (D+H-P) where the row pipeline (LAT = 20 at P >= 2) is longer than a row-block
     assert chip["engine"]["lanes"] == 4 and chip["cycles_per_window"] == chip["engine"]["cycles_per_window"]
-    assert [x["cycles_per_step"] for x in chip["engine"]["layers"]] == [28 + 5, 12 + 7, 8 + 11, 24 + 7]
+    assert [x["cycles_per_step"] for x in chip["engine"]["layers"]] == [28 + 10, 12 + 12, 8 + 16, 24 + 12]
     assert not chip["measured"]
     seeds = rep["performance"]["seeds"]
     assert seeds["bytes_per_step"]["total"] == 536

@@ -47,13 +47,15 @@ def test_whole_window_design_steps_at_the_multiplier_bound():
         assert r["window_cycles_measured"] is None
     assert {r["window_cycles"] for r in rows if r["lanes"] == 1} == {381_187}
     text = window_utilisation_markdown(rows)
-    assert "| 32->32 (2) | 16 | 64 | 128 | 128 | 0 | 1.000 | yes | 25,434 / - | 93.4% |" in text
+    # P = 16: the first decoder pass reads the latent with H - P = 16 cycles of margin
+    # against LAT = 20: 4 idle cycles before it
+    assert "| 32->32 (2) | 16 | 64 | 128 | 128 | 0 | 1.000 | yes | 25,438 / - | 93.4% |" in text
 
 
 @pytest.mark.slow
 def test_whole_window_cycles_measured_on_verilator():
     rows = window_utilisation(lanes=(16,), measure=True)
-    assert rows and all(r["window_cycles_measured"] == r["window_cycles"] == 25_434 for r in rows)
+    assert rows and all(r["window_cycles_measured"] == r["window_cycles"] == 25_438 for r in rows)
 
 
 @pytest.mark.slow
