@@ -29,7 +29,8 @@ from pathlib import Path
 
 from .compile import Design, cached_build
 from .paths import REPO, build_root, private_dir, publish_dir
-from .tools import ToolFailed, require, run_tool, tool_version
+from .tools import ToolFailed, require, tool_version
+from .verilator import compile_harness
 from .verilog import parse_ports
 
 #: Engine ports the core wires between board_io and the engine (all but clk and rst).
@@ -270,15 +271,8 @@ def build_harness(board) -> Path:
         require(tool)
     design = board_core(board)
 
-    def compile_in(folder: Path):
-        jobs = str(max(1, min(2, os.cpu_count() or 1)))
-        run_tool(["verilator", "--cc", "--exe", "--build", "-j", jobs, "-fno-table",
-                  "--default-language", "1364-2005", "--top-module", design.module,
-                  "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0",
-                  "-CFLAGS", "-O2", "-Mdir", "obj", "-o", "sim", "dut.v", "harness.cpp"],
-                 cwd=folder, timeout=1800, what=f"verilator ({design.label})")
-
-    folder = cached_build("verilator-board", design, {"harness.cpp": harness_cpp(board)}, compile_in,
+    folder = cached_build("verilator-board", design, {"harness.cpp": harness_cpp(board)},
+                          lambda folder: compile_harness(folder, design),
                           tool_version("verilator"))
     return folder / "obj" / "sim"
 

@@ -238,21 +238,25 @@ def build(design: Design, opt: str = "-O2") -> Path:
     require("make")
     harness = harness_cpp(design)
 
-    def compile_in(folder: Path):
-        jobs = str(max(1, min(2, os.cpu_count() or 1)))
-        # -fno-table: Verilator's table optimisation turns the activation ROMs' case
-        # statements into 64 Ki-entry tables and spends ~90 s CPU doing it (0.3 s without).
-        # The language is pinned to Verilog-2005 (MyHDL's output), so a signal named like
-        # a SystemVerilog keyword still parses.
-        run_tool(["verilator", "--cc", "--exe", "--build", "-j", jobs, "-fno-table",
-                  "--default-language", "1364-2005", "--top-module", design.module,
-                  "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0",
-                  "-CFLAGS", opt, "-Mdir", "obj", "-o", "sim", "dut.v", "harness.cpp"],
-                 cwd=folder, timeout=1800, what=f"verilator ({design.label})")
-
-    folder = cached_build("verilator", design, {"harness.cpp": harness}, compile_in,
+    folder = cached_build("verilator", design, {"harness.cpp": harness},
+                          lambda folder: compile_harness(folder, design, opt),
                           tool_version("verilator") + opt)
     return folder / "obj" / "sim"
+
+
+def compile_harness(folder: Path, design: Design, opt: str = "-O2") -> None:
+    """Verilator on ``folder``'s ``dut.v`` (top ``design.module``) and ``harness.cpp``,
+    into ``folder/obj/sim``."""
+    jobs = str(max(1, min(2, os.cpu_count() or 1)))
+    # -fno-table: Verilator's table optimisation turns the activation ROMs' case
+    # statements into 64 Ki-entry tables and spends ~90 s CPU doing it (0.3 s without).
+    # The language is pinned to Verilog-2005 (MyHDL's output), so a signal named like
+    # a SystemVerilog keyword still parses.
+    run_tool(["verilator", "--cc", "--exe", "--build", "-j", jobs, "-fno-table",
+              "--default-language", "1364-2005", "--top-module", design.module,
+              "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0",
+              "-CFLAGS", opt, "-Mdir", "obj", "-o", "sim", "dut.v", "harness.cpp"],
+             cwd=folder, timeout=1800, what=f"verilator ({design.label})")
 
 
 def run_verilator(design: Design, stim: Stimulus, timeout: float = 3600.0) -> Trace:
