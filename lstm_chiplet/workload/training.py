@@ -28,6 +28,21 @@ range (``fmts.weight``), so the trained model always quantizes without overflow.
 Everything random (initialisation, batch order) comes from one seed: the same seed
 and data give the same weights.
 
+Quantization-aware terms (``lstm-chiplet train --quant-aware``), both off by default,
+keep the float model where a narrow fixed-point datapath follows it closely:
+
+* a **range penalty** ``w * sum(max(|v| - limit, 0)^2) / (B T)`` over every layer's
+  sigmoid-gate pre-activations (z_i, z_f, z_o; limit ``gate``) and tanh inputs (z_g and
+  c; limit ``tanh``, half of it because the activation unit reads tanh at twice its
+  input).  It caps what calibration sees, so every layer's pre-activation format can
+  keep more fraction bits (:func:`range_limits_for`);
+* **weight decay** ``d / 2 * sum(kernel^2)`` on every kernel (input, recurrent and
+  Dense; biases are free): smaller gains, so a rounding in one step grows less
+  through the recurrence and the layers above.
+
+The penalty's gradient enters the backward pass where its tensor does: ``dc_t`` gains
+the c term, ``dz_t`` the z term (before ``dz_t`` flows to ``h_{t-1}``).
+
 Initialisation follows the usual Keras defaults: glorot-uniform kernels, orthogonal
 recurrent kernels, zero biases with a unit forget-gate bias, glorot-uniform Dense
 kernel; the Dense bias starts at the mean of the training windows so the first
@@ -47,12 +62,12 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from golden.autoencoder import Autoencoder, AutoencoderConfig, window_scores
-from golden.formats import DEFAULT_FORMATS, LSTMFormats
+from golden.formats import DEFAULT_FORMATS, LSTMFormats, QFormat
 from golden.lstm_float import ShapeError
 
 #: The repository root (for the default output folder under build/).
@@ -88,6 +103,13 @@ class TrainingConfig:
     restore_best : bool
         With validation: return the weights of the epoch with the lowest validation
         loss (early stopping without cutting the run short), not the last ones.
+    range_limits : (float, float) or None
+        ``(gate, tanh)``: soft limits of the range penalty (see the module docstring);
+        ``None`` disables it.
+    range_weight : float
+        Weight ``w`` of the range penalty.
+    weight_decay : float
+        ``d`` of the L2 term on every kernel (0 disables it).
     """
 
     epochs: int = 60
@@ -101,6 +123,9 @@ class TrainingConfig:
     validation_fraction: float = 0.1
     seed: int = 0
     restore_best: bool = True
+    range_limits: Optional[Tuple[float, float]] = None
+    range_weight: float = 1.0
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         checks = [
@@ -114,6 +139,11 @@ class TrainingConfig:
             ("epsilon", self.epsilon > 0, "positive"),
             ("clip_norm", self.clip_norm is None or self.clip_norm > 0, "positive or None"),
             ("validation_fraction", 0 <= self.validation_fraction < 1, "in [0, 1)"),
+            ("range_limits", self.range_limits is None
+             or (len(self.range_limits) == 2 and all(math.isfinite(v) and v > 0 for v in self.range_limits)),
+             "None or two positive limits (gate, tanh)"),
+            ("range_weight", math.isfinite(self.range_weight) and self.range_weight >= 0, "non-negative"),
+            ("weight_decay", math.isfinite(self.weight_decay) and self.weight_decay >= 0, "non-negative"),
         ]
         for name, ok, what in checks:
             if not ok:
@@ -127,8 +157,31 @@ class TrainingConfig:
         return float(self.final_learning_rate + (self.learning_rate - self.final_learning_rate)
                      * 0.5 * (1.0 + math.cos(math.pi * frac)))
 
+    @property
+    def penalised(self) -> bool:
+        """Whether a quantization-aware term is on (the loss is then more than the MSE)."""
+        return (self.range_limits is not None and self.range_weight > 0) or self.weight_decay > 0
+
     def to_dict(self) -> dict:
-        return {k: (int(v) if isinstance(v, np.integer) else v) for k, v in asdict(self).items()}
+        d = {k: (int(v) if isinstance(v, np.integer) else v) for k, v in asdict(self).items()}
+        if d["range_limits"] is not None:
+            d["range_limits"] = [float(v) for v in d["range_limits"]]
+        return d
+
+
+def range_limits_for(preact, headroom: Optional[float] = None, margin: float = 0.93
+                     ) -> Tuple[float, float]:
+    """The ``(gate, tanh)`` limits that let calibration give every layer ``preact``.
+
+    Calibration (:mod:`golden.calibration`) needs a slot's peak times ``1 + headroom``
+    inside the format, and counts the tanh inputs twice; ``margin`` keeps the soft
+    penalty's overshoot inside too.  For Q3.13 (range 4) and the default head-room of
+    1/8: 3.31 and 1.65.
+    """
+    from golden.calibration import DEFAULT_HEADROOM
+    h = DEFAULT_HEADROOM if headroom is None else headroom
+    gate = float(preact.max) / (1.0 + h) * margin
+    return gate, gate / 2.0
 
 
 @dataclass
@@ -146,6 +199,11 @@ class TrainingHistory:
         Mean global gradient norm before clipping.
     seconds : list of float
         Wall time of each epoch.
+    penalty : list of float
+        Mean quantization-aware terms (range penalty plus weight decay) over the
+        epoch's batches; 0 for a plain run.  ``loss`` is the MSE alone.
+    val_objective : list of float or None
+        Validation MSE plus the same terms: what ``restore_best`` minimises.
     clipped_weights : int
         Weights sitting at the weight-format limit in the returned model.
     best_epoch : int or None
@@ -157,6 +215,8 @@ class TrainingHistory:
     learning_rate: List[float] = field(default_factory=list)
     grad_norm: List[float] = field(default_factory=list)
     seconds: List[float] = field(default_factory=list)
+    penalty: List[float] = field(default_factory=list)
+    val_objective: List[Optional[float]] = field(default_factory=list)
     clipped_weights: int = 0
     best_epoch: Optional[int] = None
 
@@ -177,6 +237,8 @@ class TrainingHistory:
             "clipped_weights": int(self.clipped_weights),
             "returned_epoch": int(self.best_epoch or n),
         }
+        if any(self.penalty):
+            out.update(penalty_first=self.penalty[0], penalty_last=self.penalty[-1])
         vals = [v for v in self.val_loss if v is not None]
         if vals:
             best = int(np.argmin([v if v is not None else np.inf for v in self.val_loss]))
@@ -257,7 +319,8 @@ def _gate_constants(h: int, dtype):
 def _layer_forward(zx: np.ndarray, recurrent: np.ndarray):
     """Run one LSTM layer given its input projections ``zx`` (B, T, 4H) (bias included).
 
-    Returns the h sequence (B, T, H) and the cache for :func:`_layer_backward`.
+    Returns the h sequence (B, T, H) and the cache for :func:`_layer_backward`
+    (the pre-activations z included, for the range penalty).
     """
     b, t_steps, h4 = zx.shape
     h = h4 // 4
@@ -266,6 +329,7 @@ def _layer_forward(zx: np.ndarray, recurrent: np.ndarray):
     cs = np.empty_like(hs)
     tcs = np.empty_like(hs)
     acts = np.empty_like(zx)
+    zs = np.empty_like(zx)
     h_prev = np.zeros((b, h), dtype=zx.dtype)
     c_prev = np.zeros((b, h), dtype=zx.dtype)
     for t in range(t_steps):
@@ -276,15 +340,38 @@ def _layer_forward(zx: np.ndarray, recurrent: np.ndarray):
         tc = np.tanh(c_prev)
         h_prev = o * tc
         acts[:, t] = a
+        zs[:, t] = z
         cs[:, t] = c_prev
         tcs[:, t] = tc
         hs[:, t] = h_prev
-    return hs, (hs, cs, tcs, acts)
+    return hs, (hs, cs, tcs, acts, zs)
 
 
-def _layer_backward(cache, dhs: np.ndarray, recurrent: np.ndarray) -> np.ndarray:
-    """Gradients of the gate pre-activations dz (B, T, 4H) from dL/dh (B, T, H)."""
-    hs, cs, tcs, acts = cache
+def _hinge(v: np.ndarray, limit, scale: float):
+    """``scale * sum(max(|v| - limit, 0)^2)`` and its gradient."""
+    over = np.maximum(np.abs(v) - limit, 0.0)
+    return scale * float(np.vdot(over, over)), (2.0 * scale) * np.sign(v) * over
+
+
+def _range_penalty(cache, limits, scale: float):
+    """The range penalty of one layer and its gradients on c (B, T, H) and z (B, T, 4H)."""
+    _, cs, _, _, zs = cache
+    gate, tanh_in = limits
+    h = cs.shape[-1]
+    zlim = np.full(4 * h, gate)
+    zlim[2 * h:3 * h] = tanh_in
+    pc, gc = _hinge(cs, tanh_in, scale)
+    pz, gz = _hinge(zs, zlim, scale)
+    return pc + pz, gc, gz
+
+
+def _layer_backward(cache, dhs: np.ndarray, recurrent: np.ndarray, dcs=None, dzs=None) -> np.ndarray:
+    """Gradients of the gate pre-activations dz (B, T, 4H) from dL/dh (B, T, H).
+
+    ``dcs`` (B, T, H) and ``dzs`` (B, T, 4H): gradients of terms on c and z themselves
+    (the range penalty), added where those tensors enter the recurrence.
+    """
+    hs, cs, tcs, acts, _ = cache
     b, t_steps, h = hs.shape
     dz_all = np.empty_like(acts)
     dh_next = np.zeros((b, h), dtype=hs.dtype)
@@ -298,11 +385,15 @@ def _layer_backward(cache, dhs: np.ndarray, recurrent: np.ndarray) -> np.ndarray
         c_prev = cs[:, t - 1] if t > 0 else zero
         dh = dhs[:, t] + dh_next
         dc = dc_next + dh * o * (1.0 - tc * tc)
+        if dcs is not None:
+            dc = dc + dcs[:, t]
         dz = dz_all[:, t]
         dz[:, :h] = dc * g * i * (1.0 - i)
         dz[:, h:2 * h] = dc * c_prev * f * (1.0 - f)
         dz[:, 2 * h:3 * h] = dc * i * (1.0 - g * g)
         dz[:, 3 * h:] = dh * tc * o * (1.0 - o)
+        if dzs is not None:
+            dz += dzs[:, t]
         dc_next = dc * f
         dh_next = dz @ rec_t
     return dz_all
@@ -319,8 +410,10 @@ def _check_params(params: Sequence[np.ndarray], cfg: AutoencoderConfig):
 
 
 def loss_and_gradients(params: Sequence[np.ndarray], cfg: AutoencoderConfig, windows,
-                       with_gradients: bool = True):
-    """Loss (mean squared reconstruction error) and its gradient for every parameter.
+                       with_gradients: bool = True, config: Optional["TrainingConfig"] = None,
+                       parts: Optional[dict] = None):
+    """Loss (mean squared reconstruction error, plus the quantization-aware terms of
+    ``config`` when it has any) and its gradient for every parameter.
 
     Parameters
     ----------
@@ -331,6 +424,10 @@ def loss_and_gradients(params: Sequence[np.ndarray], cfg: AutoencoderConfig, win
         Scaled windows; they are both the input and the target.
     with_gradients : bool
         False: only the loss (and reconstruction) is computed.
+    config : TrainingConfig, optional
+        Its ``range_limits``, ``range_weight`` and ``weight_decay`` add their terms.
+    parts : dict, optional
+        Filled with the loss's terms: ``reconstruction``, ``range``, ``decay``.
 
     Returns
     -------
@@ -369,6 +466,18 @@ def loss_and_gradients(params: Sequence[np.ndarray], cfg: AutoencoderConfig, win
     y = seq @ dense_kernel + dense_bias
     r = y - x
     loss = float(np.mean(r * r))
+    limits = None
+    if config is not None and config.range_limits is not None and config.range_weight > 0:
+        limits = config.range_limits
+    decay = 0.0 if config is None else float(config.weight_decay)
+    scale = 0.0 if limits is None else config.range_weight / (b * t_steps)
+    penalties = [_range_penalty(c, limits, scale) for c in caches] if limits is not None else None
+    kernels = [3 * k for k in range(nl)] + [3 * k + 1 for k in range(nl)] + [len(params) - 2]
+    range_term = sum(p[0] for p in penalties) if penalties else 0.0
+    decay_term = 0.5 * decay * sum(float(np.vdot(params[j], params[j])) for j in kernels) if decay else 0.0
+    if parts is not None:
+        parts.update(reconstruction=loss, range=range_term, decay=decay_term)
+    loss += range_term + decay_term
     if not with_gradients:
         return loss, None, y
 
@@ -380,7 +489,8 @@ def loss_and_gradients(params: Sequence[np.ndarray], cfg: AutoencoderConfig, win
     dhs = dy @ dense_kernel.T
     for k in range(nl - 1, -1, -1):
         kernel, recurrent, _ = params[3 * k:3 * k + 3]
-        dz = _layer_backward(caches[k], dhs, recurrent)
+        extra = (penalties[k][1], penalties[k][2]) if penalties else (None, None)
+        dz = _layer_backward(caches[k], dhs, recurrent, *extra)
         h4 = dz.shape[-1]
         hs = caches[k][0]
         h = hs.shape[-1]
@@ -398,6 +508,9 @@ def loss_and_gradients(params: Sequence[np.ndarray], cfg: AutoencoderConfig, win
             grads[3 * k] = xin.reshape(-1, xin.shape[-1]).T @ dz.reshape(-1, h4)
             if k > 0:
                 dhs = dz @ kernel.T
+    if decay:
+        for j in kernels:
+            grads[j] = grads[j] + decay * params[j]
     return loss, grads, y
 
 
@@ -558,10 +671,11 @@ def train(windows, cfg: AutoencoderConfig = AutoencoderConfig(),
         t0 = time.monotonic()
         lr = config.learning_rate_at(epoch)
         order = rng.permutation(n)
-        total, norms = 0.0, 0.0
+        total, norms, penalty = 0.0, 0.0, 0.0
         for j in range(batches):
             batch = x_train[order[j * bs:(j + 1) * bs]]
-            loss, grads, _ = loss_and_gradients(params, cfg, batch)
+            parts = {}
+            loss, grads, _ = loss_and_gradients(params, cfg, batch, config=config, parts=parts)
             norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
             if not math.isfinite(loss) or not math.isfinite(norm):
                 raise FloatingPointError(f"training diverged at epoch {epoch + 1}, batch {j + 1} "
@@ -579,16 +693,21 @@ def train(windows, cfg: AutoencoderConfig = AutoencoderConfig(),
                 vk += (1.0 - b2) * (g * g)
                 p -= lr * (mk / corr1) / (np.sqrt(vk / corr2) + eps)
                 np.clip(p, -limit, limit, out=p)
-            total += loss * len(batch)
+            total += parts["reconstruction"] * len(batch)
+            penalty += (loss - parts["reconstruction"]) * len(batch)
             norms += norm
             bar.batch(epoch, j, loss)
-        val = None
+        val = val_objective = None
         if len(x_val):
-            val = evaluate_loss(params, cfg, x_val)
-            if config.restore_best and val < best_val:
-                best_val, best_params = val, [p.copy() for p in params]
+            val, val_objective = evaluate_loss(params, cfg, x_val, config=config, terms=True)
+            # a penalised run keeps the epoch best on the whole objective, not on the MSE
+            # alone (that would return the early epochs, before the ranges are held)
+            if config.restore_best and val_objective < best_val:
+                best_val, best_params = val_objective, [p.copy() for p in params]
                 hist.best_epoch = epoch + 1
         hist.loss.append(total / n)
+        hist.penalty.append(penalty / n)
+        hist.val_objective.append(val_objective)
         hist.val_loss.append(val)
         hist.learning_rate.append(lr)
         hist.grad_norm.append(norms / batches)
@@ -602,15 +721,23 @@ def train(windows, cfg: AutoencoderConfig = AutoencoderConfig(),
     return TrainingResult(model, hist, config, len(x_train), len(x_val))
 
 
-def evaluate_loss(params, cfg: AutoencoderConfig, windows, batch: int = 256) -> float:
-    """Mean squared reconstruction error over all ``windows`` (no gradients)."""
+def evaluate_loss(params, cfg: AutoencoderConfig, windows, batch: int = 256,
+                  config: Optional[TrainingConfig] = None, terms: bool = False):
+    """Mean squared reconstruction error over all ``windows`` (no gradients).
+
+    ``terms``: return ``(mse, objective)``, the objective adding ``config``'s
+    quantization-aware terms (the range penalty per window-step, as in training)."""
     x = np.asarray(windows)
-    total = 0.0
+    total = objective = 0.0
     for a in range(0, len(x), batch):
         part = x[a:a + batch]
-        loss, _, _ = loss_and_gradients(params, cfg, part, with_gradients=False)
-        total += loss * len(part)
-    return total / max(1, len(x))
+        parts = {}
+        loss, _, _ = loss_and_gradients(params, cfg, part, with_gradients=False, config=config,
+                                        parts=parts)
+        total += parts["reconstruction"] * len(part)
+        objective += loss * len(part)
+    n = max(1, len(x))
+    return (total / n, objective / n) if terms else total / n
 
 
 def model_scores(model: Autoencoder, windows, batch: int = 256) -> np.ndarray:
@@ -628,6 +755,12 @@ DEFAULT_OUT = _REPO / "build" / "train" / "model.npz"
 DEFAULT_DATA_DIR = _REPO / "build" / "default_data"
 #: Earlier generated winters added to the default training data (see docs/training.md).
 DEFAULT_EXTRA_SEASONS = 3
+#: ``--quant-aware``: the pre-activation format the range penalty aims every layer at
+#: (16 bits, range 4: the sigmoid gates saturate within it, and it keeps 13 fraction
+#: bits where the shipped model's last decoder layer gets 11) ...
+QUANT_AWARE_PREACT = QFormat(16, 13, True, name="preact")
+#: ... and its weight decay (measured on the shipped model: docs/training.md).
+QUANT_AWARE_DECAY = 3e-6
 
 
 def _sizes(text: str, what: str) -> tuple:
@@ -658,8 +791,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
                         help=f"latest windows held out (default {d.validation_fraction:g}; 0: none)")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
-    parser.add_argument("--encoder", default="64,32", help="encoder LSTM sizes (default 64,32)")
-    parser.add_argument("--decoder", default="32,64", help="decoder LSTM sizes (default 32,64)")
+    parser.add_argument("--encoder", default=None, help="encoder LSTM sizes (default 64,32)")
+    parser.add_argument("--decoder", default=None, help="decoder LSTM sizes (default 32,64)")
+    parser.add_argument("--init", default=None, metavar="MODEL",
+                        help="fine-tune: start from this project model's weights, sizes and "
+                        "scaler (instead of a fresh initialisation and a scaler fitted here)")
+    parser.add_argument("--quant-aware", action="store_true",
+                        help="train for a narrow fixed-point datapath: a range penalty holds every "
+                        f"layer's pre-activations and cell state inside {QUANT_AWARE_PREACT.describe()} "
+                        f"(after calibration head-room), plus weight decay {QUANT_AWARE_DECAY:g} "
+                        "(docs/training.md)")
+    parser.add_argument("--range-weight", type=float, default=None,
+                        help="weight of the range penalty (default 1 with --quant-aware)")
+    parser.add_argument("--weight-decay", type=float, default=None,
+                        help=f"L2 weight decay on every kernel (default 0; {QUANT_AWARE_DECAY:g} "
+                        "with --quant-aware)")
     parser.add_argument("--storage", choices=("float32", "float64"), default="float32",
                         help="precision of the stored weights (default float32)")
     parser.add_argument("--out", default=None,
@@ -766,13 +912,40 @@ def run(args) -> int:
     from lstm_chiplet.models.project import load_model, save_model
     from . import synthetic
 
-    cfg_sizes = (_sizes(args.encoder, "encoder"), _sizes(args.decoder, "decoder"))
     out = Path(args.out) if args.out else DEFAULT_OUT
     check_output_file(out)
+    initial = None
+    if args.init is not None:
+        if args.encoder is not None or args.decoder is not None:
+            raise ValueError("--init: the sizes come from the model file; leave out --encoder "
+                             "and --decoder")
+        if not Path(args.init).is_file():
+            raise ValueError(f"--init {args.init}: no such model file")
+        initial = load_model(args.init)
+        cfg_sizes = (initial.model.cfg.encoder_sizes, initial.model.cfg.decoder_sizes)
+    else:
+        cfg_sizes = (_sizes(args.encoder or "64,32", "encoder"), _sizes(args.decoder or "32,64", "decoder"))
     raw, win, features, data_format, data_desc, synth = _training_windows(args)
     cfg = AutoencoderConfig(len(features), cfg_sizes[0], cfg_sizes[1], raw.shape[1])
-    scaler = MinMaxScaler.fit(raw, features, what="training windows", units=win.units or None)
-    scaler.check_span(f"training windows of {data_desc['file']}")
+    if initial is not None and initial.model.cfg != cfg:
+        raise ValueError(f"--init {args.init}: the model is {initial.model.cfg.describe()}, the "
+                         f"training windows need {cfg.describe()}")
+    if initial is not None and initial.scaler is not None:
+        # the model's weights only make sense in its own scaling
+        scaler = initial.scaler
+        if tuple(scaler.features) != tuple(features):
+            raise ValueError(f"--init {args.init}: its scaler was fitted on "
+                             f"{', '.join(scaler.features)}, the training data have "
+                             f"{', '.join(features)}; give --features in the model's order")
+        if win.units and any(u is not None and w is not None and u != w
+                             for u, w in zip(scaler.units, win.units)):
+            raise ValueError(f"--init {args.init}: its scaler is in units "
+                             f"{', '.join(map(str, scaler.units))}, the training data in "
+                             f"{', '.join(map(str, win.units))}")
+        data_desc["init"] = {"file": Path(args.init).name, "scaler": "the model's own"}
+    else:
+        scaler = MinMaxScaler.fit(raw, features, what="training windows", units=win.units or None)
+        scaler.check_span(f"training windows of {data_desc['file']}")
     unknown = [f for f, u in zip(scaler.features, scaler.units) if u is None]
     if unknown:
         print(f"warning: the unit of {', '.join(unknown)} cannot be told from "
@@ -780,19 +953,34 @@ def run(args) -> int:
               "cannot check or convert the units of data scored with it", file=sys.stderr)
     data_desc["units"] = dict(zip(scaler.features, scaler.units))
     x = scaler.transform(raw)
+    range_weight = args.range_weight if args.range_weight is not None else (1.0 if args.quant_aware else 0.0)
+    decay = args.weight_decay if args.weight_decay is not None else (
+        QUANT_AWARE_DECAY if args.quant_aware else 0.0)
+    limits = range_limits_for(QUANT_AWARE_PREACT) if (args.quant_aware or range_weight > 0) else None
     config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size,
                             learning_rate=args.learning_rate,
                             final_learning_rate=args.learning_rate / 10.0,
-                            validation_fraction=args.validation_fraction, seed=args.seed)
+                            validation_fraction=args.validation_fraction, seed=args.seed,
+                            range_limits=limits, range_weight=range_weight, weight_decay=decay)
     fmts = DEFAULT_FORMATS
     print(f"training {cfg.describe()} on {len(x)} windows ({data_desc['source']}: "
-          f"{data_desc['file']}), {config.epochs} epochs, seed {config.seed}", file=sys.stderr)
+          f"{data_desc['file']}), {config.epochs} epochs, seed {config.seed}"
+          + (f", from {args.init}" if initial is not None else ""), file=sys.stderr)
+    if config.penalised:
+        what = []
+        if limits is not None and range_weight > 0:
+            what.append(f"range penalty {range_weight:g} beyond |z| {limits[0]:.2f} (sigmoid gates) and "
+                        f"{limits[1]:.2f} (z_g and c), for {QUANT_AWARE_PREACT.describe()}")
+        if decay > 0:
+            what.append(f"weight decay {decay:g}")
+        print("quantization-aware: " + "; ".join(what), file=sys.stderr)
     if config.validation_fraction == 0 and cfg.parameter_count > PARAMETERS_PER_WINDOW * len(x):
         print(f"warning: {cfg.parameter_count} parameters trained on {len(x)} window(s) without "
               "validation: nothing will show whether the model learnt more than these windows",
               file=sys.stderr)
     try:
-        result = train(x, cfg, config, fmts, progress=None if args.quiet else sys.stderr)
+        result = train(x, cfg, config, fmts, initial=None if initial is None else initial.model,
+                       progress=None if args.quiet else sys.stderr)
     except FloatingPointError as exc:
         raise ValueError(f"{exc}; nothing was written") from None
     hist = result.history
@@ -808,7 +996,9 @@ def run(args) -> int:
         "data": data_desc,
         "training": dict(config.to_dict(), train_windows=result.train_windows,
                          val_windows=result.val_windows, arithmetic="float64",
-                         loss="mean squared reconstruction error"),
+                         loss="mean squared reconstruction error"
+                         + (" + quantization-aware terms" if config.penalised else ""),
+                         init=None if initial is None else str(args.init)),
         "history": hist.summary(),
         "divergence": reasons,
         "weights": {"peak_abs": peak, "weight_format": fmts.weight.describe(),
@@ -834,6 +1024,9 @@ def run(args) -> int:
           + (f"; validation first {s['val_loss_first']:.5f}, best {s['val_loss_best']:.5f} "
              f"(epoch {s['val_best_epoch']}), last {s['val_loss_last']:.5f}" if "val_loss_best" in s else "")
           + f"; {s['seconds']:.0f} s")
+    if "penalty_first" in s:
+        print(f"quantization-aware terms: first epoch {s['penalty_first']:.2e}, last "
+              f"{s['penalty_last']:.2e}")
     print(f"returned weights of epoch {s['returned_epoch']}; largest |weight| {peak:.4f} "
           f"(limit {fmts.weight.max:g}, {fmts.weight.describe()}), {hist.clipped_weights} at the limit; "
           f"quantizes to {fixed.formats.layers[0].weight.describe()}"

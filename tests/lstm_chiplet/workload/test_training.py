@@ -14,8 +14,10 @@ from lstm_chiplet.cli import main as cli_main
 from lstm_chiplet.models.project import load_model
 from lstm_chiplet.workload.noaa import LCD_FEATURES, load_windows
 from lstm_chiplet.workload.synthetic import normal_windows, separation, write_default_dataset
-from lstm_chiplet.workload.training import (ProgressBar, TrainingConfig, init_autoencoder,
-                                            loss_and_gradients, model_scores, split_validation, train)
+from golden.calibration import fitted_format, layer_tensors
+from lstm_chiplet.workload.training import (QUANT_AWARE_PREACT, ProgressBar, TrainingConfig,
+                                            init_autoencoder, loss_and_gradients, model_scores,
+                                            range_limits_for, split_validation, train)
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_MODEL = REPO / "lstm_chiplet" / "data" / "default_model.npz"
@@ -32,20 +34,28 @@ def _perturbed_params(cfg, seed):
             for p in init_autoencoder(cfg, seed, output_bias=np.full(cfg.features, 0.5)).get_weights()]
 
 
+# limits low enough that the perturbed weights' z and c cross them in every layer
+PENALISED = TrainingConfig(range_limits=(0.6, 0.3), range_weight=0.5, weight_decay=0.01)
+
+
+@pytest.mark.parametrize("config", [None, PENALISED], ids=["mse", "quant-aware"])
 @pytest.mark.parametrize("cfg", [TINY, LOPSIDED], ids=["2-3-2|2-3", "3-4|2-3"])
-def test_gradients_match_central_differences(cfg):
+def test_gradients_match_central_differences(cfg, config):
     params = _perturbed_params(cfg, 1)
     x = np.random.default_rng(2).uniform(0.0, 1.0, (3, cfg.timesteps, cfg.features))
-    _, grads, _ = loss_and_gradients(params, cfg, x)
+    parts = {}
+    _, grads, _ = loss_and_gradients(params, cfg, x, config=config, parts=parts)
+    if config is not None:          # both terms are active, so their gradients are checked
+        assert parts["range"] > 0 and parts["decay"] > 0
     eps = 1e-5
     for k, (p, g, name) in enumerate(zip(params, grads, cfg.weight_names())):
         numeric = np.zeros_like(p)
         for idx in np.ndindex(p.shape):
             old = p[idx]
             p[idx] = old + eps
-            up = loss_and_gradients(params, cfg, x, with_gradients=False)[0]
+            up = loss_and_gradients(params, cfg, x, with_gradients=False, config=config)[0]
             p[idx] = old - eps
-            down = loss_and_gradients(params, cfg, x, with_gradients=False)[0]
+            down = loss_and_gradients(params, cfg, x, with_gradients=False, config=config)[0]
             p[idx] = old
             numeric[idx] = (up - down) / (2 * eps)
         rel = np.linalg.norm(g - numeric) / max(np.linalg.norm(g), np.linalg.norm(numeric))
@@ -117,6 +127,63 @@ def test_restore_best_returns_the_best_validation_epoch():
     _, val_idx = split_validation(40, 0.2, 8)
     assert evaluate_loss(res.model.get_weights(), res.model.cfg, x[val_idx]) == pytest.approx(
         h.val_loss[best], rel=1e-12)
+
+
+def test_the_penalty_terms_are_what_the_docs_say():
+    # one layer, one step, one unit: every term is a number one can work out by hand
+    cfg = AutoencoderConfig(1, (1,), (1,), 1)
+    params = [np.array([[2.0, 0.0, 0.0, 0.0]]), np.zeros((1, 4)), np.zeros(4),     # z_i = 2 x
+              np.zeros((1, 4)), np.zeros((1, 4)), np.zeros(4), np.array([[3.0]]), np.zeros(1)]
+    x = np.full((1, 1, 1), 1.0)
+    parts = {}
+    config = TrainingConfig(range_limits=(1.5, 1.0), range_weight=2.0, weight_decay=0.1)
+    loss_and_gradients(params, cfg, x, with_gradients=False, config=config, parts=parts)
+    # z_i = 2 is 0.5 beyond the gate limit: 2 * 0.5^2; every other z and c is 0
+    assert parts["range"] == pytest.approx(0.5)
+    # kernels 2 and 3 (the recurrent and decoder kernels are zero): 0.1 / 2 * (4 + 9)
+    assert parts["decay"] == pytest.approx(0.65)
+    assert parts["reconstruction"] == pytest.approx(1.0)          # y = 0 against x = 1
+
+
+def _peaks(model, x):
+    """Largest |z| of the sigmoid gates and of the tanh inputs (z_g, c), over every layer."""
+    gate = tanh_in = 0.0
+    seq = x
+    for k, w in enumerate(model.layers):
+        if k == len(model.cfg.encoder_sizes):
+            seq = np.repeat(seq[:, -1:, :], model.cfg.timesteps, axis=1)
+        seq, cseq, d = layer_tensors(seq, w)
+        gate = max(gate, *(float(np.max(np.abs(d[t]))) for t in ("z_i", "z_f", "z_o")))
+        tanh_in = max(tanh_in, float(np.max(np.abs(d["z_g"]))), float(np.max(np.abs(cseq))))
+    return gate, tanh_in
+
+
+def test_the_range_penalty_holds_the_ranges():
+    cfg = AutoencoderConfig(3, (6, 4), (4, 6), 8)
+    x = synthetic_windows(40, cfg, seed=11)
+    base = dict(epochs=20, batch_size=8, learning_rate=1e-2, final_learning_rate=1e-3,
+                validation_fraction=0.2, seed=3)
+    free = train(x, cfg, TrainingConfig(**base), progress=None)
+    g0, t0 = _peaks(free.model, x)
+    limits = (0.5 * g0, 0.5 * t0)                    # half of what the free run reaches
+    held = train(x, cfg, TrainingConfig(**base, range_limits=limits, range_weight=5.0), progress=None)
+    g1, t1 = _peaks(held.model, x)
+    assert g1 < 0.6 * g0 and t1 < 0.6 * t0, (g0, t0, g1, t1)
+    assert held.history.penalty[-1] < held.history.penalty[0]
+    assert all(p == 0 for p in free.history.penalty)
+    # validation reports the MSE and the whole objective apart
+    best = held.history.best_epoch - 1
+    assert held.history.val_objective[best] > held.history.val_loss[best]
+
+
+def test_quant_aware_limits_give_the_preact_format():
+    # a model whose z and c peak at the limits calibrates to the aimed pre-activation
+    # format; 8 % beyond them (past the margin) it does not
+    gate, tanh_in = range_limits_for(QUANT_AWARE_PREACT)
+    assert tanh_in == gate / 2
+    assert fitted_format(gate, 16, "preact").fmt.frac_bits == QUANT_AWARE_PREACT.frac_bits
+    assert fitted_format(2 * tanh_in, 16, "preact").fmt.frac_bits == QUANT_AWARE_PREACT.frac_bits
+    assert fitted_format(1.08 * gate, 16, "preact").fmt.frac_bits < QUANT_AWARE_PREACT.frac_bits
 
 
 def test_weights_stay_inside_the_weight_format():
@@ -232,6 +299,28 @@ def test_train_command_on_the_default_data(build_dir, capsys):
         m.scaler.data_min, win.sequences[:expect].reshape(-1, 6).min(axis=0))
     text = capsys.readouterr().out
     assert "events detected" in text and "AUC" in text
+
+
+def test_train_command_fine_tunes_quant_aware(build_dir, capsys):
+    first = build_dir / "training" / "qa_first.npz"
+    tuned = build_dir / "training" / "qa_tuned.npz"
+    assert cli_main(SMALL_RUN + ["--out", str(first)]) == 0
+    rc = cli_main(SMALL_CSV + ["--epochs", "2", "--init", str(first), "--quant-aware", "--out", str(tuned)])
+    assert rc == 0
+    a, b = load_model(first), load_model(tuned)
+    assert b.cfg == a.cfg
+    np.testing.assert_array_equal(b.scaler.data_min, a.scaler.data_min)     # the model's own scaler
+    tr = b.provenance["training"]
+    assert tr["init"] == str(first) and tr["range_limits"] == list(range_limits_for(QUANT_AWARE_PREACT))
+    assert tr["weight_decay"] > 0 and "quantization-aware" in tr["loss"]
+    assert any(not np.array_equal(p, q) for p, q in zip(a.model.get_weights(), b.model.get_weights()))
+    err = capsys.readouterr().err
+    assert "quantization-aware: range penalty" in err and "from " in err
+    # sizes and --init together are refused, naming both
+    assert cli_main(SMALL_CSV + ["--init", str(first), "--encoder", "4", "--out", str(tuned)]) == 1
+    assert "--init" in capsys.readouterr().err
+    assert cli_main(SMALL_CSV + ["--init", str(build_dir / "nope.npz"), "--out", str(tuned)]) == 1
+    assert "no such model file" in capsys.readouterr().err
 
 
 def test_train_command_errors_are_reported(capsys):
