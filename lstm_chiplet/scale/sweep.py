@@ -1,8 +1,11 @@
 """``lstm-chiplet sweep``: a design-space sweep of the whole-window design, one task per point.
 
-A point is (lanes, nextpnr seed) for one model file (its topology and, per layer, its
-formats: quantize writes models with their own) and one clock target.  Each point is
-one task on the same workers as ``detect`` (:class:`.cluster.Executor`):
+A point is (model file, lanes, nextpnr seed, clock target).  The model files are the
+formats axis: each carries its topology and, per layer, its formats (``lstm-chiplet
+quantize`` writes a model with its own, one file per searched configuration), and
+the row gives what those formats cost (memory bits, multiplier widths,
+:func:`lstm_chiplet.quantize.hardware_cost`).  Each point is one task on the same
+workers as ``detect`` (:class:`.cluster.Executor`):
 
 1. cycles per window of the design (:func:`lstm_chiplet.backends.engine_cycles`);
 2. the co-simulation check: ``--cosim-windows`` generated windows on the converted
@@ -43,14 +46,28 @@ class SweepPoint:
     target_mhz: float
     place: bool
     cosim_windows: int
+    #: the model file's name, for the table (its bytes are in the cache key)
+    model: str = "shipped"
 
     def label(self) -> str:
-        return f"P={self.lanes} seed={self.seed}"
+        return f"{self.model} P={self.lanes} seed={self.seed} {self.target_mhz:g} MHz"
 
 
 def point_key(model_digest: str, point: SweepPoint) -> str:
-    text = json.dumps({"model": model_digest, **asdict(point)}, sort_keys=True)
+    params = {k: v for k, v in asdict(point).items() if k != "model"}
+    text = json.dumps({"model": model_digest, **params}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def formats_summary(fixed) -> dict:
+    """What a model's formats cost and how wide they are, for the table."""
+    from golden.formats import short_format
+    from ..quantize import hardware_cost
+    cost = hardware_cost(fixed.cfg, fixed.formats)
+    words = {r: sorted(set(fixed.formats.word_bits(r))) for r in ("vec", "weight", "preact", "act")}
+    return {"formats": "/".join("-".join(str(w) for w in words[r]) for r in words),
+            "preact_formats": ", ".join(short_format(f.preact) for f in fixed.formats.layers),
+            "memory_bits": cost["memory_bits"], "multiplier": cost["multiplier"]}
 
 
 def model_digest(path: Optional[Path]) -> str:
@@ -70,7 +87,7 @@ def run_point(point: SweepPoint, model: Optional[str], workdir: str) -> dict:
     t0 = time.perf_counter()
     fixed = load_model(None if model is None else Path(model)).fixed()
     cyc = bk.engine_cycles(fixed.cfg, bk.cycle_formats(fixed), point.lanes)
-    row = {**asdict(point), "cycles_per_window": cyc["cycles_per_window"],
+    row = {**asdict(point), **formats_summary(fixed), "cycles_per_window": cyc["cycles_per_window"],
            "multipliers": cyc["multipliers"], "mac_utilisation": cyc["mac_utilisation"]}
     if point.cosim_windows:
         from cosim.autoencoder import run_autoencoder_windows
@@ -117,26 +134,35 @@ def pareto(rows, x: str, y: str) -> list:
 
 
 def plot(path: Path, rows: list) -> None:
+    """Window time against logic cells (left) and against memory bits (right, where the
+    formats axis shows), each with its Pareto front."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for key, label, mark in (("us_per_window_up5k", "UP5K, achieved clock", "o"),
-                             ("us_per_window_200mhz", f"at {CHIPLET_MHZ:g} MHz", "s")):
-        pts = [r for r in rows if r.get(key) is not None and r.get("logic_cells") is not None]
-        if not pts:
-            continue
-        ax.plot([r["logic_cells"] for r in pts], [r[key] for r in pts], mark, label=label)
-        front = pareto(pts, "logic_cells", key)
-        ax.plot([pts[i]["logic_cells"] for i in front], [pts[i][key] for i in front], "-",
-                alpha=0.6)
-        for r in pts:
-            ax.annotate(f"P={r['lanes']}", (r["logic_cells"], r[key]), fontsize=7)
-    ax.set_xlabel("logic cells")
-    ax.set_ylabel("window time (us)")
-    ax.set_yscale("log")
-    ax.set_title("whole-window design: window time against logic cells")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
+    models = len({r.get("model") for r in rows}) > 1
+    for ax, xkey, xlabel in ((axes[0], "logic_cells", "logic cells"),
+                             (axes[1], "memory_bits", "memory bits (weights, state, tables)")):
+        drawn = False
+        for key, label, mark in (("us_per_window_up5k", "UP5K, achieved clock", "o"),
+                                 ("us_per_window_200mhz", f"at {CHIPLET_MHZ:g} MHz", "s")):
+            pts = [r for r in rows if r.get(key) is not None and r.get(xkey) is not None]
+            if not pts:
+                continue
+            drawn = True
+            ax.plot([r[xkey] for r in pts], [r[key] for r in pts], mark, label=label)
+            front = pareto(pts, xkey, key)
+            ax.plot([pts[i][xkey] for i in front], [pts[i][key] for i in front], "-", alpha=0.6)
+            for r in pts:
+                ax.annotate(f"P={r['lanes']}" + (f" {r.get('model')}" if models else ""),
+                            (r[xkey], r[key]), fontsize=7)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("window time (us)")
+        ax.set_yscale("log")
+        if drawn:
+            ax.legend(fontsize=8)
+    axes[0].set_title("whole-window design: window time against logic cells", fontsize=10)
+    axes[1].set_title("... and against the formats' memory bits", fontsize=10)
     fig.tight_layout()
     tmp = path.with_name(f".{path.stem}.partial.png")
     fig.savefig(tmp)
@@ -144,7 +170,8 @@ def plot(path: Path, rows: list) -> None:
     os.replace(tmp, path)
 
 
-COLUMNS = ("lanes", "seed", "target_mhz", "place", "fits", "cosim_bit_exact", "cycles_per_window",
+COLUMNS = ("model", "formats", "memory_bits", "multiplier", "lanes", "seed", "target_mhz", "place",
+           "fits", "cosim_bit_exact", "cycles_per_window",
            "multipliers", "logic_cells", "dsp", "ebr", "spram", "fmax_mhz", "us_per_window_up5k",
            "us_per_window_200mhz", "seconds", "cached")
 
@@ -152,10 +179,11 @@ COLUMNS = ("lanes", "seed", "target_mhz", "place", "fits", "cosim_bit_exact", "c
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lanes", default="1,2,4", help="MAC lanes per gate unit (default 1,2,4)")
     p.add_argument("--seeds", default="1", help="nextpnr seeds (default 1)")
-    p.add_argument("--target-mhz", type=float, default=None,
-                   help="clock constraint of place and route (default: the flow's)")
-    p.add_argument("--model", type=Path, metavar="FILE",
-                   help="model file (its topology and formats; default: the shipped model)")
+    p.add_argument("--target-mhz", default=None,
+                   help="clock constraints of place and route, comma-separated (default: the flow's)")
+    p.add_argument("--model", type=Path, metavar="FILE", nargs="+",
+                   help="model files, the formats axis (each its topology and per-layer formats, "
+                   "e.g. several lstm-chiplet quantize results; default: the shipped model)")
     p.add_argument("--no-place", action="store_true", help="synthesis only, no nextpnr")
     p.add_argument("--cosim-windows", type=int, default=4,
                    help="windows of the co-simulation check per point (default 4; 0 skips)")
@@ -174,40 +202,76 @@ def _ints(text: str, what: str) -> list:
     return vals
 
 
+def _mhz(text: str) -> list:
+    vals = []
+    for part in str(text).split(","):
+        try:
+            v = float(part)
+        except ValueError:
+            raise ValueError(f"--target-mhz: {part.strip()!r} is not a clock in MHz") from None
+        if not v > 0:
+            raise ValueError(f"--target-mhz: a clock must be positive, got {part.strip()}")
+        vals.append(v)
+    return vals
+
+
+def _model_files(paths) -> list:
+    """``(name, path)`` per model file (``None``: the shipped model), checked before any
+    work; names are the file names, made unique with their folder where two clash."""
+    if not paths:
+        return [("shipped", None)]
+    for p in paths:
+        if not Path(p).is_file():
+            raise ValueError(f"--model {p}: no such model file")
+    names = [Path(p).name for p in paths]
+    out = []
+    for n, p in zip(names, paths):
+        out.append((n if names.count(n) == 1 else f"{Path(p).parent.name}/{n}", Path(p)))
+    if len({n for n, _ in out}) != len(out):
+        raise ValueError("--model: the same file is given twice")
+    return out
+
+
 def run(args) -> int:
     from ..detect import Progress
     from ..implementation.device import TARGET_MHZ
     from .cluster import Executor
     prog = Progress(args.quiet)
     out = Path(args.out)
-    target = args.target_mhz if args.target_mhz is not None else TARGET_MHZ
-    points = [SweepPoint(p, s, float(target), not args.no_place, int(args.cosim_windows))
-              for p in _ints(args.lanes, "--lanes") for s in _ints(args.seeds, "--seeds")]
-    digest = model_digest(args.model)
-    model = None if args.model is None else str(Path(args.model).resolve())
+    targets = _mhz(args.target_mhz) if args.target_mhz is not None else [float(TARGET_MHZ)]
+    files = _model_files(args.model)
+    points, digests, paths = [], {}, {}
+    for name, path in files:
+        digests[name] = model_digest(path)
+        paths[name] = None if path is None else str(path.resolve())
+        points += [SweepPoint(p, s, t, not args.no_place, int(args.cosim_windows), name)
+                   for p in _ints(args.lanes, "--lanes") for s in _ints(args.seeds, "--seeds")
+                   for t in targets]
     rows, todo = {}, []
     for pt in points:
-        cached = out / "points" / f"{point_key(digest, pt)}.json"
+        cached = out / "points" / f"{point_key(digests[pt.model], pt)}.json"
         if cached.is_file():
-            rows[pt] = dict(json.loads(cached.read_text()), cached=True)
+            rows[pt] = dict(json.loads(cached.read_text()), model=pt.model, cached=True)
         else:
             todo.append(pt)
     prog.say(f"{len(points)} points, {len(points) - len(todo)} cached, {len(todo)} to run")
     if todo:
         with Executor(args.workers, args.scheduler, say=prog.say) as ex:
-            futs = {ex.submit("point", run_point, pt, model,
-                              str(out / "work" / point_key(digest, pt))): pt for pt in todo}
+            futs = {ex.submit("point", run_point, pt, paths[pt.model],
+                              str(out / "work" / point_key(digests[pt.model], pt))): pt for pt in todo}
             for k, fut in enumerate(ex.as_completed(list(futs)), 1):
                 pt = futs[fut]
                 row = fut.result()
-                _write_atomic(out / "points" / f"{point_key(digest, pt)}.json",
+                _write_atomic(out / "points" / f"{point_key(digests[pt.model], pt)}.json",
                               json.dumps(row, indent=2) + "\n")
-                rows[pt] = dict(row, cached=False)
+                rows[pt] = dict(row, model=pt.model, cached=False)
                 prog.say(f"point {k} of {len(todo)} done: {pt.label()}")
     table = [rows[pt] for pt in points]
-    front = [table[i]["lanes"] for i in pareto(table, "logic_cells", "us_per_window_200mhz")]
-    _write_atomic(out / "sweep.json", json.dumps({"points": table, "pareto_lanes_200mhz": front},
-                                                 indent=2) + "\n")
+    idx = pareto(table, "logic_cells", "us_per_window_200mhz")
+    front = [{k: table[i].get(k) for k in ("model", "lanes", "seed", "target_mhz")} for i in idx]
+    _write_atomic(out / "sweep.json", json.dumps(
+        {"points": table, "pareto_lanes_200mhz": [table[i]["lanes"] for i in idx],
+         "pareto_200mhz": front}, indent=2) + "\n")
     with open(out / ".sweep.csv.tmp", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(COLUMNS)

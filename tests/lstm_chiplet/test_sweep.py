@@ -53,6 +53,51 @@ def test_points_are_cached_and_only_new_ones_run(small_model, tmp_path, capsys, 
     capsys.readouterr()
 
 
+def test_models_are_the_formats_axis_and_targets_a_list(small_model, tmp_path, capsys, monkeypatch):
+    from golden.calibration import calibrate, calibrated_formats
+    from golden.autoencoder import synthetic_windows
+    from lstm_chiplet.quantize import hardware_cost
+    ran = []
+
+    def fake_point(point, model, workdir):
+        ran.append((point.model, point.lanes, point.target_mhz))
+        from lstm_chiplet.detect import load_model
+        fixed = load_model(model).fixed()
+        return {**sweep.formats_summary(fixed), "lanes": point.lanes, "seed": point.seed,
+                "target_mhz": point.target_mhz, "logic_cells": 1000 * point.lanes,
+                "us_per_window_200mhz": 100.0 / point.lanes, "us_per_window_up5k": None}
+
+    monkeypatch.setattr(sweep, "run_point", fake_point)
+    # a second model file: the same weights with 12-bit calibrated formats
+    m = realistic_weights(CFG, seed=5)
+    narrow = calibrated_formats(calibrate(m, synthetic_windows(64, CFG, seed=1)), 12)
+    other = tmp_path / "q12" / "small.npz"                    # same file name, other folder
+    save_model(other, m, fmts=narrow)
+    out = tmp_path / "s"
+    argv = ["sweep", "--quiet", "--workers", "1", "--out", str(out), "--lanes", "1,2", "--seeds", "1",
+            "--target-mhz", "24,30", "--model", str(small_model), str(other)]
+    assert cli.main(argv) == 0
+    assert len(ran) == 2 * 2 * 2 and {r[2] for r in ran} == {24.0, 30.0}
+    res = json.loads((out / "sweep.json").read_text())
+    names = {p["model"] for p in res["points"]}
+    assert len(names) == 2 and f"q12/{other.name}" in names
+    by_model = {p["model"]: p for p in res["points"]}
+    assert by_model[f"q12/{other.name}"]["formats"] == "12/12/12/12"
+    assert by_model[f"q12/{other.name}"]["memory_bits"] == hardware_cost(CFG, narrow)["memory_bits"]
+    assert by_model[f"q12/{other.name}"]["memory_bits"] < by_model[next(iter(names - {f"q12/{other.name}"}))]["memory_bits"]
+    assert all(set(f) == {"model", "lanes", "seed", "target_mhz"} for f in res["pareto_200mhz"])
+    ran.clear()
+    assert cli.main(argv) == 0 and ran == []                   # every point cached
+    # bad axes are refused before any work, by name
+    for bad, msg in ((["--target-mhz", "24,fast"], "'fast' is not a clock"),
+                     (["--target-mhz", "0"], "must be positive"),
+                     (["--model", str(tmp_path / "none.npz")], "no such model file")):
+        assert cli.main(argv[:-3] + bad if bad[0] == "--model" else argv[:8] + bad
+                        + ["--model", str(small_model)]) == 1
+        assert msg in capsys.readouterr().err
+    assert ran == []
+
+
 @pytest.mark.slow
 @pytest.mark.hdl
 @pytest.mark.cosim
