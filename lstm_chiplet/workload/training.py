@@ -67,7 +67,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from golden.autoencoder import Autoencoder, AutoencoderConfig, window_scores
-from golden.formats import DEFAULT_FORMATS, LSTMFormats, QFormat
+from golden.formats import DEFAULT_FORMATS, LSTMFormats, QFormat, short_format
 from golden.lstm_float import ShapeError
 
 #: The repository root (for the default output folder under build/).
@@ -798,7 +798,7 @@ def add_arguments(parser) -> None:
                         "scaler (instead of a fresh initialisation and a scaler fitted here)")
     parser.add_argument("--quant-aware", action="store_true",
                         help="train for a narrow fixed-point datapath: a range penalty holds every "
-                        f"layer's pre-activations and cell state inside {QUANT_AWARE_PREACT.describe()} "
+                        f"layer's pre-activations and cell state inside {short_format(QUANT_AWARE_PREACT, 'preact')} "
                         f"(after calibration head-room), plus weight decay {QUANT_AWARE_DECAY:g} "
                         "(docs/training.md)")
     parser.add_argument("--range-weight", type=float, default=None,
@@ -943,6 +943,10 @@ def run(args) -> int:
                              f"{', '.join(map(str, scaler.units))}, the training data in "
                              f"{', '.join(map(str, win.units))}")
         data_desc["init"] = {"file": Path(args.init).name, "scaler": "the model's own"}
+    if initial is not None:
+        import hashlib
+        data_desc.setdefault("init", {"file": Path(args.init).name, "scaler": "fitted here"})
+        data_desc["init"]["sha256"] = hashlib.sha256(Path(args.init).read_bytes()).hexdigest()
     else:
         scaler = MinMaxScaler.fit(raw, features, what="training windows", units=win.units or None)
         scaler.check_span(f"training windows of {data_desc['file']}")
@@ -970,7 +974,7 @@ def run(args) -> int:
         what = []
         if limits is not None and range_weight > 0:
             what.append(f"range penalty {range_weight:g} beyond |z| {limits[0]:.2f} (sigmoid gates) and "
-                        f"{limits[1]:.2f} (z_g and c), for {QUANT_AWARE_PREACT.describe()}")
+                        f"{limits[1]:.2f} (z_g and c), for {short_format(QUANT_AWARE_PREACT, 'preact')}")
         if decay > 0:
             what.append(f"weight decay {decay:g}")
         print("quantization-aware: " + "; ".join(what), file=sys.stderr)

@@ -438,7 +438,10 @@ def test_cli_converts_the_shipped_model_with_its_image(tmp_path):
 
     assert cli_main(["convert-autoencoder", "--model", "lstm_chiplet/data/default_model.npz",
                      "--lanes", "4", "--hdl", "verilog", "--out", str(tmp_path)]) == 0
-    cfg = AutoencoderEngineConfig(REFERENCE, 4)
+    from lstm_chiplet.models.project import load_model
+    fixed = load_model("lstm_chiplet/data/default_model.npz").fixed()
+    cfg = AutoencoderEngineConfig.for_model(fixed, 4)        # the file's per-layer formats
+    assert cfg.module_name != AutoencoderEngineConfig(REFERENCE, 4).module_name
     m = json.loads((tmp_path / f"{cfg.module_name}.manifest.json").read_text())
     image = json.loads((tmp_path / m["files"]["image_json"]).read_text())
     assert image["words"] == len(image["image"]) == cfg.layout.used_words

@@ -18,7 +18,7 @@ from golden.autoencoder import AutoencoderConfig, realistic_weights, synthetic_w
 from lstm_chiplet import cli, detect
 from lstm_chiplet import report as rp
 from lstm_chiplet.models.keras import save_keras_npz
-from lstm_chiplet.models.project import save_model
+from lstm_chiplet.models.project import load_model as load_model_file, save_model
 from lstm_chiplet.models.pytorch import save_pytorch_npz
 from lstm_chiplet.workload import synthetic
 from lstm_chiplet.workload.noaa import LCD_FEATURES, MinMaxScaler, load_windows
@@ -389,16 +389,22 @@ def test_a_killed_runs_partial_folder_is_removed_by_the_next_run(tmp_path, proje
 def test_shipped_default_model_runs_without_arguments(tmp_path, capsys):
     assert detect.DEFAULT_MODEL.is_file(), \
         f"{detect.DEFAULT_MODEL}: the shipped model is missing (it is tracked in git)"
-    rc, stdout, stderr = run_detect(capsys, "--days", DAYS, "--out", tmp_path / "d")
+    # the main job exactly as the README runs it (the default 90 days)
+    rc, stdout, stderr = run_detect(capsys, "--out", tmp_path / "d")
     assert rc == 0
     rep = json.loads((tmp_path / "d" / "report.json").read_text())
-    for note in rep["warnings"]:
-        assert f"warning: {note}" in stderr
     assert rep["model"]["path"] == str(detect.DEFAULT_MODEL) and rep["model"]["kind"] == "project"
     assert rep["scaling"]["source"] == "model"
-    # the only warnings are the fixed-point saturation the report counts
-    assert rep["warnings"] == rep["saturation"]["warnings"]
-    assert len(rep["warnings"]) == len(rep["saturation"]["clamped"])
+    # the shipped model carries the formats lstm-chiplet quantize searched on this data:
+    # nothing saturates, nothing warns, and fixed stays within the search's target of float
+    assert rep["warnings"] == [] and rep["saturation"]["clamped"] == []
+    q = load_model_file(detect.DEFAULT_MODEL).provenance["quantize"]
+    assert "--no-fewer-int-bits" in q["command"] and q["headroom"] == 0.25
+    assert q["target"].startswith("max |fixed - float| <= 0.003906")
+    assert "warning" not in stderr
+    assert rep["reconstruction_difference"]["input_saturation"]["values"] == 0
+    assert rep["reconstruction_difference"]["max_abs"] <= 2.0 ** -8
+    assert rep["agreement"][0]["same"]
     assert rep["input"]["kind"] == "default" and rep["injected"]["events"] >= 1
     rows = read_csv(tmp_path / "d" / "scores.csv")
     assert len(rows) == rep["windows"]["count"] == len(load_windows(tmp_path / "d" / synthetic.DEFAULT_FILENAME))

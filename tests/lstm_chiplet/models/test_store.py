@@ -335,16 +335,22 @@ def test_default_model_loads_and_fits_the_formats():
     m = load_any_model(DEFAULT_MODEL, features=LCD_FEATURES)
     assert m.kind == "project" and m.data_format == "lcd"
     assert m.cfg == AutoencoderConfig() and m.model.parameter_count == 64134
-    assert m.fixed().fmts == DEFAULT_FORMATS and m.scaler.features == LCD_FEATURES
+    assert m.scaler.features == LCD_FEATURES
     assert np.all(m.scaler.data_max > m.scaler.data_min)
+    # per-layer formats (lstm-chiplet quantize's), 16-bit words: the UP5K datapath's
+    fm = m.model_formats
+    assert len(fm.layers) == 4 and len({f.preact for f in fm.layers}) > 1
+    assert all(set(fm.word_bits(r)) == {16} for r in ("vec", "weight", "preact", "act"))
     fx = m.fixed()
-    for w, name in zip(m.model.get_weights(), m.cfg.weight_names()):
-        DEFAULT_FORMATS.weight.check_fits(w, name)
+    assert fx.formats == fm
+    for k, (w, name) in enumerate(zip(m.model.get_weights(), m.cfg.weight_names())):
+        fmt = fm.dense.weight if name.startswith("dense") else fm.layers[k // 3].weight
+        fmt.check_fits(w, name)
     with np.load(DEFAULT_MODEL, allow_pickle=False) as z:
         stored = z["layer0_kernel"]
         assert stored.dtype == np.float32
         np.testing.assert_array_equal(fx.layers[0].kernel,
-                                      DEFAULT_FORMATS.weight.quantize(stored.astype(np.float64)))
+                                      fm.layers[0].weight.quantize(stored.astype(np.float64)))
     prov = m.provenance
     assert prov["history"]["loss_last"] < prov["history"]["loss_first"]
     assert prov["storage"] == "float32" and prov["data"]["format"] == "lcd"

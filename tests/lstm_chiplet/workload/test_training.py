@@ -313,6 +313,8 @@ def test_train_command_fine_tunes_quant_aware(build_dir, capsys):
     tr = b.provenance["training"]
     assert tr["init"] == str(first) and tr["range_limits"] == list(range_limits_for(QUANT_AWARE_PREACT))
     assert tr["weight_decay"] > 0 and "quantization-aware" in tr["loss"]
+    import hashlib
+    assert b.provenance["data"]["init"]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
     assert any(not np.array_equal(p, q) for p, q in zip(a.model.get_weights(), b.model.get_weights()))
     err = capsys.readouterr().err
     assert "quantization-aware: range penalty" in err and "from " in err
