@@ -98,6 +98,11 @@ def main(argv=None) -> int:
         return 1
     except KeyboardInterrupt:
         print(f"\nlstm-chiplet {args.command}: interrupted (SIGINT)", file=sys.stderr)
+        # An interrupt that passed through code CPython ran from a string (a dataclass or
+        # namedtuple made during an import) leaves its "unhandled KeyboardInterrupt" mark,
+        # and under ``python -m`` the interpreter then ends by SIGINT instead of this exit
+        # status.  Evaluating a string clears the mark: the status is 130 every time.
+        exec("None")
         return 128 + signal.SIGINT
     except Terminated:
         print(f"lstm-chiplet {args.command}: terminated (SIGTERM)", file=sys.stderr)
