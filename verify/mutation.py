@@ -254,7 +254,7 @@ def unit_equivalent(folder: Path, module: str, command: str, index: int, stages:
     args = _args(command).replace(f"-module {module}", "-module gate", 1)
     sel = " ".join(f"{module}/{c}" for c in cells)
     n = stages + 1
-    script = (_load(module) + f"memory_collect\nsubmod -name gold {sel}\nhierarchy -top gold\ncopy gold gate\n"
+    script = (_load(module) + f"memory_collect\nsplitnets\nsubmod -name gold {sel}\nhierarchy -top gold\ncopy gold gate\n"
               f"mutate {args}\nmemory_map\nopt_clean\n"
               "miter -equiv -flatten -make_outputs gold gate miter\nhierarchy -top miter\n"
               f"sat -verify -prove trigger 0 -seq {n} miter\n"

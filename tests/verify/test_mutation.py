@@ -32,3 +32,52 @@ def test_a_small_engine_campaign_kills_most_mutants():
     assert out["mutants"] == 20
     assert out["killed"] + out["survived"] + out["equivalent"] == 20
     assert out["killed"] >= 10
+
+
+# A registered sum whose low two bits nothing reads (the result keeps bits 7..2), and a
+# hold register (a loop): the unit proof must accept a mutation of a bit nothing reads
+# and refuse one that changes the result, and a loop.
+UNIT_DUT = """
+module m (input clk, input en, input [7:0] a, input [7:0] b, output reg [5:0] y, output reg [7:0] r);
+wire [7:0] s;
+assign s = a + b;
+always @(posedge clk) y <= s[7:2];
+always @(posedge clk) if (en) r <= a;
+endmodule
+"""
+
+
+def _unit_case(tmp_path):
+    from cosim.tools import need_tools
+    from verify.mutation import _netlist
+
+    need_tools("yosys")
+    (tmp_path / "dut.v").write_text(UNIT_DUT)
+    cells = _netlist(tmp_path, "m")["cells"]
+    add = next(n for n, c in cells.items() if c["type"] == "$add")
+    hold = next(n for n, c in cells.items() if c["type"] == "$dff" and len(c["connections"]["Q"]) == 8)
+    return add, hold
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("bit, proven", [(1, True), (0, True), (2, False), (5, False)])
+def test_the_unit_proof_accepts_only_bits_nothing_reads(tmp_path, bit, proven):
+    from verify.mutation import equivalent
+
+    add, _ = _unit_case(tmp_path)
+    ok, note = equivalent(tmp_path, "m", f"mutate -mode const1 -module m -cell {add} -port Y -portbit {bit}", bit)
+    assert ok is proven, note
+    if not proven:
+        assert "counterexample" in note
+
+
+@pytest.mark.cosim
+def test_the_unit_proof_refuses_a_loop(tmp_path):
+    from verify.mutation import unit_cone, unit_equivalent, _netlist
+
+    _, hold = _unit_case(tmp_path)
+    cells, feed_forward = unit_cone(_netlist(tmp_path, "m"), hold, 1)
+    assert not feed_forward and hold in cells
+    ok, note = unit_equivalent(tmp_path, "m", f"mutate -mode const0 -module m -cell {hold} -port Q -portbit 0",
+                               0, 1)
+    assert not ok and "loop" in note
