@@ -46,12 +46,12 @@ def boundary_residues(fmt, shift: int) -> tuple:
 
 
 def boundary_target(rng, fmt, shift: int) -> int:
-    """A residue next to the boundary: ``on + u`` or ``below - u`` with ``u`` drawn
-    log-uniformly below ``2^(shift-1)``, so that the low bits vary (a perturbation of
+    """A residue next to the boundary: ``on + u`` or ``below - u`` with ``u`` 0 half the
+    time, else drawn log-uniformly below ``2^(shift-1)``, so that the low bits vary (a perturbation of
     bit k changes the rounding when the sum is within ``2^k`` of the boundary on the
     right side and the perturbed bit, or the bit it depends on, has the right value)."""
     on, below = boundary_residues(fmt, shift)
-    j = int(rng.integers(0, shift))
+    j = int(rng.integers(0, shift)) if rng.integers(2) else 0     # half of them exactly there
     u = int(rng.integers(0, 1 << j)) if j else 0
     return (on + u) % (1 << shift) if rng.integers(2) else (below - u) % (1 << shift)
 
@@ -223,19 +223,69 @@ def layer_inputs(model, x):
     return seen, hs
 
 
+#: (window, target) draws per row of the last layer, kept when its z step shows.
+VISIBLE_TRIES = 4
+
+
+def perturbed_reconstruction(model, x, at=None):
+    """``model.forward_int(x)["reconstruction"]`` with, when ``at = (layer, window,
+    step, row, delta)`` is given, that one pre-activation moved by ``delta`` LSB: what a
+    perturbation that flips that rounding does to the output."""
+    from golden.autoencoder import run_layers
+    from golden.lstm_fixed import cell_update, gate_activations, gate_preact
+
+    layer_index = iter(range(model.cfg.num_layers))
+
+    def layer_fn(seq, w):
+        k = next(layer_index)
+        b, steps, _ = seq.shape
+        h = np.zeros((b, w.hidden_size), np.int64)
+        c = np.zeros((b, w.hidden_size), np.int64)
+        hs = np.empty((b, steps, w.hidden_size), np.int64)
+        cs = np.empty_like(hs)
+        for t in range(steps):
+            z = gate_preact(seq[:, t], h, w)
+            if at is not None and at[0] == k and at[2] == t:
+                z[at[1], at[3]] += at[4]
+            h, c = cell_update(*gate_activations(z, w.fmts), c, w.fmts)
+            hs[:, t], cs[:, t] = h, c
+        return hs, cs
+
+    hs, _, _ = run_layers(np.asarray(x), model.layers, model.cfg, layer_fn, model.requantize_between)
+    return model.dense_int(hs[-1])
+
+
 def tie_model(fixed, x, seed: int):
     """A copy of ``fixed`` with moderate random weights, nudged so that for the first
     windows of ``x`` every gate row of every layer and every dense row lands on a
-    rounding boundary (on it or one below, at random): i, g, o at step 0, f at step 1
-    (each row in the first window, from its own offset, whose inputs can move it)."""
+    rounding boundary (beside it: :func:`boundary_target`): i, g, o at step 0, f at step 1
+    (each row in the first window, from its own offset, whose inputs can move it); each
+    dense row at as many (window, step) points as it has weights (:func:`solve_mod`).
+    In the last LSTM layer the first half of the rows hold i and g high, so that its c is large
+    and its output gate's tie shows in h; the dense weights reach 1.5, so that a
+    last-layer h one LSB off shows in y."""
     from golden.autoencoder import FixedAutoencoder
     from golden.lstm_fixed import FixedLSTMWeights, gate_accumulators, lstm_layer_fixed
 
     rng = np.random.default_rng(seed)
     cfg = fixed.cfg
-    model = FixedAutoencoder(cfg, [_moderate_weights(rng, fixed.formats.layers[k], d, h)
-                                   for k, (d, h) in enumerate(cfg.layer_shapes)],
-                             np.zeros_like(fixed.dense_kernel), np.zeros_like(fixed.dense_bias), fixed.formats)
+    layers = [_moderate_weights(rng, fixed.formats.layers[k], d, h) for k, (d, h) in enumerate(cfg.layer_shapes)]
+    last = layers[-1]
+    hs = last.hidden_size
+    bias = last.bias.copy()
+    wmax = last.fmts.weight.int_max
+    rows = np.arange(hs) < (hs + 1) // 2   # the first half of the rows (every lane): c large, o shows
+    bias[:hs][rows] = wmax // 2          # i ~ 1
+    bias[2 * hs:3 * hs][rows] = wmax // 4  # g ~ tanh(2)
+    layers[-1] = FixedLSTMWeights.from_ints(last.kernel, last.recurrent, bias, last.fmts)
+    wf = fixed.formats.dense.weight
+    # dense weights up to 1.5: a one-LSB change of the last layer's h moves y by more
+    # than its own rounding, so the last layer's ties show in the output
+    big = (3 << max(0, wf.frac_bits - 1))
+    kernel = rng.integers(-big, big + 1, fixed.dense_kernel.shape).astype(np.int64)
+    bias = rng.integers(-(1 << max(0, wf.frac_bits - 2)), 1 << max(0, wf.frac_bits - 2),
+                        fixed.dense_bias.shape).astype(np.int64)
+    model = FixedAutoencoder(cfg, layers, kernel, bias, fixed.formats)
     n_win = len(x)
     for k in range(cfg.num_layers):
         w = model.layers[k]
@@ -253,29 +303,74 @@ def tie_model(fixed, x, seed: int):
             v = np.concatenate([seqs[:, t], h0 if t else np.zeros((n_win, hs), np.int64)], axis=1)
             acc = gate_accumulators(v[:, :d], v[:, d:], cur)
             for r in range(gate * hs, (gate + 1) * hs):
-                for n in ((r + k + j) % n_win for j in range(n_win)):   # the first window that can
-                    col = nudge_row(int(acc[n, r]), v[n], wmat[:, r], boundary_target(rng, fm.preact, shift),
+                # the first window that can move the row; in the last layer, the first
+                # (window, target) whose one-LSB step of z shows in the reconstruction
+                tries = [(n, boundary_target(rng, fm.preact, shift))
+                         for n in ((r + k + j) % n_win for j in range(n_win))
+                         for _ in range(VISIBLE_TRIES if k == cfg.num_layers - 1 else 1)]
+                for n, target in tries:
+                    col = nudge_row(int(acc[n, r]), v[n], wmat[:, r], target,
                                     shift, fm.weight.int_min, fm.weight.int_max)
-                    if col is not None:
-                        wmat[:, r] = col
-                        break
+                    if col is None:
+                        continue
+                    if k == cfg.num_layers - 1:
+                        trial = wmat.copy()
+                        trial[:, r] = col
+                        layers = list(model.layers)
+                        layers[k] = FixedLSTMWeights.from_ints(trial[:d], trial[d:], w.bias, fm)
+                        m2 = FixedAutoencoder(cfg, layers, model.dense_kernel, model.dense_bias, model.formats)
+                        on, _ = boundary_residues(fm.preact, shift)
+                        step = -1 if (target - on) % (1 << shift) < (1 << (shift - 1)) else 1
+                        if np.array_equal(perturbed_reconstruction(m2, x, (k, n, t, r, step)),
+                                          perturbed_reconstruction(m2, x)):
+                            continue
+                    wmat[:, r] = col
+                    break
         layers = list(model.layers)
         layers[k] = FixedLSTMWeights.from_ints(wmat[:d], wmat[d:], w.bias, fm)
         model = FixedAutoencoder(cfg, layers, model.dense_kernel, model.dense_bias, model.formats)
     fo = model.formats
-    wf = fo.dense.weight
-    hl = layer_inputs(model, x)[1][-1][:, 0]
-    kernel = rng.integers(-(1 << max(0, wf.frac_bits - 1)), 1 << max(0, wf.frac_bits - 1),
-                          model.dense_kernel.shape).astype(np.int64)
-    bias = rng.integers(-(1 << max(0, wf.frac_bits - 2)), 1 << max(0, wf.frac_bits - 2),
-                        model.dense_bias.shape).astype(np.int64)
+    hl = layer_inputs(model, x)[1][-1].reshape(-1, cfg.hidden_sizes[-1])     # every (window, step)
+    kernel = model.dense_kernel.copy()
     shift = fo.dense_acc_frac - fo.output.frac_bits
-    acc = hl @ kernel + (bias << fo.dense_in.frac_bits)
     for r in range(kernel.shape[1]):
-        for n in ((r + j) % n_win for j in range(n_win)):
-            col = nudge_row(int(acc[n, r]), hl[n], kernel[:, r], boundary_target(rng, fo.output, shift), shift,
-                            wf.int_min, wf.int_max)
-            if col is not None:
+        # as many (window, step) points as the column has weights, all on a boundary at once
+        for _ in range(32):
+            pts = rng.choice(len(hl), size=min(len(hl), hl.shape[1]), replace=False)
+            acc = hl[pts] @ kernel[:, r] + (int(bias[r]) << fo.dense_in.frac_bits)
+            want = np.array([boundary_target(rng, fo.output, shift) for _ in pts])
+            delta = solve_mod(hl[pts], want - acc, shift)
+            if delta is None:
+                continue
+            col = kernel[:, r] + delta
+            if col.min() >= wf.int_min and col.max() <= wf.int_max:
                 kernel[:, r] = col
                 break
     return FixedAutoencoder(cfg, list(model.layers), kernel, bias, fo)
+
+
+def solve_mod(a, b, shift: int):
+    """A small ``d`` with ``a d == b`` modulo ``2^shift`` (``a`` k x n, k <= n, solved on
+    its first k columns; the others stay 0), or None when those k columns are singular
+    modulo 2.  Each entry of ``d`` is centred in ``[-2^(shift-1), 2^(shift-1))``."""
+    m = 1 << shift
+    a = [[int(v) % m for v in row] for row in np.asarray(a)]
+    b = [int(v) % m for v in np.asarray(b)]
+    k, n = len(a), len(a[0])
+    if k > n:
+        return None
+    rows = [a[i][:k] + [b[i]] for i in range(k)]
+    for col in range(k):
+        piv = next((i for i in range(col, k) if rows[i][col] % 2), None)
+        if piv is None:
+            return None
+        rows[col], rows[piv] = rows[piv], rows[col]
+        inv = pow(rows[col][col], -1, m)
+        rows[col] = [(v * inv) % m for v in rows[col]]
+        for i in range(k):
+            if i != col and rows[i][col]:
+                f = rows[i][col]
+                rows[i] = [(vi - f * vc) % m for vi, vc in zip(rows[i], rows[col])]
+    d = np.zeros(n, np.int64)
+    d[:k] = _centred([rows[i][k] for i in range(k)], m)
+    return d

@@ -45,6 +45,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -156,49 +157,92 @@ def _differs(trace, ref) -> str | None:
     return "cycles"
 
 
-#: Register stages of the units a survivor's equivalence is tried on, smallest first
-#: (see :func:`unit_cone`).
-UNIT_STAGES = (0, 1, 2)
-#: Seconds of yosys per unit proof.
+#: The units a survivor's equivalence is tried on, smallest first (see :func:`unit_cone`):
+#: (registers forward, registers backward; None: no backward context).
+UNIT_SHAPES = ((0, None), (0, 0), (1, 0), (2, 0), (0, 5))
+#: Seconds of yosys per unit proof (times DEEP_FACTOR for a context through registers).
 UNIT_TIMEOUT = 30
+DEEP_FACTOR = 6
 _REGISTER_TYPES = ("$dff", "$adff", "$sdff", "$dffe", "$adffe", "$sdffe", "$sdffce", "$aldff", "$aldffe")
 
 
+_NETLIST_LOCK = threading.Lock()
+
+
 def _netlist(folder: Path, module: str) -> dict:
-    """The design as loaded for mutation (:func:`_load`), as yosys' JSON netlist."""
+    """The design as loaded for mutation (:func:`_load`), as yosys' JSON netlist (written
+    once per campaign folder; the survivors' checks share it)."""
     path = folder / "design.json"
-    if not path.is_file():
-        proc = _yosys(_load(module) + "write_json design.json.tmp\n", folder, 600, "json")
-        if proc.returncode != 0:
-            raise RuntimeError(f"yosys write_json failed:\n{proc.stderr[-3000:]}")
-        (folder / "design.json.tmp").replace(path)
-    return json.loads(path.read_text())["modules"][module]
+    with _NETLIST_LOCK:
+        if not path.is_file():
+            proc = _yosys(_load(module) + "write_json design.json.tmp\n", folder, 600, "json")
+            if proc.returncode != 0:
+                raise RuntimeError(f"yosys write_json failed:\n{proc.stderr[-3000:]}")
+            (folder / "design.json.tmp").replace(path)
+        return json.loads(path.read_text())["modules"][module]
 
 
-def unit_cone(netlist: dict, cell: str, stages: int):
+def _written_memories(netlist: dict) -> set:
+    """MEMIDs of the memories with a write port (the rest are ROMs: a ``case`` table)."""
+    return {c["parameters"].get("MEMID") for c in netlist["cells"].values() if c["type"].startswith("$memwr")}
+
+
+def _unit_selection(netlist: dict, cells: list) -> list:
+    """The unit's cells as ``memory_collect`` names them: a ROM's read port becomes its
+    memory (one ``$mem_v2`` cell named after the memory)."""
+    out = []
+    for c in cells:
+        cell = netlist["cells"][c]
+        out.append(cell["parameters"]["MEMID"] if cell["type"].startswith("$memrd") else c)
+    return sorted(set(out))
+
+
+def unit_cone(netlist: dict, cell: str, stages: int, back: int | None = None):
     """The unit a mutation of ``cell`` is checked on: ``cell`` and everything its outputs
     reach through combinational cells and at most ``stages`` registers (``cell`` itself
-    counts when it is one).  Returns (cells, feed_forward): everything the unit's
-    cells drive outside it is an output of the unit (a later register's data input, a
-    memory port, a port of the design), so a mutation inside can reach the rest of
-    the design only through those outputs.  ``feed_forward`` is False when the unit
-    holds a loop (a register whose value comes back to it)."""
+    counts when it is one); with ``back``, also everything that drives those cells
+    through combinational cells, ROMs and at most ``back`` registers (the context: a
+    shifted operand's zero bits, the range an activation's table keeps).  Returns (cells,
+    feed_forward): everything the unit's cells drive outside it is an output of the
+    unit (a later register's data input, a memory port, a port of the design), so a
+    mutation inside can reach the rest of the design only through those outputs.
+    ``feed_forward`` is False when the unit holds a loop (a register whose value comes
+    back to it)."""
     cells = netlist["cells"]
-    readers = {}
+    readers, driver = {}, {}
     for name, c in cells.items():
         for port, bits in c["connections"].items():
-            if c["port_directions"].get(port) == "input":
-                for b in bits:
-                    if isinstance(b, int):
-                        readers.setdefault(b, []).append(name)
+            for b in bits:
+                if not isinstance(b, int):
+                    continue
+                if c["port_directions"].get(port) == "input":
+                    readers.setdefault(b, []).append(name)
+                else:
+                    driver[b] = name
 
-    def outputs(name):
+    def ports(name, direction):
         c = cells[name]
         return [b for port, bits in c["connections"].items()
-                if c["port_directions"].get(port) == "output" for b in bits if isinstance(b, int)]
+                if c["port_directions"].get(port) == direction for b in bits if isinstance(b, int)]
+
+    def outputs(name):
+        return ports(name, "output")
 
     def is_register(name):
         return cells[name]["type"] in _REGISTER_TYPES
+
+    def holds(reg):
+        """Whether the register's output comes back to it through combinational cells."""
+        seen, todo = set(), [reg]
+        while todo:
+            for b in outputs(todo.pop()):
+                for r in readers.get(b, ()):
+                    if r == reg:
+                        return True
+                    if r not in seen and not is_register(r) and not cells[r]["type"].startswith("$mem"):
+                        seen.add(r)
+                        todo.append(r)
+        return False
 
     stage = {cell: int(is_register(cell))}
     todo = [cell]
@@ -215,6 +259,28 @@ def unit_cone(netlist: dict, cell: str, stages: int):
                 if r not in stage or stage[r] < st:
                     stage[r] = st
                     todo.append(r)
+    if back is not None:
+        written = _written_memories(netlist)
+        depth = {n: 0 for n in stage}
+        todo = list(stage)
+        while todo:
+            name = todo.pop()
+            for b in ports(name, "input"):
+                dr = driver.get(b)
+                if dr is None or dr in stage:
+                    continue                        # a port or the unit itself
+                if cells[dr]["type"].startswith("$mem") and (
+                        not cells[dr]["type"].startswith("$memrd")
+                        or cells[dr]["parameters"].get("MEMID") in written):
+                    continue                        # a memory the design writes: a free input
+                dp = depth[name] + int(is_register(dr))
+                if dp > back or (is_register(dr) and holds(dr)):
+                    continue                        # beyond the context, or a register that holds
+                if dr not in depth or depth[dr] > dp:
+                    depth[dr] = dp
+                    todo.append(dr)
+        for n in depth:
+            stage.setdefault(n, 0)
     unit = set(stage)
     # a loop inside the unit: some cell reaches itself through cells of the unit
     succ = {n: {r for b in outputs(n) for r in readers.get(b, ()) if r in unit} for n in unit}
@@ -233,50 +299,57 @@ def unit_cone(netlist: dict, cell: str, stages: int):
 
 
 def unit_equivalent(folder: Path, module: str, command: str, index: int, stages: int,
-                    timeout: float = UNIT_TIMEOUT) -> tuple:
+                    timeout: float = UNIT_TIMEOUT, back: int | None = None) -> tuple:
     """(proven, note): the mutation leaves its unit's outputs unchanged, in every cycle.
 
-    The unit is :func:`unit_cone` of the mutated cell, cut out of the design with
-    ``submod`` (its inputs become free inputs of the unit).  A miter of the unit and
-    its mutated copy (``miter -equiv -flatten``) is proven twice with ``sat -verify
-    -prove trigger 0``: ``-seq S+1`` from the power-on state (the ``init`` values
-    MyHDL converts; a register without one is free), the first S+1 cycles; then,
+    The unit is :func:`unit_cone` of the mutated cell (``stages`` forward, ``back``
+    backward), cut out of the design with ``splitnets; submod`` (its inputs become free
+    inputs; only bits read outside become outputs).  A miter of the unit and its
+    mutated copy (``miter -equiv -flatten``) is proven twice with ``sat -verify -prove
+    trigger 0``, S = stages + back: ``-seq S+1`` from the power-on state (the ``init``
+    values MyHDL converts; a register without one is free), the first S+1 cycles; then,
     with every ``init`` attribute removed, ``-seq S+1 -prove-skip S`` from **any**
     state of both copies (a unit without a loop holds nothing older than S cycles of
-    its inputs, so cycle S+1 from any state stands for every later cycle).  Both hold: for every input
-    sequence the unit's outputs equal the original's in every cycle, and since a
-    mutation inside reaches the rest only through them, the design is equivalent.
+    its inputs, so cycle S+1 from any state stands for every later cycle).  Both hold:
+    for every input sequence the unit's outputs equal the original's in every cycle,
+    and since a mutation inside reaches the rest only through them, the design is
+    equivalent.
     """
     d = describe(command)
-    cells, feed_forward = unit_cone(_netlist(folder, module), d["cell"], stages)
+    netlist = _netlist(folder, module)
+    cells, feed_forward = unit_cone(netlist, d["cell"], stages, back)
     if not feed_forward:
         return False, f"unit of {len(cells)} cells holds a loop: not proven"
     args = _args(command).replace(f"-module {module}", "-module gate", 1)
-    sel = " ".join(f"{module}/{c}" for c in cells)
-    n = stages + 1
+    sel = " ".join(f"{module}/{c}" for c in _unit_selection(netlist, cells))
+    skip = stages + (back or 0)
+    n = skip + 1
     script = (_load(module) + f"memory_collect\nsplitnets\nsubmod -name gold {sel}\nhierarchy -top gold\ncopy gold gate\n"
               f"mutate {args}\nmemory_map\nopt_clean\n"
               "miter -equiv -flatten -make_outputs gold gate miter\nhierarchy -top miter\n"
               f"sat -verify -prove trigger 0 -seq {n} miter\n"
               f"setattr -unset init miter/w:*\n"
-              f"sat -verify -prove trigger 0 -seq {n} -prove-skip {stages} miter\n")
+              f"sat -verify -prove trigger 0 -seq {n} -prove-skip {skip} miter\n")
     try:
         proc = _yosys(script, folder, timeout, f"unit{index}")
     except subprocess.TimeoutExpired:
         return False, f"unit of {len(cells)} cells: not proven within {timeout:g} s"
     if proc.returncode == 0:
-        return True, f"proven on its unit ({len(cells)} cells, {stages} register stages): sat, every cycle"
+        ctx = "" if back is None else f", context {back} back"
+        return True, f"proven on its unit ({len(cells)} cells, {stages} register stages{ctx}): sat, every cycle"
     log = (folder / f"unit{index}.log").read_text(errors="replace")
     why = "counterexample" if "FAIL" in log or "failed" in log else (proc.stderr or log)[-200:].strip()
     return False, f"unit of {len(cells)} cells: {why}"
 
 
 def equivalent(folder: Path, module: str, command: str, index: int, timeout: float = UNIT_TIMEOUT) -> tuple:
-    """(proven, note): :func:`unit_equivalent` on units of :data:`UNIT_STAGES` stages in
+    """(proven, note): :func:`unit_equivalent` on the units of :data:`UNIT_SHAPES` in
     turn; the first proof counts, else the last unit's note."""
     note = "not tried"
-    for stages in UNIT_STAGES:
-        proven, note = unit_equivalent(folder, module, command, index, stages, timeout)
+    for stages, back in UNIT_SHAPES:
+        # a context through registers holds the activation tables: give it longer
+        t = timeout * (DEEP_FACTOR if back else 1)
+        proven, note = unit_equivalent(folder, module, command, index, stages, t, back)
         if proven:
             return True, note
     return False, note

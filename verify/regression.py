@@ -37,6 +37,7 @@ WHOLE_WINDOW_SIZES = dict(features=3, encoder=(4, 2), decoder=(2, 4), timesteps=
 WHOLE_WINDOW_LANES = 2
 #: Seeds of the directed rounding-tie runs (verify.directed), in both subsets.
 TIE_SEEDS = (31, 32, 33, 34)
+WHOLE_WINDOW_TIE_SEEDS = tuple(range(31, 63))
 
 
 @dataclass
@@ -157,7 +158,7 @@ def whole_window_subset() -> Subset:
         assert trace.status == "ok" and not trace.violations and len(trace.resets) == 2
     runs.append(Run("slow host, reset mid-window", stim, completes))
 
-    for seed in TIE_SEEDS:                # every row of every layer on a rounding boundary
+    for seed in WHOLE_WINDOW_TIE_SEEDS:   # every row of every layer on a rounding boundary
         rng = np.random.default_rng(seed)
         xt = rng.integers(vec.int_min // 4, vec.int_max // 4 + 1, (3,) + x.shape[1:])
         model = tie_model(fixed, xt, seed)

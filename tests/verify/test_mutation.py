@@ -81,3 +81,44 @@ def test_the_unit_proof_refuses_a_loop(tmp_path):
     ok, note = unit_equivalent(tmp_path, "m", f"mutate -mode const0 -module m -cell {hold} -port Q -portbit 0",
                                0, 1)
     assert not ok and "loop" in note
+
+
+# A registered table lookup whose entries are all below 12, and a clamp above 12 that
+# the table therefore never reaches: a mutation inside the clamp's branch is equivalent, but
+# only a unit that holds the table (context through one register) can show it.
+ROM_DUT = """
+module r (input clk, input [1:0] k, output reg [3:0] y = 0);
+reg [3:0] t = 0;
+always @(posedge clk) begin
+    case (k)
+        0: t <= 1;
+        1: t <= 3;
+        2: t <= 9;
+        default: t <= 11;
+    endcase
+end
+always @(posedge clk) begin
+    if (t > 12) y <= 4'd14;
+    else y <= t;
+end
+endmodule
+"""
+
+
+@pytest.mark.cosim
+def test_the_unit_proof_uses_a_table_as_context(tmp_path):
+    from cosim.tools import need_tools
+    from verify.mutation import _netlist, equivalent, unit_equivalent
+
+    need_tools("yosys")
+    (tmp_path / "dut.v").write_text(ROM_DUT)
+    cells = _netlist(tmp_path, "r")["cells"]
+    gt = next(n for n, c in cells.items() if c["type"] == "$gt")
+    never = f"mutate -mode const0 -module r -cell {gt} -port Y -portbit 0"    # the clamp never taken
+    ok, note = unit_equivalent(tmp_path, "r", never, 1, 0)
+    assert not ok and "counterexample" in note                                 # a free t reaches 13..15
+    ok, note = equivalent(tmp_path, "r", never, 2)
+    assert ok and "context" in note, note
+    reached = f"mutate -mode const1 -module r -cell {gt} -port Y -portbit 0"  # the clamp always taken
+    ok, note = equivalent(tmp_path, "r", reached, 3)
+    assert not ok, note
