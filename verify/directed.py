@@ -132,10 +132,26 @@ def _boundary_distance(values, fmt, shift):
     return np.minimum(np.abs(r), np.abs(r + 1))
 
 
+def _z_step_shows(w, x, h, c, row: int, delta: int):
+    """Per input draw x (B, D): whether moving pre-activation ``row`` by ``delta`` LSB
+    changes the step's h."""
+    from golden.lstm_fixed import cell_update, gate_activations, gate_preact
+
+    hb = np.repeat(h, len(x), 0)
+    cb = np.repeat(c, len(x), 0)
+    z = gate_preact(x, hb, w)
+    moved = z.copy()
+    moved[:, row] += delta
+    h0, _ = cell_update(*gate_activations(z, w.fmts), cb, w.fmts)
+    h1, _ = cell_update(*gate_activations(moved, w.fmts), cb, w.fmts)
+    return (h0 != h1).any(axis=1)
+
+
 def tie_case(cfg, seed: int, n_sequences: int = 8, length: int = 8, candidates: int = 24):
     """An :class:`cosim.engine.EngineCase` whose every step puts a gate row on a rounding
-    boundary of z (rows in turn, on and below alternately).  The step's other inputs
-    are the best of ``candidates`` draws for a c' or h' sum next to its boundary."""
+    boundary of z (rows in turn, beside it: :func:`boundary_target`).  The step's other
+    inputs are the best of ``candidates`` draws: one where that row's z one LSB off
+    changes h, and among those the one with a c' or h' sum nearest its boundary."""
     from cosim.engine import EngineCase
     from cosim.traffic import Traffic
     from golden.lstm_fixed import gate_accumulators, step
@@ -164,6 +180,11 @@ def tie_case(cfg, seed: int, n_sequences: int = 8, length: int = 8, candidates: 
             (cs, c_shift), (ts, t_shift) = _cell_sums(w, x, np.repeat(h, len(x), 0), c)
             score = np.minimum(_boundary_distance(cs, fm.preact, c_shift).min(axis=1),
                                _boundary_distance(ts, fm.vec, t_shift).min(axis=1))
+            # first the draws where the row's z one LSB off (the way a perturbation
+            # towards the boundary moves it) changes this step's h
+            on, _ = boundary_residues(fm.preact, shift)
+            delta = -1 if (target - on) % m < m // 2 else 1
+            score = score + np.where(_z_step_shows(w, x, h, c, row, delta), 0, 1 << 62)
             xt = x[int(np.argmin(score))][None]
             h, c = step(xt, h, c, w)
             seq.append(xt[0])
@@ -258,8 +279,9 @@ def perturbed_reconstruction(model, x, at=None):
 def tie_model(fixed, x, seed: int):
     """A copy of ``fixed`` with moderate random weights, nudged so that for the first
     windows of ``x`` every gate row of every layer and every dense row lands on a
-    rounding boundary (beside it: :func:`boundary_target`): i, g, o at step 0, f at step 1
-    (each row in the first window, from its own offset, whose inputs can move it); each
+    rounding boundary (beside it: :func:`boundary_target`): i, g, o at step 0, f at step 1,
+    and i, g, o at step 1 again through their recurrent weights (each row in the first
+    window, from its own offset, whose inputs can move it); each
     dense row at as many (window, step) points as it has weights (:func:`solve_mod`).
     In the last LSTM layer the first half of the rows hold i and g high, so that its c is large
     and its output gate's tie shows in h; the dense weights reach 1.5, so that a
@@ -295,13 +317,20 @@ def tie_model(fixed, x, seed: int):
         d, hs = w.input_size, w.hidden_size
         wmat = np.concatenate([w.kernel, w.recurrent])
         h0 = np.zeros((n_win, hs), np.int64)
-        for gate in (0, 2, 3, 1):
-            t = 1 if gate == 1 and seqs.shape[1] > 1 else 0
+        # i, g, o at step 0 (kernel); f at step 1 (f does not change step 0's h and c);
+        # then i, g, o at step 1 through their recurrent weights only (step 0 reads none)
+        phases = [(0, 0, False), (2, 0, False), (3, 0, False)]
+        if seqs.shape[1] > 1:
+            phases += [(1, 1, False), (0, 1, True), (2, 1, True), (3, 1, True)]
+        for gate, t, recurrent_only in phases:
             cur = FixedLSTMWeights.from_ints(wmat[:d], wmat[d:], w.bias, fm)
             if t:
                 h0 = lstm_layer_fixed(seqs[:, :1], cur)[0][:, 0]
             v = np.concatenate([seqs[:, t], h0 if t else np.zeros((n_win, hs), np.int64)], axis=1)
             acc = gate_accumulators(v[:, :d], v[:, d:], cur)
+            if recurrent_only:
+                v = v.copy()
+                v[:, :d] = 0
             for r in range(gate * hs, (gate + 1) * hs):
                 # the first window that can move the row; in the last layer, the first
                 # (window, target) whose one-LSB step of z shows in the reconstruction

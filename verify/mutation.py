@@ -159,10 +159,10 @@ def _differs(trace, ref) -> str | None:
 
 #: The units a survivor's equivalence is tried on, smallest first (see :func:`unit_cone`):
 #: (registers forward, registers backward; None: no backward context).
-UNIT_SHAPES = ((0, None), (0, 0), (1, 0), (2, 0), (0, 5))
+UNIT_SHAPES = ((0, None), (0, 0), (1, 0), (2, 0), (0, 3), (4, 0))
 #: Seconds of yosys per unit proof (times DEEP_FACTOR for a context through registers).
 UNIT_TIMEOUT = 30
-DEEP_FACTOR = 6
+DEEP_FACTOR = 4
 _REGISTER_TYPES = ("$dff", "$adff", "$sdff", "$dffe", "$adffe", "$sdffe", "$sdffce", "$aldff", "$aldffe")
 
 
@@ -199,7 +199,7 @@ def _unit_selection(netlist: dict, cells: list) -> list:
 
 def unit_cone(netlist: dict, cell: str, stages: int, back: int | None = None):
     """The unit a mutation of ``cell`` is checked on: ``cell`` and everything its outputs
-    reach through combinational cells and at most ``stages`` registers (``cell`` itself
+    reach through combinational cells, ROMs and at most ``stages`` registers (``cell`` itself
     counts when it is one); with ``back``, also everything that drives those cells
     through combinational cells, ROMs and at most ``back`` registers (the context: a
     shifted operand's zero bits, the range an activation's table keeps).  Returns (cells,
@@ -244,6 +244,12 @@ def unit_cone(netlist: dict, cell: str, stages: int, back: int | None = None):
                         todo.append(r)
         return False
 
+    written = _written_memories(netlist)
+
+    def is_rom(name):
+        c = cells[name]
+        return c["type"].startswith("$memrd") and c["parameters"].get("MEMID") not in written
+
     stage = {cell: int(is_register(cell))}
     todo = [cell]
     while todo:
@@ -251,7 +257,7 @@ def unit_cone(netlist: dict, cell: str, stages: int, back: int | None = None):
         for b in outputs(name):
             for r in readers.get(b, ()):
                 t = cells[r]["type"]
-                if t.startswith("$mem"):
+                if t.startswith("$mem") and not is_rom(r):
                     continue                        # a memory port: an output of the unit
                 st = stage[name] + int(is_register(r))
                 if st > stages:
@@ -260,7 +266,6 @@ def unit_cone(netlist: dict, cell: str, stages: int, back: int | None = None):
                     stage[r] = st
                     todo.append(r)
     if back is not None:
-        written = _written_memories(netlist)
         depth = {n: 0 for n in stage}
         todo = list(stage)
         while todo:
@@ -269,9 +274,7 @@ def unit_cone(netlist: dict, cell: str, stages: int, back: int | None = None):
                 dr = driver.get(b)
                 if dr is None or dr in stage:
                     continue                        # a port or the unit itself
-                if cells[dr]["type"].startswith("$mem") and (
-                        not cells[dr]["type"].startswith("$memrd")
-                        or cells[dr]["parameters"].get("MEMID") in written):
+                if cells[dr]["type"].startswith("$mem") and not is_rom(dr):
                     continue                        # a memory the design writes: a free input
                 dp = depth[name] + int(is_register(dr))
                 if dp > back or (is_register(dr) and holds(dr)):
@@ -345,10 +348,20 @@ def unit_equivalent(folder: Path, module: str, command: str, index: int, stages:
 def equivalent(folder: Path, module: str, command: str, index: int, timeout: float = UNIT_TIMEOUT) -> tuple:
     """(proven, note): :func:`unit_equivalent` on the units of :data:`UNIT_SHAPES` in
     turn; the first proof counts, else the last unit's note."""
-    note = "not tried"
+    netlist = _netlist(folder, module)
+    cell = describe(command)["cell"]
+    note, tried, looped = "not tried", set(), None
     for stages, back in UNIT_SHAPES:
-        # a context through registers holds the activation tables: give it longer
-        t = timeout * (DEEP_FACTOR if back else 1)
+        if looped is not None and stages >= looped:
+            continue                    # a larger forward cone holds the same loop
+        cells, feed_forward = unit_cone(netlist, cell, stages, back)
+        if not feed_forward and back is None:
+            looped = stages
+        if tuple(cells) in tried:
+            continue                    # the same unit as a smaller shape
+        tried.add(tuple(cells))
+        # a unit through several registers holds the activation tables: give it longer
+        t = timeout * (DEEP_FACTOR if back or stages > 2 else 1)
         proven, note = unit_equivalent(folder, module, command, index, stages, t, back)
         if proven:
             return True, note

@@ -100,3 +100,21 @@ def test_tie_model_puts_every_row_of_every_layer_next_to_its_boundary():
     acc = hs[-1][:, 0] @ model.dense_kernel + (model.dense_bias << fo.dense_in.frac_bits)
     assert (_distance(acc, fo.output, shift).min(axis=0) < 1 << (shift - 1)).all()
     np.testing.assert_array_equal(model.forward_int(x)["reconstruction"].shape, x.shape)
+
+
+def test_the_perturbed_forward_is_golden_and_a_last_layer_step_shows():
+    from verify.directed import perturbed_reconstruction
+    from verify.regression import whole_window_model
+
+    fixed = whole_window_model()
+    vec = fixed.formats.input
+    rng = np.random.default_rng(32)
+    x = rng.integers(vec.int_min // 4, vec.int_max // 4 + 1, (3, fixed.cfg.timesteps, fixed.cfg.features))
+    model = tie_model(fixed, x, 32)
+    base = perturbed_reconstruction(model, x)
+    np.testing.assert_array_equal(base, model.forward_int(x)["reconstruction"])
+    last = model.cfg.num_layers - 1
+    h = model.layers[last].hidden_size
+    shown = [not np.array_equal(perturbed_reconstruction(model, x, (last, 0, 0, 3 * h + r, 1)), base)
+             for r in range(h)]            # the output gate of the last layer at step 0
+    assert any(shown)
