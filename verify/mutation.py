@@ -159,10 +159,11 @@ def _differs(trace, ref) -> str | None:
 
 #: The units a survivor's equivalence is tried on, smallest first (see :func:`unit_cone`):
 #: (registers forward, registers backward; None: no backward context).
-UNIT_SHAPES = ((0, None), (0, 0), (1, 0), (2, 0), (0, 3), (4, 0))
-#: Seconds of yosys per unit proof (times DEEP_FACTOR for a context through registers).
+UNIT_SHAPES = ((0, None), (0, 0), (1, 0), (2, 0), (0, 5), (0, 3), (4, 0))
+#: Seconds of yosys per unit proof; DEEP_TIMEOUT for a unit through several registers
+#: (an activation unit's tables and multiplier: 108 s for one on the loaded machine).
 UNIT_TIMEOUT = 30
-DEEP_FACTOR = 4
+DEEP_TIMEOUT = 400
 _REGISTER_TYPES = ("$dff", "$adff", "$sdff", "$dffe", "$adffe", "$sdffe", "$sdffce", "$aldff", "$aldffe")
 
 
@@ -333,16 +334,29 @@ def unit_equivalent(folder: Path, module: str, command: str, index: int, stages:
               f"sat -verify -prove trigger 0 -seq {n} miter\n"
               f"setattr -unset init miter/w:*\n"
               f"sat -verify -prove trigger 0 -seq {n} -prove-skip {skip} miter\n")
+    # outcomes are kept per unit script: a proof or a counterexample stands, a timeout
+    # is tried again only with a longer timeout
+    memo = folder / "units" / f"{hashlib.sha1(script.encode()).hexdigest()[:16]}.json"
+    if memo.is_file():
+        kept = json.loads(memo.read_text())
+        if kept["final"] or kept["timeout"] >= timeout:
+            return kept["proven"], kept["note"]
+    memo.parent.mkdir(exist_ok=True)
+    name = f"unit{index}-{stages}-{'n' if back is None else back}"
+    final = True
     try:
-        proc = _yosys(script, folder, timeout, f"unit{index}")
+        proc = _yosys(script, folder, timeout, name)
+        log = (folder / f"{name}.log").read_text(errors="replace")
+        if proc.returncode == 0:
+            ctx = "" if back is None else f", context {back} back"
+            proven, note = True, f"proven on its unit ({len(cells)} cells, {stages} register stages{ctx}): sat, every cycle"
+        else:
+            why = "counterexample" if "FAIL" in log or "failed" in log else (proc.stderr or log)[-200:].strip()
+            proven, note = False, f"unit of {len(cells)} cells: {why}"
     except subprocess.TimeoutExpired:
-        return False, f"unit of {len(cells)} cells: not proven within {timeout:g} s"
-    if proc.returncode == 0:
-        ctx = "" if back is None else f", context {back} back"
-        return True, f"proven on its unit ({len(cells)} cells, {stages} register stages{ctx}): sat, every cycle"
-    log = (folder / f"unit{index}.log").read_text(errors="replace")
-    why = "counterexample" if "FAIL" in log or "failed" in log else (proc.stderr or log)[-200:].strip()
-    return False, f"unit of {len(cells)} cells: {why}"
+        proven, note, final = False, f"unit of {len(cells)} cells: not proven within {timeout:g} s", False
+    memo.write_text(json.dumps({"proven": proven, "note": note, "final": final, "timeout": timeout}) + "\n")
+    return proven, note
 
 
 def equivalent(folder: Path, module: str, command: str, index: int, timeout: float = UNIT_TIMEOUT) -> tuple:
@@ -361,7 +375,7 @@ def equivalent(folder: Path, module: str, command: str, index: int, timeout: flo
             continue                    # the same unit as a smaller shape
         tried.add(tuple(cells))
         # a unit through several registers holds the activation tables: give it longer
-        t = timeout * (DEEP_FACTOR if back or stages > 2 else 1)
+        t = max(timeout, DEEP_TIMEOUT) if back or stages > 2 else timeout
         proven, note = unit_equivalent(folder, module, command, index, stages, t, back)
         if proven:
             return True, note

@@ -122,3 +122,19 @@ def test_the_unit_proof_uses_a_table_as_context(tmp_path):
     reached = f"mutate -mode const1 -module r -cell {gt} -port Y -portbit 0"  # the clamp always taken
     ok, note = equivalent(tmp_path, "r", reached, 3)
     assert not ok, note
+
+
+@pytest.mark.cosim
+def test_a_register_forced_to_its_initial_value_is_not_proven(tmp_path):
+    """y starts at 0 and then holds odd table values: a bit of y forced to 0 agrees with
+    the original only at power-on, so the proof from any state must refuse it."""
+    from cosim.tools import need_tools
+    from verify.mutation import _netlist, equivalent
+
+    need_tools("yosys")
+    (tmp_path / "dut.v").write_text(ROM_DUT)
+    netlist = _netlist(tmp_path, "r")
+    y_bits = netlist["netnames"]["y"]["bits"]
+    y = next(n for n, c in netlist["cells"].items() if c["type"] == "$dff" and c["connections"]["Q"] == y_bits)
+    ok, note = equivalent(tmp_path, "r", f"mutate -mode const0 -module r -cell {y} -port Q -portbit 0", 4)
+    assert not ok, note
