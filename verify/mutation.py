@@ -161,9 +161,9 @@ def _differs(trace, ref) -> str | None:
 #: (registers forward, registers backward; None: no backward context).
 UNIT_SHAPES = ((0, None), (0, 0), (1, 0), (2, 0), (0, 5), (0, 3), (4, 0))
 #: Seconds of yosys per unit proof; DEEP_TIMEOUT for a unit through several registers
-#: (an activation unit's tables and multiplier: 108 s for one on the loaded machine).
+#: (an activation unit's tables and multiplier: 390 s for one on the loaded machine).
 UNIT_TIMEOUT = 30
-DEEP_TIMEOUT = 400
+DEEP_TIMEOUT = 900
 _REGISTER_TYPES = ("$dff", "$adff", "$sdff", "$dffe", "$adffe", "$sdffe", "$sdffce", "$aldff", "$aldffe")
 
 
