@@ -20,11 +20,15 @@ Command line::
    processes, default the machine's cores); it is *killed* at the first trace that
    differs from mutant 0's -- output values, tlast, cycles of any handshake, the AXI
    stream rule, or a hang -- and *survives* otherwise.
-4. **Equivalence.** For each survivor yosys builds the design and that one mutant
-   (``mutate`` applied directly to a copy) and runs ``equiv_make``, ``equiv_simple
-   -seq 5``, ``equiv_induct -seq 5``, ``equiv_status -assert``: a mutant proven equal
-   in every state reachable from the common initial state is *equivalent* (no test can
-   kill it) and leaves the score; the rest stay survivors.
+4. **Equivalence.** For each survivor, the mutated cell's *unit* is cut out of the
+   design (:func:`unit_cone`: the cell and what it reaches through combinational
+   logic and at most S registers, S = 0, 1, 2 in turn; ``submod``), and a miter of
+   the unit and its mutated copy is proven with ``sat`` (:func:`unit_equivalent`):
+   its outputs are equal in every cycle for every input sequence.  Everything the
+   mutation can reach leaves the unit through those outputs, so a mutant proven so is
+   *equivalent* (no test can kill it) and leaves the score; the rest stay survivors.
+   (Equivalence checks of the whole design, ``equiv_make`` .. ``equiv_induct``, did
+   not finish within minutes per mutant.)
 
 Kill rate = killed / (killed + survived).  Results are cached per design text, mutant
 list and subset (``build/verify/mutation/<module>-<key>/``); ``results.json`` lists
@@ -41,6 +45,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,9 +55,6 @@ from .units import verify_root
 
 #: Mutants per design by default (the whole-window design, the single-layer engine).
 DEFAULT_COUNTS = {"whole-window": 200, "engine": 100}
-EQUIV_SEQ = 5
-#: Seconds of yosys per survivor's equivalence check (not proven within it: a survivor).
-EQUIV_TIMEOUT = 300
 
 
 def _yosys(script: str, folder: Path, timeout: float, name: str) -> subprocess.CompletedProcess:
@@ -72,17 +74,22 @@ def mutant_list(folder: Path, module: str, count: int, seed: int) -> list:
 
     Mutations of memory initialisers (``$meminit`` cells: the power-on contents, which
     the write port overwrites before use) are left out: yosys cannot write them back
-    as Verilog with a non-constant address.  yosys lists half as many again, and
+    as Verilog with a non-constant address.  They are recognised by cell type (yosys
+    lists them in ``meminit_cells.txt``), not by name: the ones yosys' own memory
+    passes emit are named after the pass.  yosys lists half as many again, and
     ``count`` are taken at even steps from what remains.
     """
     out = folder / "mutations.txt"
-    if not out.is_file():
-        proc = _yosys(_load(module) + f"mutate -list {count + count // 2} -seed {seed} -o mutations.txt\n",
+    inits = folder / "meminit_cells.txt"
+    if not out.is_file() or not inits.is_file():
+        proc = _yosys(_load(module) + f"mutate -list {count + count // 2} -seed {seed} -o mutations.txt\n"
+                      "tee -q -o meminit_cells.txt select -list t:$meminit t:$meminit_v2\n",
                       folder, 600, "list")
-        if proc.returncode != 0 or not out.is_file():
+        if proc.returncode != 0 or not out.is_file() or not inits.is_file():
             raise RuntimeError(f"yosys mutate -list failed:\n{proc.stderr[-3000:]}")
+    init_cells = {line.strip().split("/", 1)[-1] for line in inits.read_text().splitlines() if line.strip()}
     listed = [line.strip() for line in out.read_text().splitlines() if line.strip().startswith("mutate ")]
-    usable = [c for c in listed if "-cell $meminit" not in c]
+    usable = [c for c in listed if describe(c)["cell"] not in init_cells]
     if len(usable) < count:
         raise RuntimeError(f"yosys listed {len(usable)} usable mutations, {count} wanted")
     return [usable[(k * len(usable)) // count] for k in range(count)]
@@ -150,25 +157,233 @@ def _differs(trace, ref) -> str | None:
     return "cycles"
 
 
-def equivalent(folder: Path, module: str, command: str, index: int, timeout: float = EQUIV_TIMEOUT) -> tuple:
-    """(proven, note): yosys equivalence of the design and one mutant of it."""
+#: The units a survivor's equivalence is tried on, smallest first (see :func:`unit_cone`):
+#: (registers forward, registers backward; None: no backward context).
+UNIT_SHAPES = ((0, None), (0, 0), (1, 0), (2, 0), (0, 5), (0, 3), (4, 0))
+#: Seconds of yosys per unit proof; DEEP_TIMEOUT for a unit through several registers
+#: (an activation unit's tables and multiplier: 390 s for one on the loaded machine).
+UNIT_TIMEOUT = 30
+DEEP_TIMEOUT = 900
+_REGISTER_TYPES = ("$dff", "$adff", "$sdff", "$dffe", "$adffe", "$sdffe", "$sdffce", "$aldff", "$aldffe")
+
+
+_NETLIST_LOCK = threading.Lock()
+
+
+def _netlist(folder: Path, module: str) -> dict:
+    """The design as loaded for mutation (:func:`_load`), as yosys' JSON netlist (written
+    once per campaign folder; the survivors' checks share it)."""
+    path = folder / "design.json"
+    with _NETLIST_LOCK:
+        if not path.is_file():
+            proc = _yosys(_load(module) + "write_json design.json.tmp\n", folder, 600, "json")
+            if proc.returncode != 0:
+                raise RuntimeError(f"yosys write_json failed:\n{proc.stderr[-3000:]}")
+            (folder / "design.json.tmp").replace(path)
+        return json.loads(path.read_text())["modules"][module]
+
+
+def _written_memories(netlist: dict) -> set:
+    """MEMIDs of the memories with a write port (the rest are ROMs: a ``case`` table)."""
+    return {c["parameters"].get("MEMID") for c in netlist["cells"].values() if c["type"].startswith("$memwr")}
+
+
+def _unit_selection(netlist: dict, cells: list) -> list:
+    """The unit's cells as ``memory_collect`` names them: a ROM's read port becomes its
+    memory (one ``$mem_v2`` cell named after the memory)."""
+    out = []
+    for c in cells:
+        cell = netlist["cells"][c]
+        out.append(cell["parameters"]["MEMID"] if cell["type"].startswith("$memrd") else c)
+    return sorted(set(out))
+
+
+def unit_cone(netlist: dict, cell: str, stages: int, back: int | None = None):
+    """The unit a mutation of ``cell`` is checked on: ``cell`` and everything its outputs
+    reach through combinational cells, ROMs and at most ``stages`` registers (``cell`` itself
+    counts when it is one); with ``back``, also everything that drives those cells
+    through combinational cells, ROMs and at most ``back`` registers (the context: a
+    shifted operand's zero bits, the range an activation's table keeps).  Returns (cells,
+    feed_forward): everything the unit's cells drive outside it is an output of the
+    unit (a later register's data input, a memory port, a port of the design), so a
+    mutation inside can reach the rest of the design only through those outputs.
+    ``feed_forward`` is False when the unit holds a loop (a register whose value comes
+    back to it)."""
+    cells = netlist["cells"]
+    readers, driver = {}, {}
+    for name, c in cells.items():
+        for port, bits in c["connections"].items():
+            for b in bits:
+                if not isinstance(b, int):
+                    continue
+                if c["port_directions"].get(port) == "input":
+                    readers.setdefault(b, []).append(name)
+                else:
+                    driver[b] = name
+
+    def ports(name, direction):
+        c = cells[name]
+        return [b for port, bits in c["connections"].items()
+                if c["port_directions"].get(port) == direction for b in bits if isinstance(b, int)]
+
+    def outputs(name):
+        return ports(name, "output")
+
+    def is_register(name):
+        return cells[name]["type"] in _REGISTER_TYPES
+
+    def holds(reg):
+        """Whether the register's output comes back to it through combinational cells."""
+        seen, todo = set(), [reg]
+        while todo:
+            for b in outputs(todo.pop()):
+                for r in readers.get(b, ()):
+                    if r == reg:
+                        return True
+                    if r not in seen and not is_register(r) and not cells[r]["type"].startswith("$mem"):
+                        seen.add(r)
+                        todo.append(r)
+        return False
+
+    written = _written_memories(netlist)
+
+    def is_rom(name):
+        c = cells[name]
+        return c["type"].startswith("$memrd") and c["parameters"].get("MEMID") not in written
+
+    stage = {cell: int(is_register(cell))}
+    todo = [cell]
+    while todo:
+        name = todo.pop()
+        for b in outputs(name):
+            for r in readers.get(b, ()):
+                t = cells[r]["type"]
+                if t.startswith("$mem") and not is_rom(r):
+                    continue                        # a memory port: an output of the unit
+                st = stage[name] + int(is_register(r))
+                if st > stages:
+                    continue                        # a later register's input: an output of the unit
+                if r not in stage or stage[r] < st:
+                    stage[r] = st
+                    todo.append(r)
+    if back is not None:
+        depth = {n: 0 for n in stage}
+        todo = list(stage)
+        while todo:
+            name = todo.pop()
+            for b in ports(name, "input"):
+                dr = driver.get(b)
+                if dr is None or dr in stage:
+                    continue                        # a port or the unit itself
+                if cells[dr]["type"].startswith("$mem") and not is_rom(dr):
+                    continue                        # a memory the design writes: a free input
+                dp = depth[name] + int(is_register(dr))
+                if dp > back or (is_register(dr) and holds(dr)):
+                    continue                        # beyond the context, or a register that holds
+                if dr not in depth or depth[dr] > dp:
+                    depth[dr] = dp
+                    todo.append(dr)
+        for n in depth:
+            stage.setdefault(n, 0)
+    unit = set(stage)
+    # a loop inside the unit: some cell reaches itself through cells of the unit
+    succ = {n: {r for b in outputs(n) for r in readers.get(b, ()) if r in unit} for n in unit}
+    colour = dict.fromkeys(unit, 0)
+
+    def cyclic(n):
+        colour[n] = 1
+        for r in succ[n]:
+            if colour[r] == 1 or (colour[r] == 0 and cyclic(r)):
+                return True
+        colour[n] = 2
+        return False
+
+    loop = any(colour[n] == 0 and cyclic(n) for n in sorted(unit))
+    return sorted(unit), not loop
+
+
+def unit_equivalent(folder: Path, module: str, command: str, index: int, stages: int,
+                    timeout: float = UNIT_TIMEOUT, back: int | None = None) -> tuple:
+    """(proven, note): the mutation leaves its unit's outputs unchanged, in every cycle.
+
+    The unit is :func:`unit_cone` of the mutated cell (``stages`` forward, ``back``
+    backward), cut out of the design with ``splitnets; submod`` (its inputs become free
+    inputs; only bits read outside become outputs).  A miter of the unit and its
+    mutated copy (``miter -equiv -flatten``) is proven twice with ``sat -verify -prove
+    trigger 0``, S = stages + back: ``-seq S+1`` from the power-on state (the ``init``
+    values MyHDL converts; a register without one is free), the first S+1 cycles; then,
+    with every ``init`` attribute removed, ``-seq S+1 -prove-skip S`` from **any**
+    state of both copies (a unit without a loop holds nothing older than S cycles of
+    its inputs, so cycle S+1 from any state stands for every later cycle).  Both hold:
+    for every input sequence the unit's outputs equal the original's in every cycle,
+    and since a mutation inside reaches the rest only through them, the design is
+    equivalent.
+    """
+    d = describe(command)
+    netlist = _netlist(folder, module)
+    cells, feed_forward = unit_cone(netlist, d["cell"], stages, back)
+    if not feed_forward:
+        return False, f"unit of {len(cells)} cells holds a loop: not proven"
     args = _args(command).replace(f"-module {module}", "-module gate", 1)
-    script = (_load(module) + f"rename {module} gold\ncopy gold gate\nmutate {args}\n"
-              "memory_map\nopt_clean\nequiv_make gold gate equiv\nhierarchy -top equiv\nequiv_struct\n"
-              f"equiv_simple -seq {EQUIV_SEQ}\nequiv_induct -seq {EQUIV_SEQ}\nequiv_status -assert\n")
+    sel = " ".join(f"{module}/{c}" for c in _unit_selection(netlist, cells))
+    skip = stages + (back or 0)
+    n = skip + 1
+    script = (_load(module) + f"memory_collect\nsplitnets\nsubmod -name gold {sel}\nhierarchy -top gold\ncopy gold gate\n"
+              f"mutate {args}\nmemory_map\nopt_clean\n"
+              "miter -equiv -flatten -make_outputs gold gate miter\nhierarchy -top miter\n"
+              f"sat -verify -prove trigger 0 -seq {n} miter\n"
+              f"setattr -unset init miter/w:*\n"
+              f"sat -verify -prove trigger 0 -seq {n} -prove-skip {skip} miter\n")
+    # outcomes are kept per unit script: a proof or a counterexample stands, a timeout
+    # is tried again only with a longer timeout
+    memo = folder / "units" / f"{hashlib.sha1(script.encode()).hexdigest()[:16]}.json"
+    if memo.is_file():
+        kept = json.loads(memo.read_text())
+        if kept["final"] or kept["timeout"] >= timeout:
+            return kept["proven"], kept["note"]
+    memo.parent.mkdir(exist_ok=True)
+    name = f"unit{index}-{stages}-{'n' if back is None else back}"
+    final = True
     try:
-        proc = _yosys(script, folder, timeout, f"equiv{index}")
+        proc = _yosys(script, folder, timeout, name)
+        log = (folder / f"{name}.log").read_text(errors="replace")
+        if proc.returncode == 0:
+            ctx = "" if back is None else f", context {back} back"
+            proven, note = True, f"proven on its unit ({len(cells)} cells, {stages} register stages{ctx}): sat, every cycle"
+        else:
+            why = "counterexample" if "FAIL" in log or "failed" in log else (proc.stderr or log)[-200:].strip()
+            proven, note = False, f"unit of {len(cells)} cells: {why}"
     except subprocess.TimeoutExpired:
-        return False, f"not proven equivalent within {timeout:g} s"
-    log = (folder / f"equiv{index}.log").read_text(errors="replace")
-    if proc.returncode == 0:
-        return True, "equiv_status: every $equiv cell proven"
-    m = re.search(r"Found (\d+) unproven \$equiv cells", log)
-    return False, (f"{m.group(1)} unproven $equiv cells" if m else (proc.stderr or log)[-300:].strip())
+        proven, note, final = False, f"unit of {len(cells)} cells: not proven within {timeout:g} s", False
+    memo.write_text(json.dumps({"proven": proven, "note": note, "final": final, "timeout": timeout}) + "\n")
+    return proven, note
+
+
+def equivalent(folder: Path, module: str, command: str, index: int, timeout: float = UNIT_TIMEOUT) -> tuple:
+    """(proven, note): :func:`unit_equivalent` on the units of :data:`UNIT_SHAPES` in
+    turn; the first proof counts, else the last unit's note."""
+    netlist = _netlist(folder, module)
+    cell = describe(command)["cell"]
+    note, tried, looped = "not tried", set(), None
+    for stages, back in UNIT_SHAPES:
+        if looped is not None and stages >= looped:
+            continue                    # a larger forward cone holds the same loop
+        cells, feed_forward = unit_cone(netlist, cell, stages, back)
+        if not feed_forward and back is None:
+            looped = stages
+        if tuple(cells) in tried:
+            continue                    # the same unit as a smaller shape
+        tried.add(tuple(cells))
+        # a unit through several registers holds the activation tables: give it longer
+        t = max(timeout, DEEP_TIMEOUT) if back or stages > 2 else timeout
+        proven, note = unit_equivalent(folder, module, command, index, stages, t, back)
+        if proven:
+            return True, note
+    return False, note
 
 
 def campaign(which: str, count: int | None = None, seed: int = 1, jobs: int | None = None,
-             check_equivalence: bool = True, progress=None, equiv_timeout: float = EQUIV_TIMEOUT) -> dict:
+             check_equivalence: bool = True, progress=None, equiv_timeout: float = UNIT_TIMEOUT) -> dict:
     """Run (or read from the cache) the campaign on one design; returns the results."""
     from cosim.tools import require
     from cosim.verilator import build
@@ -181,7 +396,7 @@ def campaign(which: str, count: int | None = None, seed: int = 1, jobs: int | No
     h = hashlib.sha1(design.text.encode())
     for run in subset.runs:
         h.update(run.stimulus.to_text().encode())
-    h.update(f"{count} {seed} {EQUIV_SEQ} {_load(design.module)}".encode())
+    h.update(f"{count} {seed} {_load(design.module)}".encode())
     folder = verify_root() / "mutation" / f"{design.module}-{h.hexdigest()[:12]}"
     folder.mkdir(parents=True, exist_ok=True)
     results_path = folder / "results.json"
@@ -283,8 +498,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--no-equivalence", action="store_true", help="skip the equivalence check of survivors")
-    ap.add_argument("--equivalence-timeout", type=float, default=EQUIV_TIMEOUT,
-                    help=f"seconds of yosys per survivor (default {EQUIV_TIMEOUT})")
+    ap.add_argument("--equivalence-timeout", type=float, default=UNIT_TIMEOUT,
+                    help=f"seconds of yosys per unit proof (default {UNIT_TIMEOUT})")
     args = ap.parse_args(argv)
     which = ("engine", "whole-window") if args.design == "both" else (args.design,)
     summary = []

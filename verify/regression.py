@@ -35,6 +35,9 @@ from .units import verify_root
 #: The whole-window design the coverage and mutation campaigns examine.
 WHOLE_WINDOW_SIZES = dict(features=3, encoder=(4, 2), decoder=(2, 4), timesteps=3)
 WHOLE_WINDOW_LANES = 2
+#: Seeds of the directed rounding-tie runs (verify.directed), in both subsets.
+TIE_SEEDS = (31, 32, 33, 34)
+WHOLE_WINDOW_TIE_SEEDS = tuple(range(31, 63))
 
 
 @dataclass
@@ -106,6 +109,8 @@ def whole_window_subset() -> Subset:
     from golden.autoencoder_memory_map import autoencoder_image
     from hdl.autoencoder_config import AutoencoderEngineConfig
 
+    from .directed import tie_model
+
     fixed = whole_window_model()
     lanes = WHOLE_WINDOW_LANES
     cfg = AutoencoderEngineConfig.for_model(fixed, lanes)
@@ -153,6 +158,18 @@ def whole_window_subset() -> Subset:
         assert trace.status == "ok" and not trace.violations and len(trace.resets) == 2
     runs.append(Run("slow host, reset mid-window", stim, completes))
 
+    for seed in WHOLE_WINDOW_TIE_SEEDS:   # every row of every layer on a rounding boundary
+        rng = np.random.default_rng(seed)
+        xt = rng.integers(vec.int_min // 4, vec.int_max // 4 + 1, (3,) + x.shape[1:])
+        model = tie_model(fixed, xt, seed)
+        runs.append(Run(f"rounding ties (seed {seed})",
+                        window_stimulus(cfg, autoencoder_image(model, lanes), xt), golden_check(model, xt)))
+
+    # the weight image written from the top address down: a write decoded to a wrong bank
+    # is no longer overwritten by the right one afterwards
+    image = autoencoder_image(fixed, lanes)[::-1]
+    runs.append(Run("image written top down", window_stimulus(cfg, image, x), golden_check(fixed, x)))
+
     base = window_stimulus(cfg, autoencoder_image(fixed, lanes), xs)
     beats = list(base.beats)
     beats[1] = (beats[1][0], True)        # tlast on the second beat: the window is dropped
@@ -173,6 +190,8 @@ def engine_subset() -> Subset:
     from cosim.engine import random_case, saturation_case
     from cosim.scoreboard import check
     from hdl.config import EngineConfig
+
+    from .directed import recovery_case, tie_case
 
     cfg = EngineConfig(**ENGINE_CONFIG)
     design = engine_design(cfg)
@@ -201,6 +220,10 @@ def engine_subset() -> Subset:
                                        input_mode="uniform")))
     for seed in (25, 26):
         runs.append(scored(random_case(cfg, seed, n_sequences=4, max_len=8)))
+    for seed in TIE_SEEDS:             # a gate row on a rounding boundary at every step
+        runs.append(scored(tie_case(cfg, seed, n_sequences=24)))
+    for sign in (-1, 1):               # c saturates, then the saturated value is read
+        runs.append(scored(recovery_case(cfg, sign)))
     return Subset("single-layer engine", design, runs)
 
 
@@ -234,3 +257,27 @@ def baseline(subset: Subset, exe: Path, plusargs=()) -> list:
         run.check(trace)
         traces.append(trace)
     return traces
+
+
+def main(argv=None) -> int:
+    """``python -m verify.regression``: each subset's runs, the time to build its stimuli
+    and one pass of the unmutated design on Verilator, held to golden."""
+    import time
+
+    from cosim.verilator import build
+
+    for make in (engine_subset, whole_window_subset):
+        t0 = time.monotonic()
+        subset = make()
+        t1 = time.monotonic()
+        exe = build(subset.design)
+        t2 = time.monotonic()
+        baseline(subset, exe)
+        t3 = time.monotonic()
+        print(f"{subset.name}: {len(subset.runs)} runs; stimuli {t1 - t0:.1f} s, Verilator build "
+              f"{t2 - t1:.1f} s (cached), one pass held to golden {t3 - t2:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -32,3 +32,109 @@ def test_a_small_engine_campaign_kills_most_mutants():
     assert out["mutants"] == 20
     assert out["killed"] + out["survived"] + out["equivalent"] == 20
     assert out["killed"] >= 10
+
+
+# A registered sum whose low two bits nothing reads (the result keeps bits 7..2), and a
+# hold register (a loop): the unit proof must accept a mutation of a bit nothing reads
+# and refuse one that changes the result, and a loop.
+UNIT_DUT = """
+module m (input clk, input en, input [7:0] a, input [7:0] b, output reg [5:0] y, output reg [7:0] r);
+wire [7:0] s;
+assign s = a + b;
+always @(posedge clk) y <= s[7:2];
+always @(posedge clk) if (en) r <= a;
+endmodule
+"""
+
+
+def _unit_case(tmp_path):
+    from cosim.tools import need_tools
+    from verify.mutation import _netlist
+
+    need_tools("yosys")
+    (tmp_path / "dut.v").write_text(UNIT_DUT)
+    cells = _netlist(tmp_path, "m")["cells"]
+    add = next(n for n, c in cells.items() if c["type"] == "$add")
+    hold = next(n for n, c in cells.items() if c["type"] == "$dff" and len(c["connections"]["Q"]) == 8)
+    return add, hold
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("bit, proven", [(1, True), (0, True), (2, False), (5, False)])
+def test_the_unit_proof_accepts_only_bits_nothing_reads(tmp_path, bit, proven):
+    from verify.mutation import equivalent
+
+    add, _ = _unit_case(tmp_path)
+    ok, note = equivalent(tmp_path, "m", f"mutate -mode const1 -module m -cell {add} -port Y -portbit {bit}", bit)
+    assert ok is proven, note
+    if not proven:
+        assert "counterexample" in note
+
+
+@pytest.mark.cosim
+def test_the_unit_proof_refuses_a_loop(tmp_path):
+    from verify.mutation import unit_cone, unit_equivalent, _netlist
+
+    _, hold = _unit_case(tmp_path)
+    cells, feed_forward = unit_cone(_netlist(tmp_path, "m"), hold, 1)
+    assert not feed_forward and hold in cells
+    ok, note = unit_equivalent(tmp_path, "m", f"mutate -mode const0 -module m -cell {hold} -port Q -portbit 0",
+                               0, 1)
+    assert not ok and "loop" in note
+
+
+# A registered table lookup whose entries are all below 12, and a clamp above 12 that
+# the table therefore never reaches: a mutation inside the clamp's branch is equivalent, but
+# only a unit that holds the table (context through one register) can show it.
+ROM_DUT = """
+module r (input clk, input [1:0] k, output reg [3:0] y = 0);
+reg [3:0] t = 0;
+always @(posedge clk) begin
+    case (k)
+        0: t <= 1;
+        1: t <= 3;
+        2: t <= 9;
+        default: t <= 11;
+    endcase
+end
+always @(posedge clk) begin
+    if (t > 12) y <= 4'd14;
+    else y <= t;
+end
+endmodule
+"""
+
+
+@pytest.mark.cosim
+def test_the_unit_proof_uses_a_table_as_context(tmp_path):
+    from cosim.tools import need_tools
+    from verify.mutation import _netlist, equivalent, unit_equivalent
+
+    need_tools("yosys")
+    (tmp_path / "dut.v").write_text(ROM_DUT)
+    cells = _netlist(tmp_path, "r")["cells"]
+    gt = next(n for n, c in cells.items() if c["type"] == "$gt")
+    never = f"mutate -mode const0 -module r -cell {gt} -port Y -portbit 0"    # the clamp never taken
+    ok, note = unit_equivalent(tmp_path, "r", never, 1, 0)
+    assert not ok and "counterexample" in note                                 # a free t reaches 13..15
+    ok, note = equivalent(tmp_path, "r", never, 2)
+    assert ok and "context" in note, note
+    reached = f"mutate -mode const1 -module r -cell {gt} -port Y -portbit 0"  # the clamp always taken
+    ok, note = equivalent(tmp_path, "r", reached, 3)
+    assert not ok, note
+
+
+@pytest.mark.cosim
+def test_a_register_forced_to_its_initial_value_is_not_proven(tmp_path):
+    """y starts at 0 and then holds odd table values: a bit of y forced to 0 agrees with
+    the original only at power-on, so the proof from any state must refuse it."""
+    from cosim.tools import need_tools
+    from verify.mutation import _netlist, equivalent
+
+    need_tools("yosys")
+    (tmp_path / "dut.v").write_text(ROM_DUT)
+    netlist = _netlist(tmp_path, "r")
+    y_bits = netlist["netnames"]["y"]["bits"]
+    y = next(n for n, c in netlist["cells"].items() if c["type"] == "$dff" and c["connections"]["Q"] == y_bits)
+    ok, note = equivalent(tmp_path, "r", f"mutate -mode const0 -module r -cell {y} -port Q -portbit 0", 4)
+    assert not ok, note
