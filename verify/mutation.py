@@ -500,6 +500,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-equivalence", action="store_true", help="skip the equivalence check of survivors")
     ap.add_argument("--equivalence-timeout", type=float, default=UNIT_TIMEOUT,
                     help=f"seconds of yosys per unit proof (default {UNIT_TIMEOUT})")
+    ap.add_argument("--require", type=float, default=None, metavar="PERCENT",
+                    help="exit 1 when a design's kill rate (over the non-equivalent mutants) is "
+                    "below PERCENT")
     args = ap.parse_args(argv)
     which = ("engine", "whole-window") if args.design == "both" else (args.design,)
     summary = []
@@ -514,6 +517,13 @@ def main(argv=None) -> int:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps([{k: v for k, v in s.items() if k != "results"} for s in summary], indent=2) + "\n")
     tmp.replace(path)
+    if args.require is not None:
+        low = [s for s in summary if s["kill_rate"] < args.require]
+        for s in low:
+            print(f"{s['design']}: kill rate {s['kill_rate']} % is below the required "
+                  f"{args.require:g} %", file=sys.stderr)
+        if low:
+            return 1
     return 0
 
 
