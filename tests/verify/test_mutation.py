@@ -138,3 +138,23 @@ def test_a_register_forced_to_its_initial_value_is_not_proven(tmp_path):
     y = next(n for n, c in netlist["cells"].items() if c["type"] == "$dff" and c["connections"]["Q"] == y_bits)
     ok, note = equivalent(tmp_path, "r", f"mutate -mode const0 -module r -cell {y} -port Q -portbit 0", 4)
     assert not ok, note
+
+
+def test_require_fails_a_campaign_below_the_target(monkeypatch, tmp_path, capsys):
+    """``--require P`` (what ``tox -e mutation`` runs with) exits 1 naming the design whose
+    kill rate is below P, and 0 when every design reaches it."""
+    from verify import mutation
+
+    rates = {"engine": 96.9, "whole-window": 94.9}
+
+    def fake_campaign(which, *args, **kwargs):
+        return {"design": which, "mutants": 10, "killed": 9, "survived": 1, "equivalent": 0,
+                "kill_rate": rates[which], "build_seconds": 0, "run_seconds": 0, "folder": str(tmp_path)}
+
+    monkeypatch.setattr(mutation, "campaign", fake_campaign)
+    monkeypatch.setattr(mutation, "verify_root", lambda: tmp_path)
+    assert mutation.main(["--require", "95"]) == 1
+    err = capsys.readouterr().err
+    assert "whole-window: kill rate 94.9 % is below the required 95 %" in err and "engine:" not in err
+    assert mutation.main(["--require", "94"]) == 0
+    assert mutation.main([]) == 0                                  # no target: report only
