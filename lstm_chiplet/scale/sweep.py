@@ -61,10 +61,11 @@ def point_key(model_digest: str, point: SweepPoint) -> str:
 
 def formats_summary(fixed) -> dict:
     """What a model's formats cost and how wide they are, for the table."""
+    from golden.calibration import LSTM_ROLES
     from golden.formats import short_format
     from ..quantize import hardware_cost
     cost = hardware_cost(fixed.cfg, fixed.formats)
-    words = {r: sorted(set(fixed.formats.word_bits(r))) for r in ("vec", "weight", "preact", "act")}
+    words = {r: sorted(set(fixed.formats.word_bits(r))) for r in LSTM_ROLES}
     return {"formats": "/".join("-".join(str(w) for w in words[r]) for r in words),
             "preact_formats": ", ".join(short_format(f.preact) for f in fixed.formats.layers),
             "memory_bits": cost["memory_bits"], "multiplier": cost["multiplier"]}
@@ -223,12 +224,14 @@ def _model_files(paths) -> list:
     for p in paths:
         if not Path(p).is_file():
             raise ValueError(f"--model {p}: no such model file")
+    resolved = [Path(p).resolve() for p in paths]
+    twice = sorted({str(p) for p, r in zip(paths, resolved) if resolved.count(r) > 1})
+    if twice:
+        raise ValueError(f"--model: {', '.join(twice)} given twice")
     names = [Path(p).name for p in paths]
-    out = []
-    for n, p in zip(names, paths):
-        out.append((n if names.count(n) == 1 else f"{Path(p).parent.name}/{n}", Path(p)))
-    if len({n for n, _ in out}) != len(out):
-        raise ValueError("--model: the same file is given twice")
+    out = [(n if names.count(n) == 1 else f"{Path(p).parent.name}/{n}", Path(p)) for n, p in zip(names, paths)]
+    if len({n for n, _ in out}) != len(out):          # same name and same folder name
+        out = [(str(p), Path(p)) for p in paths]
     return out
 
 
@@ -247,9 +250,10 @@ def run(args) -> int:
         points += [SweepPoint(p, s, t, not args.no_place, int(args.cosim_windows), name)
                    for p in _ints(args.lanes, "--lanes") for s in _ints(args.seeds, "--seeds")
                    for t in targets]
+    keys = {pt: point_key(digests[pt.model], pt) for pt in points}
     rows, todo = {}, []
     for pt in points:
-        cached = out / "points" / f"{point_key(digests[pt.model], pt)}.json"
+        cached = out / "points" / f"{keys[pt]}.json"
         if cached.is_file():
             rows[pt] = dict(json.loads(cached.read_text()), model=pt.model, cached=True)
         else:
@@ -257,12 +261,12 @@ def run(args) -> int:
     prog.say(f"{len(points)} points, {len(points) - len(todo)} cached, {len(todo)} to run")
     if todo:
         with Executor(args.workers, args.scheduler, say=prog.say) as ex:
-            futs = {ex.submit("point", run_point, pt, paths[pt.model],
-                              str(out / "work" / point_key(digests[pt.model], pt))): pt for pt in todo}
+            futs = {ex.submit("point", run_point, pt, paths[pt.model], str(out / "work" / keys[pt])): pt
+                    for pt in todo}
             for k, fut in enumerate(ex.as_completed(list(futs)), 1):
                 pt = futs[fut]
                 row = fut.result()
-                _write_atomic(out / "points" / f"{point_key(digests[pt.model], pt)}.json",
+                _write_atomic(out / "points" / f"{keys[pt]}.json",
                               json.dumps(row, indent=2) + "\n")
                 rows[pt] = dict(row, model=pt.model, cached=False)
                 prog.say(f"point {k} of {len(todo)} done: {pt.label()}")

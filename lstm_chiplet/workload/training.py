@@ -158,9 +158,14 @@ class TrainingConfig:
                      * 0.5 * (1.0 + math.cos(math.pi * frac)))
 
     @property
+    def range_penalised(self) -> bool:
+        """Whether the range penalty is on."""
+        return self.range_limits is not None and self.range_weight > 0
+
+    @property
     def penalised(self) -> bool:
         """Whether a quantization-aware term is on (the loss is then more than the MSE)."""
-        return (self.range_limits is not None and self.range_weight > 0) or self.weight_decay > 0
+        return self.range_penalised or self.weight_decay > 0
 
     def to_dict(self) -> dict:
         d = {k: (int(v) if isinstance(v, np.integer) else v) for k, v in asdict(self).items()}
@@ -466,9 +471,7 @@ def loss_and_gradients(params: Sequence[np.ndarray], cfg: AutoencoderConfig, win
     y = seq @ dense_kernel + dense_bias
     r = y - x
     loss = float(np.mean(r * r))
-    limits = None
-    if config is not None and config.range_limits is not None and config.range_weight > 0:
-        limits = config.range_limits
+    limits = config.range_limits if config is not None and config.range_penalised else None
     decay = 0.0 if config is None else float(config.weight_decay)
     scale = 0.0 if limits is None else config.range_weight / (b * t_steps)
     penalties = [_range_penalty(c, limits, scale) for c in caches] if limits is not None else None
@@ -755,10 +758,12 @@ DEFAULT_OUT = _REPO / "build" / "train" / "model.npz"
 DEFAULT_DATA_DIR = _REPO / "build" / "default_data"
 #: Earlier generated winters added to the default training data (see docs/training.md).
 DEFAULT_EXTRA_SEASONS = 3
-#: ``--quant-aware``: the pre-activation format the range penalty aims every layer at
-#: (16 bits, range 4: the sigmoid gates saturate within it, and it keeps 13 fraction
-#: bits where the shipped model's last decoder layer gets 11) ...
-QUANT_AWARE_PREACT = QFormat(16, 13, True, name="preact")
+#: ``--quant-aware``: the pre-activation format the range penalty aims every layer at:
+#: the default preact word with three integer bits (range 4: the sigmoid gates saturate
+#: within it; at 16 bits it keeps 13 fraction bits where the shipped model's last
+#: decoder layer gets 11) ...
+QUANT_AWARE_PREACT = QFormat(DEFAULT_FORMATS.preact.word_bits, DEFAULT_FORMATS.preact.word_bits - 3,
+                             True, name="preact")
 #: ... and its weight decay (measured on the shipped model: docs/training.md).
 QUANT_AWARE_DECAY = 3e-6
 
@@ -944,9 +949,9 @@ def run(args) -> int:
                              f"{', '.join(map(str, win.units))}")
         data_desc["init"] = {"file": Path(args.init).name, "scaler": "the model's own"}
     if initial is not None:
-        import hashlib
+        from lstm_chiplet.detect import file_digest
         data_desc.setdefault("init", {"file": Path(args.init).name, "scaler": "fitted here"})
-        data_desc["init"]["sha256"] = hashlib.sha256(Path(args.init).read_bytes()).hexdigest()
+        data_desc["init"]["sha256"] = file_digest(Path(args.init))
     else:
         scaler = MinMaxScaler.fit(raw, features, what="training windows", units=win.units or None)
         scaler.check_span(f"training windows of {data_desc['file']}")
@@ -972,7 +977,7 @@ def run(args) -> int:
           + (f", from {args.init}" if initial is not None else ""), file=sys.stderr)
     if config.penalised:
         what = []
-        if limits is not None and range_weight > 0:
+        if config.range_penalised:
             what.append(f"range penalty {range_weight:g} beyond |z| {limits[0]:.2f} (sigmoid gates) and "
                         f"{limits[1]:.2f} (z_g and c), for {short_format(QUANT_AWARE_PREACT, 'preact')}")
         if decay > 0:

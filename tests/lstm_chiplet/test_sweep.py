@@ -95,6 +95,8 @@ def test_models_are_the_formats_axis_and_targets_a_list(small_model, tmp_path, c
         assert cli.main(argv[:-3] + bad if bad[0] == "--model" else argv[:8] + bad
                         + ["--model", str(small_model)]) == 1
         assert msg in capsys.readouterr().err
+    assert cli.main(argv[:-3] + ["--model", str(small_model), str(small_model)]) == 1
+    assert "given twice" in capsys.readouterr().err
     assert ran == []
 
 
